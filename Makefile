@@ -1,0 +1,33 @@
+# Two commands: `make demo` runs the main job offline, `make test` passes the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo dev bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check marketdata_pipeline marketdata_pipeline_tests
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/marketdata demo
+
+dev: $(STAMP)
+	$(BIN)/marketdata dev
+
+bench: $(STAMP)
+	$(BIN)/python -m marketdata_pipeline_tests.bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

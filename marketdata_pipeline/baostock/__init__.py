@@ -1,0 +1,1 @@
+"""The BaoStock wire protocol: frames, sessions, typed queries and errors."""

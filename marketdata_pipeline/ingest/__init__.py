@@ -1,0 +1,1 @@
+"""Symbol batching, the fetch planner and bounded concurrent fetching (no Dagster here)."""

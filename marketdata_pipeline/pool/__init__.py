@@ -1,0 +1,1 @@
+"""A generic, thread-safe pool of sessions (knows nothing of BaoStock)."""

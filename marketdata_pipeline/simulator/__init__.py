@@ -1,0 +1,1 @@
+"""A local BaoStock-compatible TCP server over a deterministic synthetic market."""

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: schema, atomic partition replace, adjusted-price views."""
