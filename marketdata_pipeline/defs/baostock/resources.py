@@ -1,0 +1,94 @@
+"""The BaoStock session pool as a Dagster resource: opened per step, drained after it."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from marketdata_pipeline.baostock import BaoStockPool
+from marketdata_pipeline.defs.settings import SETTINGS
+
+
+class BaoStockPoolResource(dg.ConfigurableResource):
+    """A pool of logged-in BaoStock sessions.
+
+    Built in `setup_for_execution` and drained in `teardown_after_execution`
+    (Dagster runs teardown on failure too), so a step never leaves a socket
+    open. Pool events (created, discarded, evicted, leaked, failover, backoff)
+    go to the run log; the password and API key never do.
+    """
+
+    host: str = Field(description="BaoStock server host (BAOSTOCK_HOST)")
+    port: int = Field(description="BaoStock server port (BAOSTOCK_PORT)")
+    fallback_endpoints: list[str] = Field(
+        default=[], description="host:port endpoints tried in order when the first is down"
+    )
+    user: str = Field(default="anonymous", description="BaoStock user id")
+    password: str = Field(default="123456", description="BaoStock password (from BAOSTOCK_PASSWORD)")
+    api_key: str = Field(default="", description="BaoStock API key; bs-... keys use the vip host")
+    pool_size: int = Field(default=4, ge=1, le=64, description="most sessions this step holds")
+    pool_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for a free session")
+    session_ttl: float = Field(default=1800.0, gt=0, description="seconds before a session logs in again")
+    request_timeout: float = Field(default=30.0, gt=0, description="seconds for one whole answer")
+    connect_timeout: float = Field(default=5.0, gt=0, description="seconds to open a connection")
+
+    _pool: BaoStockPool | None = PrivateAttr(default=None)
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """The endpoints in the order they are tried."""
+        extra = [endpoint.rpartition(":") for endpoint in self.fallback_endpoints]
+        return [(self.host, self.port), *((host, int(port)) for host, _, port in extra)]
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        log = context.log
+
+        def forward(event) -> None:
+            if log is not None and getattr(event, "kind", "") not in ("acquired", "released"):
+                log.info(f"baostock pool: {event}")
+
+        self._pool = BaoStockPool(
+            endpoints=self.endpoints(),
+            user=self.user,
+            password=self.password,
+            api_key=self.api_key or None,
+            max_size=self.pool_size,
+            acquire_timeout=self.pool_timeout,
+            session_ttl=self.session_ttl,
+            request_timeout=self.request_timeout,
+            connect_timeout=self.connect_timeout,
+            on_event=forward,
+        )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._pool is not None:
+            self._pool.close(timeout=self.request_timeout)
+            self._pool = None
+
+    @property
+    def pool(self) -> BaoStockPool:
+        """The open pool; only inside a step that requires this resource."""
+        if self._pool is None:
+            raise RuntimeError("the BaoStock pool is open only while a step that uses it runs")
+        return self._pool
+
+
+def baostock_pool_from_env() -> BaoStockPoolResource:
+    """The resource configured from BAOSTOCK_* variables (validated now, at load)."""
+    names = {
+        "host": "BAOSTOCK_HOST",
+        "port": "BAOSTOCK_PORT",
+        "fallback_endpoints": "BAOSTOCK_FALLBACK_ENDPOINTS",
+        "user": "BAOSTOCK_USER",
+        "password": "BAOSTOCK_PASSWORD",
+        "api_key": "BAOSTOCK_API_KEY",
+        "pool_size": "BAOSTOCK_POOL_SIZE",
+        "pool_timeout": "BAOSTOCK_POOL_TIMEOUT",
+        "session_ttl": "BAOSTOCK_SESSION_TTL",
+        "request_timeout": "BAOSTOCK_REQUEST_TIMEOUT",
+    }
+    return BaoStockPoolResource(**{field: SETTINGS[name].for_resource() for field, name in names.items()})
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"baostock": baostock_pool_from_env()})
