@@ -61,7 +61,7 @@ def encode_request(msg_type: str, fields: list[str], version: str = CLIENT_VERSI
     """Build a request frame exactly as the official client does (length in characters)."""
     body = SEP.join(fields)
     head_body = _header(version, msg_type, len(body)) + body
-    return f"{head_body}{SEP}{_crc(head_body)}\n".encode("utf-8")
+    return f"{head_body}{SEP}{_crc(head_body)}\n".encode()
 
 
 def decode_request(frame: bytes) -> Frame:
@@ -89,7 +89,7 @@ def encode_response(msg_type: str, fields: list[str]) -> bytes:
         crc = _crc(header + body)
         return header.encode("ascii") + packed + f"{SEP}{crc}\n".encode("ascii") + END_MARK
     head_body = _header(SERVER_VERSION, msg_type, len(body)) + body
-    return f"{head_body}{SEP}{_crc(head_body)}".encode("utf-8") + END_MARK
+    return f"{head_body}{SEP}{_crc(head_body)}".encode() + END_MARK
 
 
 def response_end(buffer: bytes | bytearray) -> int | None:

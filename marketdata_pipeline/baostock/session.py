@@ -1,0 +1,533 @@
+"""One BaoStock session: one socket, login/logout, typed queries with exact paging.
+
+No module globals: every session owns its socket, so many sessions can run in
+one process, one thread per session at a time. Every socket operation runs
+under a deadline; any transport failure closes the socket for good and the
+session must be discarded (a pool does that on `TransportError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from baostock.common import contants as cons
+
+from marketdata_pipeline.baostock import frames, validation
+from marketdata_pipeline.baostock.errors import (
+    BaoStockError,
+    BaoStockTimeout,
+    ConnectError,
+    ConnectionLostError,
+    NotLoggedInError,
+    ProtocolError,
+    TransportError,
+    error_for_code,
+)
+from marketdata_pipeline.baostock.results import Page, ResultSet, parse_page
+
+log = logging.getLogger(__name__)
+
+_RECV_BYTES = 65536
+_ENDPOINT_HINT = "check BAOSTOCK_HOST/BAOSTOCK_PORT and that the server is up"
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A request type, its answer type and the method name both carry."""
+
+    method: str
+    request_type: str
+    answer_type: str
+
+
+_LOGIN = _Call("login", cons.MESSAGE_TYPE_LOGIN_REQUEST, cons.MESSAGE_TYPE_LOGIN_RESPONSE)
+_LOGOUT = _Call("logout", cons.MESSAGE_TYPE_LOGOUT_REQUEST, cons.MESSAGE_TYPE_LOGOUT_RESPONSE)
+_K_DATA = _Call(
+    "query_history_k_data_plus",
+    cons.MESSAGE_TYPE_GETKDATAPLUS_REQUEST,
+    cons.MESSAGE_TYPE_GETKDATAPLUS_RESPONSE,
+)
+_ALL_STOCK = _Call(
+    "query_all_stock", cons.MESSAGE_TYPE_QUERYALLSTOCK_REQUEST, cons.MESSAGE_TYPE_QUERYALLSTOCK_RESPONSE
+)
+_TRADE_DATES = _Call(
+    "query_trade_dates", cons.MESSAGE_TYPE_QUERYTRADEDATES_REQUEST, cons.MESSAGE_TYPE_QUERYTRADEDATES_RESPONSE
+)
+_ADJUST_FACTOR = _Call(
+    "query_adjust_factor", cons.MESSAGE_TYPE_ADJUSTFACTOR_REQUEST, cons.MESSAGE_TYPE_ADJUSTFACTOR_RESPONSE
+)
+_STOCK_BASIC = _Call(
+    "query_stock_basic", cons.MESSAGE_TYPE_QUERYSTOCKBASIC_REQUEST, cons.MESSAGE_TYPE_QUERYSTOCKBASIC_RESPONSE
+)
+_HS300 = _Call(
+    "query_hs300_stocks",
+    cons.MESSAGE_TYPE_QUERYHS300STOCKS_REQUEST,
+    cons.MESSAGE_TYPE_QUERYHS300STOCKS_RESPONSE,
+)
+_SZ50 = _Call(
+    "query_sz50_stocks", cons.MESSAGE_TYPE_QUERYSZ50STOCKS_REQUEST, cons.MESSAGE_TYPE_QUERYSZ50STOCKS_RESPONSE
+)
+_ZZ500 = _Call(
+    "query_zz500_stocks",
+    cons.MESSAGE_TYPE_QUERYZZ500STOCKS_REQUEST,
+    cons.MESSAGE_TYPE_QUERYZZ500STOCKS_RESPONSE,
+)
+_DAILY_K = _Call(
+    "query_daily_history_k_AStock",
+    cons.MESSAGE_TYPE_GETKDaily_D_AStock_REQUEST,
+    cons.MESSAGE_TYPE_GETKDaily_D_AStock_RESPONSE,
+)
+_DAILY_FACTOR = _Call(
+    "query_daily_adjust_factor",
+    cons.MESSAGE_TYPE_GETKDaily_ADJUSTFACTOR_REQUEST,
+    cons.MESSAGE_TYPE_GETKDaily_ADJUSTFACTOR_RESPONSE,
+)
+
+
+class BaoStockSession:
+    """A logged-in conversation with one BaoStock server over one TCP socket.
+
+    Use it as a context manager (connect + login, then logout + close on every
+    path) or call connect/login/logout/close yourself. Not for two threads at
+    once: give each thread its own session (or borrow one from a pool).
+    """
+
+    def __init__(
+        self,
+        host: str = cons.BAOSTOCK_SERVER_IP,
+        port: int = cons.BAOSTOCK_SERVER_PORT,
+        *,
+        user: str = "anonymous",
+        password: str = "123456",
+        api_key: str | None = None,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 30.0,
+    ):
+        validation.check_credentials(user, password)
+        self._api_key = validation.check_api_key(api_key)
+        self._host = _server_host(host, self._api_key)
+        self._port = _checked_port(port)
+        self._user = user
+        self._password = password
+        self.connect_timeout = _checked_timeout(connect_timeout, "connect_timeout")
+        self.request_timeout = _checked_timeout(request_timeout, "request_timeout")
+        self._sock: socket.socket | None = None
+        self._closed_because: str | None = None
+        self._logged_in = False
+        self._connected_at: float | None = None
+        self._logged_in_at: float | None = None
+        self._requests = 0
+        self._in_use = threading.Lock()
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """`host:port` this session talks to (the VIP host when an API key chose it)."""
+        return f"{self._host}:{self._port}"
+
+    @property
+    def user(self) -> str:
+        return self._user
+
+    @property
+    def logged_in(self) -> bool:
+        return self._logged_in
+
+    @property
+    def closed(self) -> bool:
+        """True once close() ran or a transport error broke the socket; a closed session stays closed."""
+        return self._closed_because is not None
+
+    @property
+    def connected_at(self) -> float | None:
+        """`time.monotonic()` when the socket was opened."""
+        return self._connected_at
+
+    @property
+    def logged_in_at(self) -> float | None:
+        """`time.monotonic()` of the last successful login."""
+        return self._logged_in_at
+
+    @property
+    def requests(self) -> int:
+        """How many request frames this session has sent."""
+        return self._requests
+
+    def __repr__(self) -> str:
+        state = (
+            f"closed ({self._closed_because})" if self.closed else "logged in" if self._logged_in else "open"
+        )
+        return f"<BaoStockSession {self.endpoint} user={self._user} {state}>"
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the socket (within connect_timeout); a no-op when already connected."""
+        self._raise_if_closed()
+        if self._sock is not None:
+            return
+        with self._closing_on_transport_error():
+            try:
+                self._sock = socket.create_connection((self._host, self._port), timeout=self.connect_timeout)
+            except TimeoutError as exc:
+                raise BaoStockTimeout(
+                    f"connecting to {self.endpoint} took over {self.connect_timeout}s; {_ENDPOINT_HINT}",
+                    cons.BSERR_CONNECT_TIMEOUT,
+                ) from exc
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise ConnectError(f"cannot connect to {self.endpoint}: {reason}; {_ENDPOINT_HINT}") from exc
+        self._connected_at = time.monotonic()
+
+    def login(self) -> None:
+        """Connect if needed, then log in with the user, password and API key of this session."""
+        self.connect()
+        options = self._api_key or "0"
+        self._call(_LOGIN, [self._user, self._password, options])
+        self._logged_in = True
+        self._logged_in_at = time.monotonic()
+
+    def logout(self, timeout: float | None = None) -> bool:
+        """Log out, best effort: True when the server confirmed, False otherwise; never raises.
+
+        Bounded by `timeout` (default request_timeout). The socket stays open
+        (close() closes it) unless the logout broke it.
+        """
+        if self._sock is None or not self._logged_in:
+            return False
+        stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+        try:
+            self._call(_LOGOUT, [self._user, stamp], timeout=timeout)
+            return True
+        except BaoStockError as exc:
+            log.info("logout from %s failed: %s", self.endpoint, exc)
+            return False
+        finally:
+            self._logged_in = False
+
+    def close(self) -> None:
+        """Close the socket; idempotent, safe from another thread (it wakes a blocked read)."""
+        self._close("closed by close()")
+
+    def __enter__(self) -> BaoStockSession:
+        try:
+            self.login()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.logout()
+        finally:
+            self.close()
+
+    def ping(self) -> float:
+        """Prove the socket and the login work; returns the round trip in seconds.
+
+        Uses `query_trade_dates` over today only: a real query, so the server
+        checks the login (an expired one answers 10001001) and the whole
+        request/answer path runs, yet the answer is one calendar row of a few
+        hundred bytes and is valid on every day, unlike data queries that are
+        empty before publication or on holidays.
+        """
+        started = time.monotonic()
+        day = validation.today()
+        self.query_trade_dates(day, day)
+        return time.monotonic() - started
+
+    # -- queries -----------------------------------------------------------
+
+    def query_history_k_data_plus(
+        self,
+        code: str,
+        fields: str,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        frequency: str = "d",
+        adjustflag: str = "3",
+        *,
+        per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT,
+    ) -> ResultSet:
+        """K-line bars of one code: d/w/m or 5/15/30/60-minute, adjustflag 1/2/3, all pages."""
+        code = validation.normalize_code(code)
+        frequency = validation.check_frequency(frequency)
+        fields = validation.normalize_fields(fields, frequency)
+        start, end = validation.date_range(start_date, end_date)
+        adjustflag = validation.check_adjustflag(adjustflag)
+        return self._paged(_K_DATA, [code, fields, start, end, frequency, adjustflag], per_page)
+
+    def query_all_stock(
+        self, day: str | None = None, *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
+    ) -> ResultSet:
+        """Every security with its trade status on `day` (default today); empty before publication."""
+        return self._paged(_ALL_STOCK, [validation.normalize_date(day, "day")], per_page)
+
+    def query_trade_dates(
+        self,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        *,
+        per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT,
+    ) -> ResultSet:
+        """Each day from start_date (default 2015-01-01) to end_date (default today): trading or not."""
+        return self._paged(_TRADE_DATES, list(validation.date_range(start_date, end_date)), per_page)
+
+    def query_adjust_factor(
+        self,
+        code: str,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        *,
+        per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT,
+    ) -> ResultSet:
+        """Adjust factors of one code at each ex-date within the range."""
+        code = validation.normalize_code(code)
+        return self._paged(_ADJUST_FACTOR, [code, *validation.date_range(start_date, end_date)], per_page)
+
+    def query_stock_basic(
+        self, code: str = "", code_name: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
+    ) -> ResultSet:
+        """Listing facts (name, IPO and delisting dates, type, status) by code and/or fuzzy name."""
+        code = validation.normalize_optional_code(code)
+        return self._paged(_STOCK_BASIC, [code, (code_name or "").strip()], per_page)
+
+    def query_hs300_stocks(
+        self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
+    ) -> ResultSet:
+        """CSI 300 constituents as of `date` (default: the latest)."""
+        return self._paged(_HS300, [_optional_date(date)], per_page)
+
+    def query_sz50_stocks(self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT) -> ResultSet:
+        """SSE 50 constituents as of `date` (default: the latest)."""
+        return self._paged(_SZ50, [_optional_date(date)], per_page)
+
+    def query_zz500_stocks(
+        self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
+    ) -> ResultSet:
+        """CSI 500 constituents as of `date` (default: the latest)."""
+        return self._paged(_ZZ500, [_optional_date(date)], per_page)
+
+    def query_daily_history_k_AStock(self, date: str = "") -> ResultSet:  # noqa: N802 - the official name
+        """Daily bars of every A-share on one day (default today), in one unpaged answer."""
+        return self._unpaged(_DAILY_K, [validation.normalize_date(date, "date")])
+
+    def query_daily_adjust_factor(self, date: str | None = None) -> ResultSet:
+        """Adjust factors of every code with an ex-date on `date` (default today), in one unpaged answer."""
+        return self._unpaged(_DAILY_FACTOR, [validation.normalize_date(date, "date")])
+
+    # -- paging ------------------------------------------------------------
+
+    def _paged(self, call: _Call, params: list[str], per_page: int) -> ResultSet:
+        """Every page, like the official client: ask page n+1 only after a page of exactly per_page rows."""
+        validation.check_per_page(per_page)
+        self._raise_unless_logged_in()
+        fields: list[str] = []
+        rows: list[list[str]] = []
+        number = 0
+        with self._closing_on_transport_error():
+            while True:
+                number += 1
+                page = self._page(call, [self._user, str(number), str(per_page), *params], number, per_page)
+                fields = _joined_fields(fields, page.fields, call)
+                rows.extend(page.rows)
+                if len(page.rows) < per_page:
+                    return ResultSet(call.method, fields, rows, pages=number)
+
+    def _page(self, call: _Call, body: list[str], number: int, per_page: int) -> Page:
+        page = parse_page(self._call(call, body))
+        if page.number != number:
+            raise ProtocolError(
+                f"{call.method}: the server answered page {page.number} when {number} was asked"
+            )
+        if page.per_page != per_page:
+            raise ProtocolError(
+                f"{call.method}: the server answered per_page {page.per_page} when {per_page} was asked"
+            )
+        if len(page.rows) > per_page:
+            raise ProtocolError(
+                f"{call.method}: the server sent {len(page.rows)} rows on a page of {per_page}"
+            )
+        return page
+
+    def _unpaged(self, call: _Call, params: list[str]) -> ResultSet:
+        self._raise_unless_logged_in()
+        with self._closing_on_transport_error():
+            page = parse_page(self._call(call, [self._user, *params]))
+        return ResultSet(call.method, page.fields, page.rows, pages=1)
+
+    # -- one request, one answer -------------------------------------------
+
+    def _call(self, call: _Call, params: list[str], timeout: float | None = None) -> frames.Frame:
+        """Send `call.method` + params and return its successful answer; typed errors otherwise."""
+        with self._closing_on_transport_error():
+            answer = self._exchange(
+                call.request_type, [call.method, *params], timeout or self.request_timeout
+            )
+            return self._checked_answer(answer, call)
+
+    def _checked_answer(self, answer: frames.Frame, call: _Call) -> frames.Frame:
+        body = answer.fields
+        if answer.msg_type == frames.ERROR_TYPE or (len(body) >= 2 and body[0] != cons.BSERR_SUCCESS):
+            if len(body) < 2:
+                raise ProtocolError(f"error answer to {call.method} has no code and message: {body!r}")
+            if body[0] == cons.BSERR_NO_LOGIN:
+                self._logged_in = False
+            raise error_for_code(body[0], body[1])
+        if answer.msg_type != call.answer_type:
+            raise ProtocolError(
+                f"{call.method} was answered with type {answer.msg_type}, not {call.answer_type}"
+            )
+        if len(body) < 4 or body[2] != call.method:
+            raise ProtocolError(f"answer to {call.method} names another method: {body[:4]!r}")
+        return answer
+
+    def _exchange(self, request_type: str, fields: list[str], timeout: float) -> frames.Frame:
+        """One request frame out, one whole answer frame back, under one deadline."""
+        if not self._in_use.acquire(blocking=False):
+            raise RuntimeError(f"{self!r} is used by two threads at once; give each thread its own session")
+        try:
+            sock = self._open_socket()
+            deadline = time.monotonic() + timeout
+            self._send(sock, frames.encode_request(request_type, fields), deadline, timeout)
+            return frames.decode_response(self._receive(sock, deadline, timeout))
+        finally:
+            self._in_use.release()
+
+    def _send(self, sock: socket.socket, request: bytes, deadline: float, timeout: float) -> None:
+        sock.settimeout(self._remaining(deadline, timeout))
+        try:
+            sock.sendall(request)
+        except TimeoutError as exc:
+            raise BaoStockTimeout(
+                f"sending to {self.endpoint} took longer than {timeout}s", cons.BSERR_SENDSOCK_TIMEOUT
+            ) from exc
+        except OSError as exc:
+            raise ConnectionLostError(
+                f"sending to {self.endpoint} failed: {exc}", cons.BSERR_SENDSOCK_FAIL
+            ) from exc
+        self._requests += 1
+
+    def _receive(self, sock: socket.socket, deadline: float, timeout: float) -> bytes:
+        """Read until one whole answer frame; the deadline covers the whole answer, not each recv."""
+        buffer = bytearray()
+        while True:
+            sock.settimeout(self._remaining(deadline, timeout, len(buffer)))
+            try:
+                chunk = sock.recv(_RECV_BYTES)
+            except TimeoutError as exc:
+                raise self._timeout(timeout, len(buffer)) from exc
+            except OSError as exc:
+                raise ConnectionLostError(f"reading from {self.endpoint} failed: {exc}") from exc
+            if not chunk:
+                raise ConnectionLostError(
+                    f"{self.endpoint} closed the connection after {len(buffer)} bytes of an answer"
+                )
+            searched_to = max(len(buffer) - len(frames.END_MARK), 0)
+            buffer += chunk
+            if len(buffer) < frames.HEADER_LEN:
+                continue
+            # Only look for the end where new bytes arrived: a big answer costs one scan, not one per chunk.
+            if buffer.find(frames.END_MARK, searched_to) < 0:
+                frames.parse_header(bytes(buffer[: frames.HEADER_LEN]))
+                continue
+            end = frames.response_end(buffer)
+            if end is not None:
+                return _single_frame(buffer, end)
+
+    def _remaining(self, deadline: float, timeout: float, received: int = 0) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise self._timeout(timeout, received)
+        return left
+
+    def _timeout(self, timeout: float, received: int) -> BaoStockTimeout:
+        arrived = f" ({received} bytes arrived)" if received else ""
+        return BaoStockTimeout(f"no whole answer from {self.endpoint} within {timeout}s{arrived}")
+
+    # -- state guards ------------------------------------------------------
+
+    def _open_socket(self) -> socket.socket:
+        self._raise_if_closed()
+        if self._sock is None:
+            raise NotLoggedInError("the session is not connected; call login() first", cons.BSERR_NO_LOGIN)
+        return self._sock
+
+    def _raise_unless_logged_in(self) -> None:
+        self._raise_if_closed()
+        if not self._logged_in:
+            raise NotLoggedInError("the session is not logged in; call login() first", cons.BSERR_NO_LOGIN)
+
+    def _raise_if_closed(self) -> None:
+        if self._closed_because is not None:
+            raise ConnectionLostError(
+                f"the session to {self.endpoint} is closed ({self._closed_because}); open a new session"
+            )
+
+    @contextlib.contextmanager
+    def _closing_on_transport_error(self) -> Iterator[None]:
+        """A transport error leaves the socket in an unknown state: close it for good, then re-raise."""
+        try:
+            yield
+        except TransportError as exc:
+            self._close(f"{type(exc).__name__}: {exc.message}")
+            raise
+
+    def _close(self, reason: str) -> None:
+        sock, self._sock = self._sock, None
+        self._logged_in = False
+        if self._closed_because is None:
+            self._closed_because = reason
+        if sock is None:
+            return
+        # shutdown wakes a read blocked in another thread; it fails only if the peer already reset us.
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+
+def _server_host(host: str, api_key: str | None) -> str:
+    """An API key sends the default public host to the VIP host, as the official client does."""
+    if api_key and api_key.startswith("bs-") and host == cons.BAOSTOCK_SERVER_IP:
+        return cons.BAOSTOCK_VIP_SERVER_IP
+    return host
+
+
+def _checked_port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"port {port!r} is not a TCP port (1-65535); check BAOSTOCK_PORT")
+    return port
+
+
+def _checked_timeout(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name}={value!r} must be a positive number of seconds")
+    return float(value)
+
+
+def _optional_date(date: str | None) -> str:
+    return "" if date is None or date == "" else validation.normalize_date(date, "date")
+
+
+def _single_frame(buffer: bytearray, end: int) -> bytes:
+    if end != len(buffer):
+        raise ProtocolError(f"{len(buffer) - end} unexpected bytes after the answer frame")
+    return bytes(buffer)
+
+
+def _joined_fields(seen: list[str], page_fields: list[str], call: _Call) -> list[str]:
+    """Every non-empty page must name the same fields; a page past the end may name none."""
+    if not seen or not page_fields:
+        return seen or page_fields
+    if page_fields != seen:
+        raise ProtocolError(f"{call.method}: a later page names fields {page_fields}, the first {seen}")
+    return seen
