@@ -1,1 +1,37 @@
 """Symbol batching, the fetch planner and bounded concurrent fetching (no Dagster here)."""
+
+from marketdata_pipeline.ingest.bars import DAILY_FIELDS
+from marketdata_pipeline.ingest.batching import BATCHES, batch_of, codes_in_batch
+from marketdata_pipeline.ingest.calls import RetryPolicy
+from marketdata_pipeline.ingest.fetch import fetch_daily_bars
+from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
+from marketdata_pipeline.ingest.report import FetchFailure, FetchReport, Progress
+from marketdata_pipeline.ingest.universe import (
+    a_share_codes,
+    fetch_adjust_factors,
+    fetch_trade_calendar,
+    fetch_universe,
+    listing_windows,
+    trading_days,
+)
+
+__all__ = [
+    "BATCHES",
+    "DAILY_FIELDS",
+    "CostModel",
+    "FetchFailure",
+    "FetchPlan",
+    "FetchReport",
+    "Progress",
+    "RetryPolicy",
+    "a_share_codes",
+    "batch_of",
+    "codes_in_batch",
+    "fetch_adjust_factors",
+    "fetch_daily_bars",
+    "fetch_trade_calendar",
+    "fetch_universe",
+    "listing_windows",
+    "plan_fetch",
+    "trading_days",
+]

@@ -1,0 +1,110 @@
+"""One query on a pooled session with bounded retries, and bounded concurrent work.
+
+A `TransportError` means the session is broken: the pool discards it when it
+leaves the `with pool.session()` block, so a retry runs on a fresh session.
+Answer errors (bad code, bad parameters) are the server's final word and are
+not retried. Nothing here raises for a failed query: the outcome carries the
+error, so one symbol's or one day's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from marketdata_pipeline.baostock.errors import TransportError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a query is retried after a transport error."""
+
+    attempts: int = 3
+    """Tries in all, the first included."""
+    backoff_s: float = 0.05
+    """Pause before the first retry; doubles per retry, with jitter, capped at max_backoff_s."""
+    max_backoff_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
+        if self.backoff_s < 0 or self.max_backoff_s < 0:
+            raise ValueError("RetryPolicy backoff_s and max_backoff_s must be >= 0")
+
+    def pause(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1-based): exponential, jittered."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (retry - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Call:
+    """The outcome of one query with retries: its result or its last error, and requests sent."""
+
+    result: Any = None
+    error: Exception | None = None
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> Call:
+    """Run `query(session)` on a session from `pool`, retrying transport errors per `policy`.
+
+    `Call.requests` counts the request frames the sessions sent (every page of
+    a paged answer, every retry), read off the session's own counter.
+    """
+    sent = 0
+    for attempt in range(1, policy.attempts + 1):
+        counter = _FrameCounter()
+        try:
+            with pool.session() as session:
+                result = counter.run(query, session)
+            return Call(result=result, requests=sent + counter.sent)
+        except TransportError as exc:
+            sent += counter.sent
+            if attempt == policy.attempts:
+                return Call(error=exc, requests=sent)
+            time.sleep(policy.pause(attempt))
+        except Exception as exc:  # isolation: the caller records it, the run goes on
+            return Call(error=exc, requests=sent + counter.sent)
+    raise AssertionError("unreachable: the loop returns on its last attempt")
+
+
+class _FrameCounter:
+    """How many request frames a session sent while running one query, whatever it raised."""
+
+    sent = 0
+
+    def run(self, query: Callable[[Any], Any], session) -> Any:
+        before = session.requests
+        try:
+            return query(session)
+        finally:
+            self.sent = session.requests - before
+
+
+def run_bounded(work: Callable[[T], R], items: Iterable[T], max_workers: int) -> Iterator[tuple[T, R]]:
+    """Yield `(item, work(item))` in completion order, on at most `max_workers` threads.
+
+    `work` must not raise (it returns its errors). Results are consumed on the
+    caller's thread, so callers aggregate without locks. Leaving the loop early
+    cancels the work not yet started and waits for what is running.
+    """
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ingest") as executor:
+        futures = {executor.submit(work, item): item for item in items}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()

@@ -1,0 +1,193 @@
+"""Bounded concurrent fetching of daily bars, with per-symbol isolation, fallback and progress.
+
+`fetch_daily_bars` plans (see `planner`), then runs whole-market days or
+per-symbol ranges on at most `min(max_workers, pool.max_size)` threads. A
+whole-market day that fails or lacks a symbol is made good by range requests
+for the missing symbols; with `listed` given, each symbol's rows are checked
+against the trading days it was listed, and a symbol still short is a failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+
+from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV, BarCollector, daily_rows, row_code, row_date
+from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, run_bounded
+from marketdata_pipeline.ingest.completeness import (
+    ALWAYS_LISTED,
+    incomplete_reason,
+    listed_days,
+    missing_days,
+    normalize_listed,
+)
+from marketdata_pipeline.ingest.inputs import check_codes, check_days, check_progress_every, worker_count
+from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
+from marketdata_pipeline.ingest.report import INCOMPLETE, WHOLE_MARKET, FetchFailure, FetchReport, Progress
+
+DEFAULT_PROGRESS_EVERY = 50
+
+
+def fetch_daily_bars(
+    pool,
+    codes: Iterable[str],
+    trading_days: Sequence[date],
+    *,
+    listed: Mapping[str, tuple] | None = None,
+    strategy: str = "auto",
+    max_workers: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every: int = DEFAULT_PROGRESS_EVERY,
+    retry: RetryPolicy | None = None,
+    cost_model: CostModel | None = None,
+) -> FetchReport:
+    """Fetch unadjusted daily bars of `codes` on `trading_days` (sorted dates) through `pool`.
+
+    `listed` maps code -> (ipo_date, out_date) (dates, ISO strings or None)
+    and turns on the completeness check. `on_progress` is called on the
+    caller's thread every `progress_every` symbols, after each whole-market
+    day, and once at the end. Failures never raise: they are in the report.
+    """
+    started = time.monotonic()
+    run = _FetchRun(check_codes(codes), check_days(trading_days), listed, started)
+    run.on_progress, run.progress_every = on_progress, check_progress_every(progress_every)
+    workers = worker_count(pool, max_workers)
+    plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
+    retry = retry or RetryPolicy()
+    if not run.codes or not run.days:
+        pass  # nothing to fetch: the report says so
+    elif plan.strategy == "market":
+        _fetch_market_days(run, pool, workers, retry)
+        _fetch_symbol_ranges(run, pool, workers, retry, run.missing_by_code(), phase="fallback")
+    else:
+        _fetch_symbol_ranges(run, pool, workers, retry, run.expected_by_code(), phase="symbol")
+    run.check_completeness()
+    run.report_progress("done")
+    return run.report(plan, time.monotonic() - started)
+
+
+class _FetchRun:
+    """The state of one fetch, touched only on the caller's thread (workers return, never write)."""
+
+    def __init__(self, codes: list[str], days: list[date], listed: Mapping | None, started: float):
+        self.codes, self.days, self.started = codes, days, started
+        self.windows = normalize_listed(listed)
+        self.check_listing = listed is not None
+        self.collector = BarCollector(codes, [day.isoformat() for day in days])
+        self.failures: dict[str, FetchFailure] = {}
+        self.market_failures: list[FetchFailure] = []
+        self.requests = self.symbols_done = self.days_done = self.fallback_symbols = 0
+        self.on_progress: Callable[[Progress], None] | None = None
+        self.progress_every = DEFAULT_PROGRESS_EVERY
+
+    def expected_days(self, code: str) -> list[date]:
+        if not self.check_listing:
+            return self.days
+        return listed_days(self.days, self.windows.get(code, ALWAYS_LISTED))
+
+    def expected_by_code(self) -> dict[str, list[date]]:
+        return {code: self.expected_days(code) for code in self.codes}
+
+    def missing_by_code(self) -> dict[str, list[date]]:
+        got = self.collector.days_by_code
+        return {code: missing_days(self.expected_days(code), got[code]) for code in self.codes}
+
+    def record_failure(self, code: str, first: date, last: date, error: Exception) -> None:
+        self.failures.setdefault(code, FetchFailure.from_error(code, first, last, error))
+
+    def check_completeness(self) -> None:
+        """A listed symbol short of bars (and not already failed) becomes an "incomplete" failure."""
+        if not self.check_listing:
+            return
+        for code, missing in self.missing_by_code().items():
+            if missing and code not in self.failures:
+                expected = len(self.expected_days(code))
+                message = incomplete_reason(expected - len(missing), expected)
+                self.failures[code] = FetchFailure(code, missing[0], missing[-1], INCOMPLETE, message)
+
+    def report_progress(self, phase: str) -> None:
+        if self.on_progress is None:
+            return
+        self.on_progress(
+            Progress(
+                phase=phase,
+                symbols_done=self.symbols_done,
+                symbols_total=len(self.codes),
+                days_done=self.days_done,
+                days_total=len(self.days),
+                rows=len(self.collector),
+                failures=len(self.failures),
+                requests=self.requests,
+                elapsed_s=time.monotonic() - self.started,
+            )
+        )
+
+    def report(self, plan: FetchPlan, duration_s: float) -> FetchReport:
+        failures = [self.failures[code] for code in sorted(self.failures)]
+        return FetchReport(
+            bars=self.collector.to_frame(),
+            failures=failures,
+            requests=self.requests,
+            strategy=plan.strategy,
+            plan_reason=plan.reason,
+            symbols_requested=len(self.codes),
+            symbols_ok=len(self.codes) - len(failures),
+            days_requested=len(self.days),
+            duration_s=duration_s,
+            fallback_symbols=self.fallback_symbols,
+            market_failures=list(self.market_failures),
+        )
+
+
+def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -> None:
+    """One whole-market request per day; keeps this run's codes, records days that failed."""
+
+    def fetch_day(day: date) -> Call:
+        def query(session):
+            answer = session.query_daily_history_k_AStock(day.isoformat())
+            rows = daily_rows(answer, f"query_daily_history_k_AStock({day.isoformat()})")
+            return [row for row in rows if run.collector.wants(row) and row_date(row) == day.isoformat()]
+
+        return call_with_retry(pool, query, retry)
+
+    for day, call in run_bounded(fetch_day, run.days, workers):
+        run.requests += call.requests
+        run.days_done += 1
+        if call.ok:
+            run.collector.add(call.result)
+        else:
+            run.market_failures.append(FetchFailure.from_error(WHOLE_MARKET, day, day, call.error))
+        run.report_progress("market")
+
+
+def _fetch_symbol_ranges(
+    run: _FetchRun, pool, workers: int, retry: RetryPolicy, wanted: dict[str, list[date]], phase: str
+) -> None:
+    """One range request per symbol over its wanted days; a symbol's failure is its own."""
+    todo = {code: days for code, days in wanted.items() if days}
+    run.symbols_done += len(wanted) - len(todo)
+    if phase == "fallback":
+        run.fallback_symbols = len(todo)
+
+    def fetch_range(code: str) -> Call:
+        first, last = todo[code][0].isoformat(), todo[code][-1].isoformat()
+
+        def query(session):
+            answer = session.query_history_k_data_plus(
+                code, DAILY_FIELDS_CSV, start_date=first, end_date=last, frequency="d", adjustflag="3"
+            )
+            rows = daily_rows(answer, f"query_history_k_data_plus({code}, {first}..{last})")
+            return [row for row in rows if row_code(row) == code]
+
+        return call_with_retry(pool, query, retry)
+
+    for count, (code, call) in enumerate(run_bounded(fetch_range, list(todo), workers), start=1):
+        run.requests += call.requests
+        run.symbols_done += 1
+        if call.ok:
+            run.collector.add(call.result)
+        else:
+            run.record_failure(code, todo[code][0], todo[code][-1], call.error)
+        if count % run.progress_every == 0 or count == len(todo):
+            run.report_progress(phase)

@@ -1,0 +1,61 @@
+"""Checking what callers hand the ingest layer: codes, dates, worker counts; errors say the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+
+def as_date(value: date | str | None, name: str) -> date | None:
+    """`value` as a date: a date, an ISO "YYYY-MM-DD" string, or None/"" for unknown."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}={value!r} is not a date: pass a datetime.date or 'YYYY-MM-DD'") from exc
+
+
+def check_codes(codes: Iterable[str]) -> list[str]:
+    """`codes` as a list without duplicates (first order kept); a string or empty code is refused."""
+    if isinstance(codes, str):
+        raise ValueError(f"codes={codes!r} is one string: pass a list of codes such as ['sh.600000']")
+    unique = list(dict.fromkeys(codes))
+    bad = [code for code in unique if not isinstance(code, str) or not code]
+    if bad:
+        raise ValueError(
+            f"codes contains {bad[:3]!r}: every code must be a non-empty string like 'sh.600000'"
+        )
+    return unique
+
+
+def check_days(trading_days: Sequence[date]) -> list[date]:
+    """`trading_days` as dates, refused unless strictly ascending."""
+    days = [as_date(day, f"trading_days[{index}]") for index, day in enumerate(trading_days)]
+    if any(day is None for day in days):
+        raise ValueError("trading_days contains an empty value: pass datetime.date objects")
+    if any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
+        raise ValueError("trading_days must be sorted ascending without duplicates: pass sorted(set(days))")
+    return days
+
+
+def check_progress_every(progress_every: int) -> int:
+    """`progress_every` if it is a positive int."""
+    if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
+        raise ValueError(
+            f"progress_every={progress_every!r} must be a positive int (symbols per progress call)"
+        )
+    return progress_every
+
+
+def worker_count(pool, max_workers: int | None) -> int:
+    """Threads for a run: `max_workers` capped at the pool's max_size (None means max_size)."""
+    if max_workers is None:
+        return pool.max_size
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ValueError(f"max_workers={max_workers!r} must be a positive int (or None for pool.max_size)")
+    return min(max_workers, pool.max_size)
