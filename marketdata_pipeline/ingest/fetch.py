@@ -49,9 +49,7 @@ def fetch_daily_bars(
     caller's thread every `progress_every` symbols, after each whole-market
     day, and once at the end. Failures never raise: they are in the report.
     """
-    started = time.monotonic()
-    run = _FetchRun(check_codes(codes), check_days(trading_days), listed, started)
-    run.on_progress, run.progress_every = on_progress, check_progress_every(progress_every)
+    run = _FetchRun(check_codes(codes), check_days(trading_days), listed, on_progress, progress_every)
     workers = worker_count(pool, max_workers)
     plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
     retry = retry or RetryPolicy()
@@ -64,22 +62,30 @@ def fetch_daily_bars(
         _fetch_symbol_ranges(run, pool, workers, retry, run.expected_by_code(), phase="symbol")
     run.check_completeness()
     run.report_progress("done")
-    return run.report(plan, time.monotonic() - started)
+    return run.report(plan)
 
 
 class _FetchRun:
     """The state of one fetch, touched only on the caller's thread (workers return, never write)."""
 
-    def __init__(self, codes: list[str], days: list[date], listed: Mapping | None, started: float):
-        self.codes, self.days, self.started = codes, days, started
+    def __init__(
+        self,
+        codes: list[str],
+        days: list[date],
+        listed: Mapping | None,
+        on_progress: Callable[[Progress], None] | None,
+        progress_every: int,
+    ):
+        self.started = time.monotonic()
+        self.codes, self.days = codes, days
         self.windows = normalize_listed(listed)
         self.check_listing = listed is not None
         self.collector = BarCollector(codes, [day.isoformat() for day in days])
         self.failures: dict[str, FetchFailure] = {}
         self.market_failures: list[FetchFailure] = []
         self.requests = self.symbols_done = self.days_done = self.fallback_symbols = 0
-        self.on_progress: Callable[[Progress], None] | None = None
-        self.progress_every = DEFAULT_PROGRESS_EVERY
+        self.on_progress = on_progress
+        self.progress_every = check_progress_every(progress_every)
 
     def expected_days(self, code: str) -> list[date]:
         if not self.check_listing:
@@ -123,7 +129,7 @@ class _FetchRun:
             )
         )
 
-    def report(self, plan: FetchPlan, duration_s: float) -> FetchReport:
+    def report(self, plan: FetchPlan) -> FetchReport:
         failures = [self.failures[code] for code in sorted(self.failures)]
         return FetchReport(
             bars=self.collector.to_frame(),
@@ -134,7 +140,7 @@ class _FetchRun:
             symbols_requested=len(self.codes),
             symbols_ok=len(self.codes) - len(failures),
             days_requested=len(self.days),
-            duration_s=duration_s,
+            duration_s=time.monotonic() - self.started,
             fallback_symbols=self.fallback_symbols,
             market_failures=list(self.market_failures),
         )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
+from marketdata_pipeline.baostock import validation
+from marketdata_pipeline.baostock.errors import BadParameterError
+
 
 def as_date(value: date | str | None, name: str) -> date | None:
     """`value` as a date: a date, an ISO "YYYY-MM-DD" string, or None/"" for unknown."""
@@ -21,16 +24,28 @@ def as_date(value: date | str | None, name: str) -> date | None:
 
 
 def check_codes(codes: Iterable[str]) -> list[str]:
-    """`codes` as a list without duplicates (first order kept); a string or empty code is refused."""
+    """`codes` in `sh.600000` form without duplicates, first order kept.
+
+    Codes the client can read (`600000.SH`, `SH.600000`) are normalized, as
+    the answers will carry them; an unreadable code is kept as is so that it
+    fails alone, with the client's BadParameterError, instead of failing the run.
+    """
     if isinstance(codes, str):
         raise ValueError(f"codes={codes!r} is one string: pass a list of codes such as ['sh.600000']")
-    unique = list(dict.fromkeys(codes))
-    bad = [code for code in unique if not isinstance(code, str) or not code]
+    codes = list(codes)
+    bad = [code for code in codes if not isinstance(code, str) or not code.strip()]
     if bad:
         raise ValueError(
             f"codes contains {bad[:3]!r}: every code must be a non-empty string like 'sh.600000'"
         )
-    return unique
+    return list(dict.fromkeys(_normalized(code) for code in codes))
+
+
+def _normalized(code: str) -> str:
+    try:
+        return validation.normalize_code(code)
+    except BadParameterError:
+        return code
 
 
 def check_days(trading_days: Sequence[date]) -> list[date]:

@@ -63,8 +63,9 @@ def test_check_days_refuses_unsorted_or_repeated_days():
         check_days([DAYS[0], DAYS[0]])
 
 
-def test_check_codes_dedupes_and_refuses_a_bare_string():
-    assert check_codes(["sh.600000", "sz.000001", "sh.600000"]) == ["sh.600000", "sz.000001"]
+def test_check_codes_normalizes_dedupes_and_refuses_a_bare_string():
+    assert check_codes(["sh.600000", "sz.000001", "600000.SH"]) == ["sh.600000", "sz.000001"]
+    assert check_codes(["sh.600000", "bad"]) == ["sh.600000", "bad"]  # fails alone, at fetch time
     with pytest.raises(ValueError, match="is one string"):
         check_codes("sh.600000")
     with pytest.raises(ValueError, match="non-empty string"):
