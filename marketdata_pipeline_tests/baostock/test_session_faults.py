@@ -34,18 +34,9 @@ from marketdata_pipeline_tests.baostock.wire_server import (
     records,
     trade_dates_answer,
 )
-from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 
 TIMEOUT = 0.3
 DAYS = [["2024-01-02", "1"], ["2024-01-03", "1"], ["2024-01-04", "1"], ["2024-01-05", "1"]]
-
-
-@pytest.fixture
-def fds():
-    """Fail the test if it leaves a file descriptor behind (sessions and servers included)."""
-    before = open_fds()
-    yield
-    assert wait_for_fds(before) == before
 
 
 def serve(answer_query):
