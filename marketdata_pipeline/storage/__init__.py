@@ -1,1 +1,35 @@
 """The DuckDB warehouse: schema, atomic partition replace, adjusted-price views."""
+
+from marketdata_pipeline.storage.checks import (
+    CheckResult,
+    check_completeness,
+    check_ohlc,
+    check_unique_bars,
+)
+from marketdata_pipeline.storage.connection import WarehouseLockedError, open_warehouse, write_transaction
+from marketdata_pipeline.storage.incoming import MalformedRowsError
+from marketdata_pipeline.storage.schema import ensure_schema
+from marketdata_pipeline.storage.writes import (
+    record_failures,
+    replace_adjust_factors,
+    replace_daily_bars,
+    replace_stock_universe,
+    replace_trade_calendar,
+)
+
+__all__ = [
+    "CheckResult",
+    "MalformedRowsError",
+    "WarehouseLockedError",
+    "check_completeness",
+    "check_ohlc",
+    "check_unique_bars",
+    "ensure_schema",
+    "open_warehouse",
+    "record_failures",
+    "replace_adjust_factors",
+    "replace_daily_bars",
+    "replace_stock_universe",
+    "replace_trade_calendar",
+    "write_transaction",
+]

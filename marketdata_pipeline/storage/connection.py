@@ -1,0 +1,84 @@
+"""Opening the warehouse file (with backoff while another process holds its lock) and write transactions."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 1.0
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseLockedError(RuntimeError):
+    """The warehouse file stayed locked by another process for longer than the lock timeout."""
+
+    def __init__(self, path: Path, waited: float, pid: int | None, cause: str) -> None:
+        holder = f"process {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"DuckDB file {path} is locked by {holder} (waited {waited:.1f} s). DuckDB allows one "
+            f"writing process per file: stop that process or wait for it to finish (a Dagster run, a "
+            f"notebook, the duckdb CLI), or raise lock_timeout. DuckDB said: {cause}"
+        )
+        self.path = path
+        self.pid = pid
+
+
+@contextmanager
+def open_warehouse(
+    path: str | Path, *, read_only: bool = False, lock_timeout: float = 30.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Connect to the DuckDB file at `path` (creating its directory), waiting out another process's lock.
+
+    Retries with jittered exponential backoff while the file is locked; after `lock_timeout` seconds
+    raises WarehouseLockedError naming the file and the holder's PID. The connection is always closed.
+    """
+    path = Path(path)
+    if lock_timeout < 0:
+        raise ValueError(f"lock_timeout must be >= 0 seconds, got {lock_timeout}")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect_with_backoff(path, read_only, lock_timeout)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _connect_with_backoff(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    started = time.monotonic()
+    delay = _FIRST_DELAY
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "Could not set lock" not in str(error):
+                raise
+            waited = time.monotonic() - started
+            if waited >= lock_timeout:
+                raise WarehouseLockedError(path, waited, _holder_pid(str(error)), str(error)) from error
+            time.sleep(min(delay * random.uniform(0.5, 1.0), lock_timeout - waited))
+            delay = min(delay * 2, _MAX_DELAY)
+
+
+def _holder_pid(message: str) -> int | None:
+    found = _LOCK_HOLDER.search(message)
+    return int(found["pid"]) if found else None
+
+
+@contextmanager
+def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN; run the block; COMMIT - or ROLLBACK on any error, so a write lands whole or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

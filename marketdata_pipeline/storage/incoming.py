@@ -1,0 +1,200 @@
+"""Incoming BaoStock rows: the accepted string columns, their validation and their typing, all in SQL.
+
+Rows arrive as pandas DataFrames of strings exactly as BaoStock sends them ("" means no value).
+They are scanned by DuckDB from the registered DataFrame, checked column by column, and cast
+into the warehouse's types; no value is ever formatted into SQL text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+
+import duckdb
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype
+
+
+class Kind(Enum):
+    """How a BaoStock string becomes a warehouse value: (what is accepted, the SQL cast)."""
+
+    DATE = ("a date YYYY-MM-DD", "CAST({v} AS DATE)")
+    DOUBLE = ("a finite decimal number", "CAST({v} AS DOUBLE)")
+    BIGINT = ("an integer", "CAST({v} AS BIGINT)")
+    SMALLINT = ("a small integer", "CAST({v} AS SMALLINT)")
+    FLAG = ("0 or 1", "CAST({v} AS SMALLINT)")
+    BOOLEAN = ("0 or 1", "({v} = '1')")
+    CODE = ("a code like sh.600000", "{v}")
+    TEXT = ("text", "{v}")
+    UNADJUSTED = ("3 (unadjusted; daily_bars stores raw prices, adjust at read time)", "{v}")
+
+    def __init__(self, accepted: str, cast: str) -> None:
+        self.accepted = accepted
+        self.cast = cast
+
+
+_NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+
+# Strict on purpose: DuckDB's own casts would round "1.5" to a BIGINT and accept "2024-1-2" or " 2".
+_MALFORMED: dict[Kind, str] = {
+    Kind.DATE: r"NOT regexp_full_match({v}, '\d{{4}}-\d{{2}}-\d{{2}}') OR TRY_CAST({v} AS DATE) IS NULL",
+    Kind.DOUBLE: rf"NOT regexp_full_match({{v}}, '{_NUMBER}') OR NOT isfinite(TRY_CAST({{v}} AS DOUBLE))",
+    Kind.BIGINT: r"NOT regexp_full_match({v}, '[-+]?[0-9]+') OR TRY_CAST({v} AS BIGINT) IS NULL",
+    Kind.SMALLINT: r"NOT regexp_full_match({v}, '[-+]?[0-9]+') OR TRY_CAST({v} AS SMALLINT) IS NULL",
+    Kind.FLAG: "{v} NOT IN ('0', '1')",
+    Kind.BOOLEAN: "{v} NOT IN ('0', '1')",
+    Kind.CODE: r"NOT regexp_full_match({v}, '[a-z]{{2}}\.[0-9]{{6}}')",
+    Kind.TEXT: "false",
+    Kind.UNADJUSTED: "{v} <> '3'",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One BaoStock column: its name on the wire, its warehouse column (None: checked, not stored)."""
+
+    source: str
+    target: str | None
+    kind: Kind
+    required: bool = False
+
+    @property
+    def value(self) -> str:
+        """The column as SQL, with BaoStock's empty string read as NULL."""
+        return f"NULLIF(\"{self.source}\", '')"
+
+    def malformed(self) -> str:
+        """A SQL predicate: true where this column's value is unacceptable."""
+        missing = f"{self.value} IS NULL"
+        bad = _MALFORMED[self.kind].format(v=self.value)
+        return f"({missing} OR {bad})" if self.required else f"({missing} IS FALSE AND ({bad}))"
+
+    def typed(self) -> str:
+        """The SQL expression giving the warehouse value (strict: a missed bad value still fails)."""
+        return f"{self.kind.cast.format(v=self.value)} AS {self.target}"
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """The exact columns one kind of BaoStock answer must have, and which of them name a row."""
+
+    name: str
+    fields: tuple[Field, ...]
+    code_column: str | None
+    date_column: str | None
+    key: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.source for f in self.fields)
+
+    def field(self, source: str) -> Field:
+        return next(f for f in self.fields if f.source == source)
+
+    def select_typed(self, view: str, *extra: str) -> str:
+        """SELECT the stored columns of `view` cast to the warehouse's types, plus `extra` expressions."""
+        stored = [f.typed() for f in self.fields if f.target is not None]
+        return f"SELECT {', '.join([*stored, *extra])} FROM {view}"
+
+
+class MalformedRowsError(ValueError):
+    """Incoming rows that cannot be stored as they are; nothing was written."""
+
+
+ROW = "_incoming_row"
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, spec: RowSpec, frame: pd.DataFrame) -> Iterator[str]:
+    """Register `frame`'s accepted columns plus a row number (column ROW) as a view; yield its name."""
+    with registered_frame(con, _normalized(spec, frame)) as view:
+        yield view
+
+
+@contextmanager
+def registered_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    """Expose `frame` to SQL on `con` under a fresh name for the block; unregister it afterwards."""
+    view = f"_incoming_{uuid.uuid4().hex[:12]}"
+    con.register(view, frame)
+    try:
+        yield view
+    finally:
+        con.unregister(view)
+
+
+def _normalized(spec: RowSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{spec.name}: expected a pandas DataFrame of strings, got {type(frame).__name__}")
+    missing = [c for c in spec.columns if c not in frame.columns]
+    unknown = [c for c in frame.columns if c not in spec.columns]
+    if missing or unknown:
+        raise MalformedRowsError(
+            f"{spec.name}: columns must be exactly {','.join(spec.columns)} (BaoStock's field names); "
+            f"missing {missing}, unexpected {unknown}"
+        )
+    columns = {c: _as_strings(spec, c, frame[c]) for c in spec.columns}
+    return pd.DataFrame({**columns, ROW: np.arange(len(frame), dtype=np.int64)})
+
+
+def _as_strings(spec: RowSpec, column: str, values: pd.Series) -> pd.Series:
+    # A column of all-missing values is fine; numbers would hide how BaoStock formatted them.
+    if infer_dtype(values, skipna=True) not in ("string", "empty"):
+        raise MalformedRowsError(
+            f"{spec.name}: column {column!r} must hold strings as BaoStock sends them "
+            f"(dtype {values.dtype}, e.g. {values.dropna().iloc[0]!r}); pass the answer's rows unconverted"
+        )
+    return values.astype("str").reset_index(drop=True)
+
+
+def check_values(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str) -> None:
+    """Raise MalformedRowsError naming the first bad value (column, code, date, row) if any."""
+    firsts = ", ".join(f"min({ROW}) FILTER (WHERE {f.malformed()})" for f in spec.fields)
+    counts = ", ".join(f"count(*) FILTER (WHERE {f.malformed()})" for f in spec.fields)
+    (found,) = con.execute(f"SELECT {firsts}, {counts} FROM {view}").fetchall()
+    n = len(spec.fields)
+    first_rows, bad_counts = found[:n], found[n:]
+    found_per_field = zip(first_rows, spec.fields, bad_counts, strict=True)
+    bad = [(row, f, count) for row, f, count in found_per_field if row is not None]
+    if not bad:
+        return
+    row, field, _ = min(bad, key=lambda item: item[0])
+    raise MalformedRowsError(
+        f"{spec.name}: column {field.source!r} is {_value_at(con, view, field.source, row)!r}"
+        f"{describe_row(con, spec, view, row)}; expected {_expectation(field)}. "
+        f"{sum(c for _, _, c in bad)} malformed value(s) in {', '.join(f.source for _, f, _ in bad)}; "
+        "nothing was written - fix the source rows (or report the BaoStock answer) and re-run"
+    )
+
+
+def _expectation(field: Field) -> str:
+    accepted = field.kind.accepted
+    return accepted if field.required else f"{accepted} or an empty string"
+
+
+def _value_at(con: duckdb.DuckDBPyConnection, view: str, column: str, row: int) -> str | None:
+    return con.execute(f'SELECT "{column}" FROM {view} WHERE {ROW} = ?', [row]).fetchall()[0][0]
+
+
+def describe_row(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str, row: int) -> str:
+    """' for code X on D (row N)': how an error names an incoming row."""
+    code = f" for code {_value_at(con, view, spec.code_column, row)}" if spec.code_column else ""
+    on = f" on {_value_at(con, view, spec.date_column, row)}" if spec.date_column else ""
+    return f"{code}{on} (row {row})"
+
+
+def check_unique(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str) -> None:
+    """Raise MalformedRowsError if two incoming rows share the table's key."""
+    key = ", ".join(f'"{c}"' for c in spec.key)
+    found = con.execute(
+        f"SELECT {key}, count(*) FROM {view} GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 3"
+    ).fetchall()
+    if found:
+        examples = "; ".join(", ".join(map(str, row[:-1])) + f" x{row[-1]}" for row in found)
+        raise MalformedRowsError(
+            f"{spec.name}: rows repeat the key ({', '.join(spec.key)}): {examples}; "
+            "nothing was written - each key may appear once in one write"
+        )

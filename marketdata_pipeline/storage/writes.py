@@ -1,0 +1,247 @@
+"""Atomic writes: each replaces one slice of a table in one transaction, or records ingest failures.
+
+Every function validates all incoming rows before it touches the database (a bad value or a row
+outside the slice raises ValueError and nothing is written), then deletes the slice and inserts the
+typed rows in one transaction: a crash or an error leaves the old slice or the new one, never a mix.
+Re-running with the same rows gives the same table. Call `ensure_schema(con)` once before writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import UTC, date, datetime
+
+import duckdb
+import pandas as pd
+
+from marketdata_pipeline.ingest.batching import BATCHES, batch_of
+from marketdata_pipeline.storage.answers import ADJUST_FACTORS, DAILY_BARS, STOCK_UNIVERSE, TRADE_CALENDAR
+from marketdata_pipeline.storage.connection import write_transaction
+from marketdata_pipeline.storage.incoming import (
+    ROW,
+    MalformedRowsError,
+    RowSpec,
+    check_unique,
+    check_values,
+    describe_row,
+    registered,
+    registered_frame,
+)
+
+
+def replace_daily_bars(
+    con: duckdb.DuckDBPyConnection,
+    bars: pd.DataFrame,
+    *,
+    batch: str,
+    start: date,
+    end: date,
+    codes: Collection[str] | None = None,
+) -> int:
+    """Replace the daily bars of `batch` dated `start`..`end` with `bars`; return the rows inserted.
+
+    `bars` holds BaoStock's daily fields as strings (see `answers.DAILY_BARS`). With `codes`, only
+    those codes' rows in the slice are replaced (others, e.g. symbols whose fetch failed, are kept)
+    and every row must be of one of them. Every row must fall in the slice.
+    """
+    _check_range(start, end)
+    wanted = _checked_codes(codes, batch)
+    with registered(con, DAILY_BARS, bars) as view:
+        _check_rows(con, DAILY_BARS, view)
+        _check_dates_within(con, DAILY_BARS, view, start, end)
+        _check_codes_belong(con, view, batch, wanted)
+        where = "batch = ? AND trade_date BETWEEN ? AND ?"
+        params: list[object] = [batch, start, end]
+        if wanted is not None:
+            where += " AND list_contains(?, code)"
+            params.append(sorted(wanted))
+        with write_transaction(con):
+            con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
+            typed = DAILY_BARS.select_typed(view, "? AS batch", "? AS ingested_at")
+            return _inserted(con.execute(f"INSERT INTO daily_bars BY NAME {typed}", [batch, _now()]))
+
+
+def replace_adjust_factors(
+    con: duckdb.DuckDBPyConnection, factors: pd.DataFrame, codes: Collection[str]
+) -> int:
+    """Replace every adjust factor of `codes` with `factors` (BaoStock's query_adjust_factor rows).
+
+    A code of `codes` without rows in `factors` is left with none (it has had no ex-date).
+    """
+    wanted = _checked_codes(codes, batch=None)
+    with registered(con, ADJUST_FACTORS, factors) as view:
+        _check_rows(con, ADJUST_FACTORS, view)
+        _check_codes_belong(con, view, batch=None, wanted=wanted)
+        with write_transaction(con):
+            con.execute("DELETE FROM adjust_factors WHERE list_contains(?, code)", [sorted(wanted)])
+            typed = ADJUST_FACTORS.select_typed(view)
+            return _inserted(con.execute(f"INSERT INTO adjust_factors BY NAME {typed}"))
+
+
+def replace_stock_universe(con: duckdb.DuckDBPyConnection, universe: pd.DataFrame, trade_date: date) -> int:
+    """Replace the universe of `trade_date` with `universe`; each code's batch is stored beside it.
+
+    `universe` is query_all_stock's rows joined with query_stock_basic's (see `answers.STOCK_UNIVERSE`).
+    """
+    _check_range(trade_date, trade_date)
+    with registered(con, STOCK_UNIVERSE, universe) as view:
+        _check_rows(con, STOCK_UNIVERSE, view)
+        batches = pd.DataFrame({"code": (codes := _distinct_codes(con, view))}, dtype="str")
+        batches["batch"] = [batch_of(code) for code in codes]
+        with registered_frame(con, batches) as batch_view, write_transaction(con):
+            con.execute("DELETE FROM stock_universe WHERE trade_date = ?", [trade_date])
+            typed = STOCK_UNIVERSE.select_typed(
+                f"{view} JOIN {batch_view} USING (code)", "? AS trade_date", "batch"
+            )
+            return _inserted(con.execute(f"INSERT INTO stock_universe BY NAME {typed}", [trade_date]))
+
+
+def replace_trade_calendar(
+    con: duckdb.DuckDBPyConnection, calendar: pd.DataFrame, start: date, end: date
+) -> int:
+    """Replace the calendar from `start` to `end` with `calendar` (query_trade_dates rows).
+
+    The rows must list every calendar date of the range exactly once: a gap would be ambiguous.
+    """
+    _check_range(start, end)
+    with registered(con, TRADE_CALENDAR, calendar) as view:
+        _check_rows(con, TRADE_CALENDAR, view)
+        _check_dates_within(con, TRADE_CALENDAR, view, start, end)
+        _check_every_date_listed(con, view, start, end)
+        with write_transaction(con):
+            con.execute("DELETE FROM trade_calendar WHERE calendar_date BETWEEN ? AND ?", [start, end])
+            typed = TRADE_CALENDAR.select_typed(view)
+            return _inserted(con.execute(f"INSERT INTO trade_calendar BY NAME {typed}"))
+
+
+def record_failures(
+    con: duckdb.DuckDBPyConnection, failures: Iterable[object], *, run_id: str, batch: str | None
+) -> int:
+    """Append failures (objects with code, start_date, end_date, error_type, message); return how many."""
+    recorded_at = _now()
+    rows = [[run_id, batch, *_failure_values(i, failure), recorded_at] for i, failure in enumerate(failures)]
+    if not rows:
+        return 0
+    with write_transaction(con):
+        con.executemany("INSERT INTO ingest_failures VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+_FAILURE_FIELDS = ("code", "start_date", "end_date", "error_type", "message")
+
+
+def _failure_values(index: int, failure: object) -> list[object]:
+    missing = [name for name in _FAILURE_FIELDS if not hasattr(failure, name)]
+    if missing:
+        raise TypeError(
+            f"failure #{index} ({type(failure).__name__}) has no {', '.join(missing)}; "
+            f"pass objects with attributes {', '.join(_FAILURE_FIELDS)}"
+        )
+    code, start, end, error_type, message = (getattr(failure, name) for name in _FAILURE_FIELDS)
+    return [code, _as_date(index, "start_date", start), _as_date(index, "end_date", end), error_type, message]
+
+
+def _as_date(index: int, name: str, value: object) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"failure #{index}: {name} must be a date, an ISO date string or None, got {value!r}")
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str) -> None:
+    check_values(con, spec, view)
+    check_unique(con, spec, view)
+
+
+def _check_range(start: date, end: date) -> None:
+    for value in (start, end):
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise TypeError(f"slice bounds must be datetime.date values, got {value!r}")
+    if start > end:
+        raise ValueError(f"slice start {start} is after its end {end}")
+
+
+def _checked_codes(codes: Collection[str] | None, batch: str | None) -> frozenset[str] | None:
+    if batch is not None and batch not in BATCHES:
+        raise ValueError(f"batch {batch!r} is not one of {BATCHES[0]}..{BATCHES[-1]}")
+    if codes is None:
+        return None
+    if isinstance(codes, str):
+        raise TypeError(f"codes must be a collection of codes, not the string {codes!r}")
+    wanted = frozenset(codes)
+    strays = sorted(code for code in wanted if batch is not None and batch_of(code) != batch)
+    if strays:
+        raise ValueError(
+            f"codes {strays[:5]} are not in batch {batch} (their batch is {batch_of(strays[0])}, ...)"
+        )
+    return wanted
+
+
+def _check_dates_within(
+    con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str, start: date, end: date
+) -> None:
+    column = spec.date_column
+    found = con.execute(
+        f'SELECT {ROW}, count(*) OVER () FROM {view} WHERE CAST("{column}" AS DATE) NOT BETWEEN ? AND ? '
+        f"ORDER BY {ROW} LIMIT 1",
+        [start, end],
+    ).fetchall()
+    if found:
+        ((row, count),) = found
+        raise MalformedRowsError(
+            f"{spec.name}: {count} row(s) fall outside the slice {start}..{end}, "
+            f"first{describe_row(con, spec, view, row)}; "
+            "nothing was written - pass only the slice's rows or widen start/end"
+        )
+
+
+def _distinct_codes(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+    return [row[0] for row in con.execute(f"SELECT DISTINCT code FROM {view} ORDER BY code").fetchall()]
+
+
+def _check_codes_belong(
+    con: duckdb.DuckDBPyConnection, view: str, batch: str | None, wanted: frozenset[str] | None
+) -> None:
+    codes = _distinct_codes(con, view)
+    if batch is not None:
+        strays = [code for code in codes if batch_of(code) != batch]
+        if strays:
+            raise MalformedRowsError(
+                f"rows of codes {strays[:5]} belong to batch {batch_of(strays[0])}, not {batch}; "
+                "nothing was written - pass each batch its own codes (ingest.batching.codes_in_batch)"
+            )
+    if wanted is not None:
+        strays = [code for code in codes if code not in wanted]
+        if strays:
+            raise MalformedRowsError(
+                f"rows of codes {strays[:5]} are not among the codes being replaced; "
+                "nothing was written - add them to `codes` or drop their rows"
+            )
+
+
+def _check_every_date_listed(con: duckdb.DuckDBPyConnection, view: str, start: date, end: date) -> None:
+    missing = con.execute(
+        f"SELECT day::DATE FROM range(CAST(? AS DATE), CAST(? AS DATE) + 1, INTERVAL 1 DAY) AS days(day) "
+        f"ANTI JOIN {view} ON CAST({view}.calendar_date AS DATE) = day::DATE ORDER BY 1",
+        [start, end],
+    ).fetchall()
+    if missing:
+        raise MalformedRowsError(
+            f"trade calendar: {len(missing)} date(s) of {start}..{end} are not listed, "
+            f"first {missing[0][0]}; "
+            "nothing was written - pass every calendar date of the range"
+        )
+
+
+def _inserted(result: duckdb.DuckDBPyConnection) -> int:
+    ((count,),) = result.fetchall()
+    return int(count)
+
+
+def _now() -> datetime:
+    """UTC wall-clock time without a zone, as TIMESTAMP columns store it."""
+    return datetime.now(UTC).replace(tzinfo=None)
