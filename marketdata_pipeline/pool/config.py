@@ -1,0 +1,85 @@
+"""Pool settings, validated in one place with messages that name the setting and the fix."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+
+def _check_positive(name: str, value: float | None, *, allow_none: bool, allow_zero: bool = False) -> None:
+    if value is None:
+        if allow_none:
+            return
+        raise ValueError(f"{name} must be a number of seconds, got None")
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        hint = " (or None to disable it)" if allow_none else ""
+        raise ValueError(f"{name} must be {bound}{hint}, got {value!r}")
+
+
+def _check_count(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """Limits and timings of one pool; see `SessionPool` for what each means."""
+
+    min_size: int = 0
+    max_size: int = 4
+    acquire_timeout: float = 30.0
+    max_waiting: int = 0
+    max_lifetime: float | None = None
+    lifetime_jitter: float = 0.1
+    max_idle: float | None = None
+    check_idle_after: float | None = None
+    reconnect_backoff: tuple[float, float] = (0.1, 10.0)
+    reconnect_timeout: float = 300.0
+    leak_threshold: float | None = None
+    capacity_retry: float = 60.0
+    name: str = "pool"
+
+    def __post_init__(self) -> None:
+        self._check_sizes(self.min_size, self.max_size)
+        _check_count("max_waiting", self.max_waiting, 0)
+        _check_positive("acquire_timeout", self.acquire_timeout, allow_none=False, allow_zero=True)
+        _check_positive("max_lifetime", self.max_lifetime, allow_none=True)
+        _check_positive("max_idle", self.max_idle, allow_none=True)
+        _check_positive("check_idle_after", self.check_idle_after, allow_none=True, allow_zero=True)
+        _check_positive("reconnect_timeout", self.reconnect_timeout, allow_none=False, allow_zero=True)
+        _check_positive("leak_threshold", self.leak_threshold, allow_none=True)
+        _check_positive("capacity_retry", self.capacity_retry, allow_none=False)
+        if not 0 <= self.lifetime_jitter < 1:
+            raise ValueError(
+                f"lifetime_jitter must be in [0, 1) (a fraction of max_lifetime), "
+                f"got {self.lifetime_jitter!r}"
+            )
+        self._check_backoff(self.reconnect_backoff)
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+
+    @staticmethod
+    def _check_sizes(min_size: int, max_size: int) -> None:
+        _check_count("min_size", min_size, 0)
+        _check_count("max_size", max_size, 1)
+        if min_size > max_size:
+            raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size}); raise max_size")
+
+    @staticmethod
+    def _check_backoff(backoff: tuple[float, float]) -> None:
+        if not isinstance(backoff, tuple | list) or len(backoff) != 2:
+            raise ValueError(f"reconnect_backoff must be (initial_s, max_s), got {backoff!r}")
+        initial, maximum = backoff
+        _check_positive("reconnect_backoff[0] (initial delay)", initial, allow_none=False)
+        _check_positive("reconnect_backoff[1] (max delay)", maximum, allow_none=False)
+        if initial > maximum:
+            raise ValueError(
+                f"reconnect_backoff initial delay {initial} exceeds max delay {maximum}; swap them"
+            )
+
+    def resized(self, min_size: int, max_size: int) -> PoolConfig:
+        """A copy with new sizes (validated)."""
+        return replace(self, min_size=min_size, max_size=max_size)

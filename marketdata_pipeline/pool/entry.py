@@ -1,0 +1,60 @@
+"""One pooled session with its bookkeeping: ages, borrower, leak state."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import traceback
+from typing import Any
+
+_IDS = itertools.count(1)
+
+
+class SessionEntry:
+    """The pool's record of a session; the session itself is never inspected."""
+
+    __slots__ = (
+        "session",
+        "id",
+        "created_at",
+        "expires_at",
+        "last_used",
+        "checked_out_at",
+        "uses",
+        "borrower",
+        "borrower_thread",
+        "leak_reported",
+        "retire_reason",
+    )
+
+    def __init__(self, session: Any, now: float, expires_at: float | None) -> None:
+        self.session = session
+        self.id = next(_IDS)
+        self.created_at = now
+        self.expires_at = expires_at
+        self.last_used = now
+        self.checked_out_at = now
+        self.uses = 0
+        self.borrower: traceback.StackSummary | None = None
+        self.borrower_thread: int | None = None
+        self.leak_reported = False
+        self.retire_reason: str | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def borrower_stack(self) -> str:
+        """The borrower's stack at checkout, innermost call last (empty when not captured)."""
+        if self.borrower is None:
+            return ""
+        return "".join(self.borrower.format()).rstrip()
+
+
+def capture_borrower(skip_prefixes: tuple[str, ...]) -> traceback.StackSummary:
+    """The caller's stack without the pool's own frames; source lines are read only when formatted."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(skip_prefixes):
+        frame = frame.f_back
+    summary = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=32, lookup_lines=False)
+    summary.reverse()
+    return summary

@@ -1,0 +1,23 @@
+"""The pool's exceptions: what a borrower can be told instead of a session."""
+
+from __future__ import annotations
+
+
+class PoolError(Exception):
+    """Base of every error the pool raises."""
+
+
+class PoolTimeout(PoolError):
+    """No session could be handed out within the acquire timeout.
+
+    The message names the culprit: who holds the sessions (and for how long),
+    and the last error the factory raised when the pool tried to grow.
+    """
+
+
+class TooManyWaiting(PoolError):
+    """The queue of waiting borrowers is full (`max_waiting`); fail fast instead of queueing."""
+
+
+class PoolClosed(PoolError):
+    """The pool is closed (or closing): no session will be handed out."""

@@ -1,0 +1,789 @@
+"""SessionPool: a thread-safe pool of sessions with FIFO waiters, eviction, backoff and leak detection.
+
+Policy lives here; the data structures it works with are the entry
+(`entry.py`), the waiter (`waiter.py`) and the counters (`metrics.py`).
+Locking rule: decide under `self._lock`, act (create, check, close, emit
+events) outside it, so a slow factory or a user hook never stalls checkouts.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from typing import Any, Generic, TypeVar
+
+from marketdata_pipeline.pool import reasons
+from marketdata_pipeline.pool.backoff import ExponentialBackoff
+from marketdata_pipeline.pool.config import PoolConfig
+from marketdata_pipeline.pool.entry import SessionEntry, capture_borrower
+from marketdata_pipeline.pool.errors import PoolClosed, PoolTimeout, TooManyWaiting
+from marketdata_pipeline.pool.events import (
+    LOGGER,
+    Backoff,
+    CapacityLimited,
+    EventHook,
+    EventSink,
+    PoolEvent,
+    SessionAcquired,
+    SessionCreated,
+    SessionDiscarded,
+    SessionEvicted,
+    SessionLeaked,
+    SessionReleased,
+)
+from marketdata_pipeline.pool.housekeeper import Housekeeper
+from marketdata_pipeline.pool.metrics import PoolMetrics
+from marketdata_pipeline.pool.waiter import Waiter
+
+S = TypeVar("S")
+
+_monotonic = time.monotonic
+_DEBUG = 10  # logging.DEBUG, bound once for the hot path
+
+Disposal = tuple[SessionEntry, str, BaseException | None]
+
+
+class SessionPool(Generic[S]):
+    """A pool of sessions made by `factory()`, lent out one borrower at a time.
+
+    - `factory()` returns a new, ready session (it may raise; the pool retries
+      with exponential backoff and jitter for up to `reconnect_timeout`).
+    - `check(session)` raises if the session is dead; run on checkout when the
+      session sat idle for `check_idle_after` seconds or more (0 = always).
+    - `close(session)` releases its resources; `renew(session)`, if given,
+      refreshes a session past `max_lifetime` in place instead of replacing it.
+    - `is_broken(exc)` says whether an exception raised inside `session()`
+      leaves the session unusable (default: every exception does).
+    - `is_capacity_error(exc)` says whether a factory error means "the server
+      allows no more sessions": the pool then lowers its target size to what
+      it has and probes for more every `capacity_retry` seconds.
+
+    Waiters are served first come, first served; `acquire_timeout` bounds the
+    wait and `max_waiting` (0 = unlimited) the queue. Sessions held longer than
+    `leak_threshold` are reported once with the borrower's stack.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], S],
+        *,
+        check: Callable[[S], Any] | None = None,
+        close: Callable[[S], Any] | None = None,
+        renew: Callable[[S], Any] | None = None,
+        is_broken: Callable[[BaseException], bool] | None = None,
+        is_capacity_error: Callable[[BaseException], bool] | None = None,
+        min_size: int = 0,
+        max_size: int = 4,
+        acquire_timeout: float = 30.0,
+        max_waiting: int = 0,
+        max_lifetime: float | None = None,
+        lifetime_jitter: float = 0.1,
+        max_idle: float | None = None,
+        check_idle_after: float | None = None,
+        reconnect_backoff: tuple[float, float] = (0.1, 10.0),
+        reconnect_timeout: float = 300.0,
+        leak_threshold: float | None = None,
+        capacity_retry: float = 60.0,
+        name: str = "pool",
+        on_event: EventHook | None = None,
+        wrapper_modules: Iterable[str] = (),
+    ) -> None:
+        self.config = PoolConfig(
+            min_size=min_size,
+            max_size=max_size,
+            acquire_timeout=acquire_timeout,
+            max_waiting=max_waiting,
+            max_lifetime=max_lifetime,
+            lifetime_jitter=lifetime_jitter,
+            max_idle=max_idle,
+            check_idle_after=check_idle_after,
+            reconnect_backoff=tuple(reconnect_backoff),
+            reconnect_timeout=reconnect_timeout,
+            leak_threshold=leak_threshold,
+            capacity_retry=capacity_retry,
+            name=name,
+        )
+        if not callable(factory):
+            raise ValueError(f"factory must be a callable returning a new session, got {factory!r}")
+        self.name = name
+        self._factory = factory
+        self._check = check
+        self._close_session = close
+        self._renew = renew
+        self._is_broken = is_broken
+        self._is_capacity_error = is_capacity_error or (lambda exc: False)
+        self._skip_prefixes = ("marketdata_pipeline.pool", "contextlib", *wrapper_modules)
+        self._events = EventSink(on_event)
+        self._metrics = PoolMetrics()
+        self._random = random.Random()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._idle: deque[SessionEntry] = deque()
+        self._waiting: deque[Waiter] = deque()
+        self._out: dict[int, SessionEntry] = {}
+        self._forced: dict[int, SessionEntry] = {}
+        self._nconns = 0  # sessions that exist plus those being created
+        self._growing = 0
+        self._target = max_size
+        self._capacity_probe_at: float | None = None
+        self._last_create_error: BaseException | None = None
+        self._growers: set[threading.Thread] = set()
+        self._closed = False
+        self._closing = threading.Event()
+        self._housekeeper = Housekeeper(self, self._housekeeping_interval(), f"{name}-housekeeper")
+        self._housekeeper.start()
+        with self._lock:
+            self._grow_locked()
+
+    # -- public API -------------------------------------------------------
+
+    @property
+    def max_size(self) -> int:
+        return self.config.max_size
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def session(self, timeout: float | None = None) -> _Lease[S]:
+        """Context manager: a session for the `with` block, returned (or discarded if broken) after it."""
+        return _Lease(self, timeout)
+
+    def acquire(self, timeout: float | None = None) -> S:
+        """Check out a session; raises PoolTimeout, TooManyWaiting or PoolClosed.
+
+        Pair every call with `release()` or `discard()`; prefer `session()`.
+        """
+        started = _monotonic()
+        deadline = started + (self.config.acquire_timeout if timeout is None else timeout)
+        borrower = capture_borrower(self._skip_prefixes) if self.config.leak_threshold else None
+        waited = False
+        while True:
+            entry, recorded, waited_now = self._checkout(started, deadline, borrower)
+            waited = waited or waited_now
+            if recorded or self._ready_for_use(entry):
+                break
+        if not recorded:
+            with self._lock:
+                self._record_acquire_locked(entry, started, waited, borrower)
+        if self._events.wants(_DEBUG):
+            self._events.emit(SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
+        return entry.session
+
+    def release(self, session: S) -> None:
+        """Return a session: it goes to the first waiter, or to the idle set, or is closed if retired."""
+        now = _monotonic()
+        with self._lock:
+            entry = self._take_back_locked(session)
+            if entry is None:
+                return
+            reason = self._retire_reason_locked(entry, now)
+            if reason is None:
+                entry.last_used = now
+                self._give_locked(entry, now)
+            else:
+                self._drop_locked(entry, reason)
+                self._grow_locked()
+        self._emit_returned(entry, now)
+        if reason is not None:
+            self._dispose([(entry, reason, None)])
+
+    def discard(self, session: S, reason: str = reasons.BROKEN, error: BaseException | None = None) -> None:
+        """Take a checked-out session out of the pool for good and close it (never put back)."""
+        now = _monotonic()
+        with self._lock:
+            entry = self._take_back_locked(session)
+            if entry is None:
+                return
+            self._drop_locked(entry, reason)
+            self._grow_locked()
+        self._emit_returned(entry, now)
+        self._dispose([(entry, reason, error)])
+
+    def evict(self, predicate: Callable[[S], bool] | None = None, reason: str = reasons.EVICTED) -> int:
+        """Close idle sessions matching `predicate` (all if None) now, and checked-out ones on return.
+
+        Returns how many sessions were marked. The pool refills on demand.
+        """
+        with self._lock:
+            matches = [e for e in self._idle if predicate is None or predicate(e.session)]
+            for entry in matches:
+                self._idle.remove(entry)
+                self._drop_locked(entry, reason)
+            marked = [e for e in self._out.values() if predicate is None or predicate(e.session)]
+            for entry in marked:
+                entry.retire_reason = reason
+            self._grow_locked()
+        self._dispose([(entry, reason, None) for entry in matches])
+        return len(matches) + len(marked)
+
+    def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
+        """Change the size limits; surplus idle sessions close now, surplus checked-out ones on return."""
+        with self._lock:
+            self.config = self.config.resized(
+                self.config.min_size if min_size is None else min_size,
+                self.config.max_size if max_size is None else max_size,
+            )
+            self._target = self.config.max_size
+            self._capacity_probe_at = None
+            surplus = []
+            while self._nconns > self._target and self._idle:
+                entry = self._idle.popleft()
+                self._drop_locked(entry, reasons.SHRUNK)
+                surplus.append((entry, reasons.SHRUNK, None))
+            self._grow_locked()
+        self._dispose(surplus)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until `min_size` sessions exist; PoolTimeout (naming the last factory error) otherwise."""
+        deadline = _monotonic() + timeout
+        with self._changed:
+            while self._nconns - self._growing < self.config.min_size:
+                self._raise_if_closed_locked()
+                remaining = deadline - _monotonic()
+                if remaining <= 0:
+                    raise PoolTimeout(self._exhaustion_message_locked(timeout)) from self._last_create_error
+                self._changed.wait(remaining)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Drain the pool: waiters get PoolClosed, idle sessions close now, borrowed ones on return.
+
+        Sessions still out when `timeout` expires are reported as leaked and
+        force-closed (their borrower's later `release()` is accepted and ignored).
+        """
+        deadline = _monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            waiters = list(self._waiting)
+            self._waiting.clear()
+            idle = list(self._idle)
+            self._idle.clear()
+            for entry in idle:
+                self._drop_locked(entry, reasons.POOL_CLOSED)
+            growers = list(self._growers)
+            still_out = self._report_outstanding_locked(_monotonic())
+        self._closing.set()
+        for waiter in waiters:
+            waiter.fail(PoolClosed(f"pool {self.name!r} was closed while waiting for a session"))
+        self._events.emit_all(still_out)
+        self._dispose([(entry, reasons.POOL_CLOSED, None) for entry in idle])
+        self._housekeeper.stop(max(0.0, deadline - _monotonic()))
+        for thread in growers:
+            thread.join(max(0.0, deadline - _monotonic()))
+        self._await_returns(deadline)
+        self._force_close_outstanding()
+
+    def stats(self) -> dict[str, Any]:
+        """A flat snapshot: sizes now, plus counters since the pool opened."""
+        with self._lock:
+            snapshot: dict[str, Any] = {
+                "name": self.name,
+                "size": self._nconns - self._growing,
+                "idle": len(self._idle),
+                "in_use": len(self._out),
+                "waiting": len(self._waiting),
+                "growing": self._growing,
+                "min_size": self.config.min_size,
+                "max_size": self.config.max_size,
+                "target_size": self._target,
+                "closed": self._closed,
+            }
+            snapshot.update(self._metrics.snapshot())
+        return snapshot
+
+    def __enter__(self) -> SessionPool[S]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._nconns - self._growing}/{self.config.max_size}"
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+    # -- checkout ---------------------------------------------------------
+
+    def _checkout(self, started: float, deadline: float, borrower: Any) -> tuple[SessionEntry, bool, bool]:
+        """An entry lent to this caller, whether its acquire is already recorded, and whether it waited.
+
+        A hit that needs no I/O check is recorded under the same lock it was
+        taken with, so the hot path costs one lock round-trip.
+        """
+        stale: list[Disposal] = []
+        with self._lock:
+            self._raise_if_closed_locked()
+            now = _monotonic()
+            entry = self._pop_idle_locked(now, stale)
+            if entry is not None:
+                self._out[id(entry.session)] = entry
+                recorded = not self._needs_io_check(entry, now)
+                if recorded:
+                    self._record_acquire_locked(entry, started, False, borrower)
+            else:
+                waiter = self._enqueue_locked(started)
+                self._grow_locked()
+        self._dispose(stale)
+        if entry is not None:
+            return entry, recorded, False
+        return self._wait_in_queue(waiter, deadline), False, True
+
+    def _pop_idle_locked(self, now: float, stale: list[Disposal]) -> SessionEntry | None:
+        """The most recently used idle entry (so cold ones age out), skipping expired ones."""
+        max_idle = self.config.max_idle
+        while self._idle:
+            entry = self._idle.pop()
+            if entry.expired(now) and self._renew is None:
+                reason = reasons.MAX_LIFETIME
+            elif max_idle is not None and now - entry.last_used >= max_idle:
+                reason = reasons.MAX_IDLE
+            else:
+                return entry
+            self._drop_locked(entry, reason)
+            stale.append((entry, reason, None))
+        return None
+
+    def _needs_io_check(self, entry: SessionEntry, now: float) -> bool:
+        if entry.expires_at is not None and now >= entry.expires_at:
+            return True  # only reachable with a renew hook; otherwise expired entries never get here
+        after = self.config.check_idle_after
+        return self._check is not None and after is not None and now - entry.last_used >= after
+
+    def _ready_for_use(self, entry: SessionEntry) -> bool:
+        """Renew or check a lent entry outside the lock; a failing one is discarded."""
+        now = _monotonic()
+        if entry.expired(now) and self._renew is not None:
+            return self._renew_entry(entry, now)
+        if not self._needs_io_check(entry, now):
+            return True
+        try:
+            self._check(entry.session)
+        except Exception as exc:
+            self._drop_lent(entry, reasons.DEAD, exc)
+            return False
+        return True
+
+    def _renew_entry(self, entry: SessionEntry, now: float) -> bool:
+        try:
+            self._renew(entry.session)
+        except Exception as exc:
+            self._drop_lent(entry, reasons.RENEW_FAILED, exc)
+            return False
+        with self._lock:
+            self._metrics.renewals += 1
+            entry.expires_at = self._expiry(now)
+        return True
+
+    def _drop_lent(self, entry: SessionEntry, reason: str, error: BaseException) -> None:
+        with self._lock:
+            self._out.pop(id(entry.session), None)
+            self._drop_locked(entry, reason)
+            self._grow_locked()
+        self._dispose([(entry, reason, error)])
+
+    def _enqueue_locked(self, started: float) -> Waiter:
+        limit = self.config.max_waiting
+        if limit and len(self._waiting) >= limit:
+            raise TooManyWaiting(
+                f"pool {self.name!r}: {len(self._waiting)} borrowers already waiting (max_waiting={limit}); "
+                f"raise max_waiting or max_size, or shed load"
+            )
+        waiter = Waiter(started)
+        self._waiting.append(waiter)
+        return waiter
+
+    def _wait_in_queue(self, waiter: Waiter, deadline: float) -> SessionEntry:
+        try:
+            entry = waiter.wait(deadline)
+        except PoolClosed:
+            raise
+        except PoolTimeout:
+            with self._lock:
+                self._metrics.timeouts += 1
+            raise
+        except BaseException:
+            self._abandon(waiter)
+            raise
+        if entry is None:
+            self._abandon(waiter)
+            with self._lock:
+                self._metrics.timeouts += 1
+                message = self._exhaustion_message_locked(_monotonic() - waiter.started)
+                cause = self._last_create_error if self._nconns == self._growing else None
+            raise PoolTimeout(message) from cause
+        return entry
+
+    def _abandon(self, waiter: Waiter) -> None:
+        """Take a waiter that gave up out of the queue; give back a session handed to it just before."""
+        with self._lock, suppress(ValueError):
+            self._waiting.remove(waiter)
+        if waiter.entry is not None:
+            self.release(waiter.entry.session)
+
+    def _record_acquire_locked(
+        self, entry: SessionEntry, started: float, waited: bool, borrower: Any
+    ) -> None:
+        now = _monotonic()
+        entry.borrower = borrower
+        self._metrics.record_acquire(now - started, entry.uses > 0, waited)
+        entry.uses += 1
+        entry.checked_out_at = now
+        entry.borrower_thread = threading.get_ident()
+        entry.leak_reported = False
+
+    # -- return -----------------------------------------------------------
+
+    def _take_back_locked(self, session: S) -> SessionEntry | None:
+        entry = self._out.pop(id(session), None)
+        if entry is not None:
+            if self._closed:
+                self._changed.notify_all()
+            return entry
+        if self._forced.pop(id(session), None) is not None:
+            return None  # force-closed by close(); the late return is expected
+        raise ValueError(f"pool {self.name!r}: {type(session).__name__} was not checked out from this pool")
+
+    def _retire_reason_locked(self, entry: SessionEntry, now: float) -> str | None:
+        if self._closed:
+            return reasons.POOL_CLOSED
+        if entry.retire_reason is not None:
+            return entry.retire_reason
+        if self._nconns > self._target:
+            return reasons.SHRUNK
+        if entry.expired(now) and self._renew is None:
+            return reasons.MAX_LIFETIME
+        return None
+
+    def _give_locked(self, entry: SessionEntry, now: float) -> None:
+        """Hand `entry` to the first waiter still waiting, else put it in the idle set."""
+        key = id(entry.session)
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            self._out[key] = entry
+            if waiter.hand(entry):
+                return
+            del self._out[key]
+        self._idle.append(entry)
+
+    def _emit_returned(self, entry: SessionEntry, now: float) -> None:
+        held = now - entry.checked_out_at
+        if entry.leak_reported:
+            self._events.emit(SessionLeaked(self.name, entry.id, held, entry.borrower_stack(), returned=True))
+        if self._events.wants(_DEBUG):
+            self._events.emit(SessionReleased(self.name, entry.id, held))
+
+    # -- growth -----------------------------------------------------------
+
+    def _grow_locked(self) -> None:
+        """Start creating as many sessions as waiters and min_size need, within the target size.
+
+        Creation runs in its own threads, outside the lock: a factory may take
+        seconds (connect, log in) and must not block checkouts and returns; and
+        the new session goes to the first waiter in line rather than to
+        whoever triggered the growth, which keeps the queue FIFO.
+        """
+        if self._closed:
+            return
+        wanted = max(len(self._waiting) - self._growing, self.config.min_size - self._nconns)
+        count = min(wanted, self._target - self._nconns)
+        for _ in range(max(count, 0)):
+            self._nconns += 1
+            self._growing += 1
+            thread = threading.Thread(target=self._grow_one, name=f"{self.name}-grow", daemon=True)
+            self._growers.add(thread)
+            thread.start()
+
+    def _grow_one(self) -> None:
+        backoff = ExponentialBackoff(*self.config.reconnect_backoff, rng=self._random)
+        give_up_at = _monotonic() + self.config.reconnect_timeout
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                started = _monotonic()
+                try:
+                    session = self._factory()
+                except Exception as exc:
+                    delay = self._after_create_failure(exc, attempt, backoff, give_up_at)
+                    if delay is None:
+                        return
+                    if self._closing.wait(delay):
+                        self._give_up_slot(None)
+                        return
+                    continue
+                self._add_created(session, started)
+                return
+        finally:
+            with self._lock:
+                self._growers.discard(threading.current_thread())
+
+    def _add_created(self, session: S, started: float) -> None:
+        now = _monotonic()
+        entry = SessionEntry(session, now, self._expiry(now))
+        with self._lock:
+            self._growing -= 1
+            self._metrics.created += 1
+            self._last_create_error = None
+            closed = self._closed
+            if closed:
+                self._drop_locked(entry, reasons.POOL_CLOSED)
+            else:
+                self._give_locked(entry, now)
+            self._changed.notify_all()
+        if self._events.wants(_DEBUG):
+            self._events.emit(SessionCreated(self.name, entry.id, now - started))
+        if closed:
+            self._dispose([(entry, reasons.POOL_CLOSED, None)])
+
+    def _after_create_failure(
+        self, exc: Exception, attempt: int, backoff: ExponentialBackoff, give_up_at: float
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when this slot is given up."""
+        events: list[PoolEvent] = []
+        now = _monotonic()
+        with self._lock:
+            self._metrics.create_failures += 1
+            self._last_create_error = exc
+            self._changed.notify_all()
+            if self._is_capacity_error(exc):
+                events.append(self._lower_target_locked(exc, now))
+            established = self._nconns - self._growing
+            needed = self._waiting or self._nconns <= self.config.min_size
+            keep = not self._closed and needed and self._nconns <= self._target and now < give_up_at
+            if keep:
+                delay = min(backoff.next_delay(), give_up_at - now)
+                events.append(Backoff(self.name, attempt, delay, _describe(exc)))
+        self._events.emit_all(events)
+        if keep:
+            return delay
+        self._give_up_slot(exc if established == 0 and now >= give_up_at else None)
+        return None
+
+    def _give_up_slot(self, fatal: BaseException | None) -> None:
+        """Release a growth slot; with `fatal`, fail the waiters (no session exists to serve them)."""
+        with self._lock:
+            self._growing -= 1
+            self._nconns -= 1
+            waiters = []
+            if fatal is not None and self._nconns == self._growing:
+                waiters = list(self._waiting)
+                self._waiting.clear()
+            self._changed.notify_all()
+        for waiter in waiters:
+            error = PoolTimeout(
+                f"pool {self.name!r}: could not create a session for {self.config.reconnect_timeout:.1f} s "
+                f"(reconnect_timeout); last error: {_describe(fatal)}"
+            )
+            error.__cause__ = fatal
+            waiter.fail(error)
+
+    def _lower_target_locked(self, exc: BaseException, now: float) -> PoolEvent:
+        """The server refused another session: settle at what exists instead of retrying in a loop."""
+        self._target = max(1, self._nconns - self._growing)
+        self._capacity_probe_at = now + self.config.capacity_retry
+        self._metrics.capacity_limits += 1
+        return CapacityLimited(self.name, self._target, _describe(exc))
+
+    def _expiry(self, now: float) -> float | None:
+        lifetime = self.config.max_lifetime
+        if lifetime is None:
+            return None
+        # Jitter spreads expiries so sessions created together are not all replaced at once.
+        return now + lifetime * (1.0 - self.config.lifetime_jitter * self._random.random())
+
+    # -- housekeeping -----------------------------------------------------
+
+    def _housekeeping_interval(self) -> float:
+        candidates = [1.0, self.config.capacity_retry / 2]
+        for value, share in (
+            (self.config.max_idle, 4),
+            (self.config.max_lifetime, 8),
+            (self.config.leak_threshold, 4),
+        ):
+            if value is not None:
+                candidates.append(value / share)
+        return min(max(min(candidates), 0.01), 5.0)
+
+    def _housekeep(self) -> None:
+        """Evict aged idle sessions, report leaks, probe a lowered target, keep min_size."""
+        now = _monotonic()
+        with self._lock:
+            if self._closed:
+                return
+            stale = self._evict_idle_locked(now)
+            leaked = self._find_leaks_locked(now)
+            if self._capacity_probe_at is not None and now >= self._capacity_probe_at:
+                self._target = min(self._target + 1, self.config.max_size)
+                self._capacity_probe_at = (
+                    None if self._target == self.config.max_size else now + self.config.capacity_retry
+                )
+            self._grow_locked()
+        self._events.emit_all(
+            [SessionLeaked(self.name, entry.id, held, entry.borrower_stack()) for entry, held in leaked]
+        )
+        self._dispose(stale)
+
+    def _evict_idle_locked(self, now: float) -> list[Disposal]:
+        stale: list[Disposal] = []
+        keep: deque[SessionEntry] = deque()
+        max_idle = self.config.max_idle
+        for entry in self._idle:  # oldest-used first
+            if entry.expired(now) and self._renew is None:
+                reason = reasons.MAX_LIFETIME
+            elif (
+                max_idle is not None
+                and now - entry.last_used >= max_idle
+                and self._nconns > self.config.min_size
+            ):
+                reason = reasons.MAX_IDLE
+            else:
+                keep.append(entry)
+                continue
+            self._drop_locked(entry, reason)
+            stale.append((entry, reason, None))
+        self._idle = keep
+        return stale
+
+    def _find_leaks_locked(self, now: float) -> list[tuple[SessionEntry, float]]:
+        threshold = self.config.leak_threshold
+        if threshold is None:
+            return []
+        leaked = []
+        for entry in self._out.values():
+            held = now - entry.checked_out_at
+            if not entry.leak_reported and held >= threshold:
+                entry.leak_reported = True
+                self._metrics.leaks += 1
+                leaked.append((entry, held))
+        return leaked
+
+    # -- closing ----------------------------------------------------------
+
+    def _report_outstanding_locked(self, now: float) -> list[PoolEvent]:
+        events: list[PoolEvent] = []
+        for entry in self._out.values():
+            if not entry.leak_reported:
+                entry.leak_reported = True
+                self._metrics.leaks += 1
+                events.append(
+                    SessionLeaked(self.name, entry.id, now - entry.checked_out_at, entry.borrower_stack())
+                )
+        return events
+
+    def _await_returns(self, deadline: float) -> None:
+        with self._changed:
+            while self._out:
+                remaining = deadline - _monotonic()
+                if remaining <= 0:
+                    return
+                self._changed.wait(remaining)
+
+    def _force_close_outstanding(self) -> None:
+        with self._lock:
+            leftovers = list(self._out.values())
+            self._forced.update(self._out)
+            self._out.clear()
+            for entry in leftovers:
+                self._drop_locked(entry, reasons.FORCE_CLOSED)
+        self._dispose([(entry, reasons.FORCE_CLOSED, None) for entry in leftovers])
+
+    # -- shared plumbing --------------------------------------------------
+
+    def _drop_locked(self, entry: SessionEntry, reason: str) -> None:
+        """Count a session leaving the pool (it is closed later, outside the lock)."""
+        self._nconns -= 1
+        kind = reasons.EVICTION_KINDS.get(reason)
+        if kind is not None:
+            self._metrics.evictions[kind] += 1
+        else:
+            self._metrics.discarded[reason] += 1
+
+    def _dispose(self, items: list[Disposal]) -> None:
+        """Close sessions that left the pool and tell the hooks why."""
+        for entry, reason, error in items:
+            self._close_quietly(entry)
+            if reason in reasons.EVICTION_KINDS:
+                self._events.emit(SessionEvicted(self.name, entry.id, reason))
+            else:
+                detail = _describe(error) if error is not None else None
+                self._events.emit(SessionDiscarded(self.name, entry.id, reason, detail))
+
+    def _close_quietly(self, entry: SessionEntry) -> None:
+        if self._close_session is None:
+            return
+        try:
+            self._close_session(entry.session)
+        except Exception:
+            # Closing is best effort: the session is gone from the pool either way.
+            LOGGER.warning("pool %r: closing session %d raised", self.name, entry.id, exc_info=True)
+
+    def _raise_if_closed_locked(self) -> None:
+        if self._closed:
+            raise PoolClosed(f"pool {self.name!r} is closed")
+
+    def _exhaustion_message_locked(self, waited_s: float) -> str:
+        """Why no session came: who holds them, and what the factory last said."""
+        parts = [
+            f"pool {self.name!r}: no session within {waited_s:.2f} s",
+            f"{len(self._out)} in use, {len(self._idle)} idle, {self._growing} being created, "
+            f"{len(self._waiting)} waiting (max_size={self.config.max_size}, target={self._target})",
+        ]
+        if self._out:
+            oldest = min(self._out.values(), key=lambda e: e.checked_out_at)
+            parts.append(
+                f"longest held: session {oldest.id} for {_monotonic() - oldest.checked_out_at:.2f} s "
+                f"by thread {_thread_name(oldest.borrower_thread)}{_borrow_site(oldest)}"
+            )
+        if self._last_create_error is not None:
+            parts.append(f"last error creating a session: {_describe(self._last_create_error)}")
+        return "; ".join(parts)
+
+
+class _Lease(Generic[S]):
+    """`with pool.session() as s:` - returns the session, or discards it if the block broke it."""
+
+    __slots__ = ("_pool", "_timeout", "_session")
+
+    def __init__(self, pool: SessionPool[S], timeout: float | None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def __enter__(self) -> S:
+        self._session = self._pool.acquire(self._timeout)
+        return self._session
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and _breaks(self._pool._is_broken, exc):
+            self._pool.discard(self._session, reasons.BROKEN, exc)
+        else:
+            self._pool.release(self._session)
+
+
+def _breaks(is_broken: Callable[[BaseException], bool] | None, exc: BaseException) -> bool:
+    # An interruption (KeyboardInterrupt, GeneratorExit) mid-request leaves the session in an unknown state.
+    if not isinstance(exc, Exception) or is_broken is None:
+        return True
+    return bool(is_broken(exc))
+
+
+def _describe(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "none"
+
+
+def _thread_name(ident: int | None) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return repr(thread.name)
+    return f"#{ident} (ended)"
+
+
+def _borrow_site(entry: SessionEntry) -> str:
+    if entry.borrower is None or not entry.borrower:
+        return " (set leak_threshold to record borrowers' stacks)"
+    frame = entry.borrower[-1]
+    return f", borrowed at {frame.filename}:{frame.lineno} in {frame.name}"
