@@ -102,7 +102,7 @@ def response_end(buffer: bytes | bytearray) -> int | None:
         return None
     _, msg_type, length = parse_header(bytes(buffer[:HEADER_LEN]))
     start = HEADER_LEN + length if msg_type in COMPRESSED_TYPES else HEADER_LEN
-    end = bytes(buffer).find(END_MARK, start)
+    end = buffer.find(END_MARK, start)
     return None if end < 0 else end + len(END_MARK)
 
 
