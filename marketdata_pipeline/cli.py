@@ -1,4 +1,4 @@
-"""The `marketdata` console script: simulator, demo, dev."""
+"""The `marketdata` console script: simulator, demo, dev, query."""
 
 from __future__ import annotations
 
@@ -7,19 +7,46 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="marketdata", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
     from marketdata_pipeline.simulator import cli as simulator_cli
 
-    simulator_cli.add_arguments(
-        commands.add_parser("simulator", help="run the local BaoStock-compatible server")
-    )
+    parser = argparse.ArgumentParser(prog="marketdata", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    simulator_cli.add_arguments(commands.add_parser("simulator", help="run the local BaoStock-compatible server"))
+    demo = commands.add_parser("demo", help="the main job offline: simulator, Dagster runs, a summary")
+    demo.add_argument("--days", type=_positive, default=5, help="latest trading days to fetch (default 5)")
+    dev = commands.add_parser("dev", help="the Dagster UI (MARKETDATA_SOURCE=simulator: with the simulator)")
+    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed on to `dagster dev`")
+    query = commands.add_parser("query", help="run one SQL statement on the warehouse, read-only")
+    query.add_argument("sql")
     args = parser.parse_args(argv)
+
     if args.command == "simulator":
         return simulator_cli.run(args)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    if args.command == "demo":
+        from marketdata_pipeline.demo import run_demo
+
+        return run_demo(args.days)
+    if args.command == "dev":
+        from marketdata_pipeline.launch import run_dev
+
+        return run_dev(args.dagster_args)
+    return _query(args.sql)
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw} is not a positive number of days")
+    return value
+
+
+def _query(sql: str) -> int:
+    from marketdata_pipeline.defs.settings import setting
+    from marketdata_pipeline.storage import open_warehouse
+
+    with open_warehouse(setting("MARKETDATA_DUCKDB_PATH"), read_only=True) as con:
+        con.sql(sql).show(max_rows=50)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,166 @@
+"""The market assets: trade calendar, daily universe, daily bars (date x batch), adjust factors.
+
+Each asset fetches through the run's BaoStock pool, then opens the warehouse
+only to write: a DuckDB file takes one writer at a time, so a connection is
+never held across network work.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
+from marketdata_pipeline.defs.market import checks, slices
+from marketdata_pipeline.defs.market.partitions import (
+    HISTORY_START,
+    batch_partitions,
+    daily_bars_partitions,
+    date_partitions,
+)
+from marketdata_pipeline.defs.market.ingest_batch import ingest_batch
+from marketdata_pipeline.defs.market.publication import latest_published_day
+from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
+from marketdata_pipeline.ingest import (
+    a_share_codes,
+    fetch_adjust_factors,
+    fetch_stock_basic,
+    fetch_trade_calendar,
+    fetch_universes,
+)
+from marketdata_pipeline.storage import (
+    record_failures,
+    replace_adjust_factors,
+    replace_stock_universe,
+    replace_trade_calendar,
+)
+
+# The Dagster concurrency pool every BaoStock-reading step claims a slot of
+# (see dagster.yaml): slots x BAOSTOCK_POOL_SIZE bounds the logins of all runs.
+BAOSTOCK_SLOTS = "baostock"
+GROUP = "market"
+
+
+class DailyBarsConfig(dg.Config):
+    """Run settings of `daily_bars`."""
+
+    strategy: str = "auto"
+    """auto (the planner's choice), market (one request per day) or symbol (one per code)."""
+    include_indices: bool = False
+    """Also fetch index codes (type 2); off by default: daily_bars holds A-shares."""
+    warn_failure_rate: float = 0.01
+    """failure_rate above this is a WARN."""
+    error_failure_rate: float = 0.05
+    """failure_rate above this fails the run and nothing is written for the partition."""
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, pool=BAOSTOCK_SLOTS)
+def trade_calendar(
+    context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Every calendar day since 2015 with BaoStock's trading-day flag, through the end of this year."""
+    start, end = date.fromisoformat(HISTORY_START), date(latest_published_day().year, 12, 31)
+    calendar = fetch_trade_calendar(baostock.pool, start, end)
+    with warehouse.get_connection() as con:
+        rows = replace_trade_calendar(con, calendar, start, end)
+    mismatches = slices.calendar_mismatches(calendar)
+    if mismatches:
+        context.log.warning(f"BaoStock and XSHG disagree on {len(mismatches)} days: {mismatches[:10]}")
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "trading_days": int((calendar["is_trading_day"] == "1").sum()),
+                  "xshg_mismatches": len(mismatches)}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb"},
+    partitions_def=date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=BAOSTOCK_SLOTS,
+)
+def stock_universe(
+    context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per security listed on each trading day, with name, type, status and batch."""
+    days = slices.date_keys_to_days(context.partition_keys)
+    slices.refuse_unpublished(days)
+    universes = fetch_universes(baostock.pool, days)
+    with warehouse.get_connection() as con:
+        rows = sum(replace_stock_universe(con, universes[day], day) for day in days)
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "days": len(days), "a_shares_last_day": len(a_share_codes(universes[days[-1]]))}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb"},
+    partitions_def=daily_bars_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=BAOSTOCK_SLOTS,
+    output_required=False,
+    check_specs=checks.DAILY_BARS_CHECKS,
+    deps=[
+        dg.AssetDep(
+            stock_universe,
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date"),
+        )
+    ],
+)
+def daily_bars(
+    context: dg.AssetExecutionContext,
+    config: DailyBarsConfig,
+    baostock: BaoStockPoolResource,
+    warehouse: WarehouseResource,
+):
+    """Unadjusted daily bars of every A-share of a batch, for each trading day of the run.
+
+    A date-range run fetches the whole range at once (per symbol or per day,
+    whichever the planner finds cheaper) and replaces each batch's slice in
+    one transaction. Above `error_failure_rate` nothing is written and the
+    blocking `failure_rate` check fails the run.
+    """
+    pool = baostock.pool
+    outcomes = [
+        ingest_batch(context, pool, warehouse, config, batch, days)
+        for batch, days in slices.batches_and_days(context.partition_keys).items()
+    ]
+    if all(outcome.wrote for outcome in outcomes):
+        yield dg.MaterializeResult(metadata=slices.run_metadata(outcomes, pool.stats()))
+    yield checks.failure_rate_result(outcomes, config.warn_failure_rate, config.error_failure_rate)
+    yield from checks.data_check_results(outcomes)
+    yield checks.pool_health_result(pool)
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb"},
+    partitions_def=batch_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=BAOSTOCK_SLOTS,
+)
+def adjust_factors(
+    context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Every ex-date's forward and back adjust factors for the A-shares of each batch, since 2015.
+
+    The adjusted views (`daily_bars_qfq`, `daily_bars_hfq`) read this table
+    at query time, so refreshing it after an ex-date corrects all history.
+    """
+    basic = fetch_stock_basic(baostock.pool)
+    start, end = date.fromisoformat(HISTORY_START), latest_published_day()
+    rows = failed = codes_total = 0
+    for batch in context.partition_keys:
+        codes = a_share_codes(basic[basic["batch"] == batch])
+        factors, failures = fetch_adjust_factors(baostock.pool, codes, start, end)
+        ok_codes = sorted(set(codes) - {failure.code for failure in failures})
+        with warehouse.get_connection() as con:
+            record_failures(con, failures, run_id=context.run_id, batch=batch)
+            rows += replace_adjust_factors(con, factors[factors["code"].isin(ok_codes)], ok_codes)
+        failed, codes_total = failed + len(failures), codes_total + len(codes)
+        context.log.info(f"{batch}: factors of {len(ok_codes)}/{len(codes)} codes")
+    if failed:
+        context.log.warning(f"adjust factors failed for {failed} of {codes_total} codes (see ingest_failures)")
+    return dg.MaterializeResult(metadata={"rows": rows, "codes": codes_total, "failed_codes": failed})

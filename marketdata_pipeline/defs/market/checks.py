@@ -1,0 +1,120 @@
+"""The checks `daily_bars` emits itself, so they judge the same run and the same pool."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import dagster as dg
+
+from marketdata_pipeline.defs.market.slices import failures_table
+
+ASSET = "daily_bars"
+
+DAILY_BARS_CHECKS = [
+    dg.AssetCheckSpec(
+        "pool_health", asset=ASSET, blocking=True,
+        description="The run's BaoStock pool after the fetch: no leaked session, none left out, "
+        "every idle session answers a ping; login failures and discards reported.",
+    ),
+    dg.AssetCheckSpec(
+        "failure_rate", asset=ASSET, blocking=True,
+        description="Failed symbols / requested symbols: WARN above warn_failure_rate (1%), "
+        "ERROR above error_failure_rate (5%), when nothing is written.",
+    ),
+    dg.AssetCheckSpec("unique_bars", asset=ASSET, description="Each (code, trade_date) is stored once."),
+    dg.AssetCheckSpec(
+        "ohlc_consistent", asset=ASSET,
+        description="On trading rows: low <= min(open, close) <= max(open, close) <= high.",
+    ),
+    dg.AssetCheckSpec(
+        "complete_vs_universe", asset=ASSET,
+        description="Rows per trading day equal the batch's A-shares listed that day in stock_universe.",
+    ),
+]
+
+# storage.checks names -> this asset's check names
+_DATA_CHECKS = {
+    "unique (code, trade_date)": "unique_bars",
+    "OHLC consistency": "ohlc_consistent",
+}
+_COMPLETENESS = "complete_vs_universe"
+
+
+def failure_rate_result(outcomes: Sequence, warn_above: float, error_above: float) -> dg.AssetCheckResult:
+    """failed / requested symbols over the run's batches, with the failed codes and reasons."""
+    failures = [failure for outcome in outcomes for failure in outcome.report.failures]
+    requested = sum(outcome.report.symbols_requested for outcome in outcomes)
+    failed = len({(failure.code) for failure in failures})
+    rate = failed / requested if requested else 0.0
+    severity = dg.AssetCheckSeverity.ERROR if rate > error_above else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name="failure_rate",
+        passed=rate <= warn_above,
+        severity=severity,
+        metadata={
+            "failure_rate": rate,
+            "failed_symbols": failed,
+            "requested_symbols": requested,
+            "warn_above": warn_above,
+            "error_above": error_above,
+            "failures": dg.MetadataValue.md(failures_table(failures)) if failures else "none",
+        },
+    )
+
+
+def data_check_results(outcomes: Sequence) -> list[dg.AssetCheckResult]:
+    """The storage checks of every written batch, merged per check (all batches must pass)."""
+    merged: dict[str, list] = {}
+    for outcome in outcomes:
+        for result in outcome.data_checks:
+            merged.setdefault(_DATA_CHECKS.get(result.name, _COMPLETENESS), []).append((outcome.batch, result))
+    return [_merged_result(name, results) for name, results in merged.items()]
+
+
+def _merged_result(check_name: str, results: list) -> dg.AssetCheckResult:
+    numbers: dict[str, int] = {}
+    for _, result in results:
+        for key, value in result.numbers.items():
+            numbers[key] = numbers.get(key, 0) + value
+    examples = [dict(example, batch=batch) for batch, result in results for example in result.examples][:5]
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=all(result.passed for _, result in results),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={**numbers, "examples": dg.MetadataValue.json([_plain(e) for e in examples])},
+    )
+
+
+def _plain(example: Mapping) -> dict:
+    return {key: value if isinstance(value, int | float | str | None) else str(value) for key, value in example.items()}
+
+
+def pool_health_result(pool) -> dg.AssetCheckResult:
+    """Ping every idle session, then judge the pool: nothing leaked, nothing still checked out."""
+    report = pool.health_check()
+    stats = pool.stats()
+    problems = []
+    if stats["in_use"]:
+        problems.append(f"{stats['in_use']} sessions still checked out")
+    if stats["leaks"]:
+        problems.append(f"{stats['leaks']} leaked sessions")
+    if report.errors:
+        problems.append(f"{len(report.errors)} sessions failed the ping and could not be replaced")
+    return dg.AssetCheckResult(
+        check_name="pool_health",
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "problems": "; ".join(problems) or "none",
+            "checked": report.checked,
+            "replaced": report.replaced,
+            "size": stats["size"],
+            "max_size": stats["max_size"],
+            "logins": stats["logins"],
+            "login_failures": stats["login_failures"],
+            "leaks": stats["leaks"],
+            "hit_rate": float(stats["hit_rate"]),
+            "acquire_wait_p95_ms": float(stats["acquire_wait_p95_ms"]),
+            "discarded_by_reason": dg.MetadataValue.json(dict(stats["discarded_by_reason"])),
+        },
+    )

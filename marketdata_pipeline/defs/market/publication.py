@@ -1,0 +1,41 @@
+"""When BaoStock publishes a trading day: bars about 17:30 Asia/Shanghai, adjust factors about 18:00."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from marketdata_pipeline.defs.market.partitions import TIMEZONE, is_trading_day
+
+SHANGHAI = ZoneInfo(TIMEZONE)
+BARS_PUBLISHED_AT = time(17, 30)
+FACTORS_PUBLISHED_AT = time(18, 0)
+
+
+def shanghai_now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+def latest_published_day(now: datetime | None = None, published_at: time = BARS_PUBLISHED_AT) -> date:
+    """The latest trading day whose data BaoStock has published at `now` (default: the clock)."""
+    local = (now or shanghai_now()).astimezone(SHANGHAI)
+    day = local.date() if local.time() >= published_at else local.date() - timedelta(days=1)
+    while not is_trading_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def is_published(day: date, now: datetime | None = None) -> bool:
+    """Whether BaoStock has published the bars of `day` at `now`."""
+    return day <= latest_published_day(now)
+
+
+def latest_published_days(count: int, now: datetime | None = None) -> list[date]:
+    """The `count` latest published trading days, oldest first."""
+    days = [latest_published_day(now)]
+    while len(days) < count:
+        day = days[-1] - timedelta(days=1)
+        while not is_trading_day(day):
+            day -= timedelta(days=1)
+        days.append(day)
+    return days[::-1]

@@ -1,0 +1,127 @@
+"""Plain helpers of the market assets: partition keys to days and batches, stored universes, metadata."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, parse_partition_date, trading_days
+from marketdata_pipeline.defs.market.publication import BARS_PUBLISHED_AT, latest_published_day
+from marketdata_pipeline.ingest import Progress
+from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
+
+FAILURES_SHOWN = 20
+
+
+def date_keys_to_days(keys: Iterable[str]) -> list[date]:
+    """Date partition keys as sorted dates."""
+    return sorted({parse_partition_date(key) for key in keys})
+
+
+def batches_and_days(keys: Iterable[str]) -> dict[str, list[date]]:
+    """`b03|2024-01-02` keys grouped as batch -> sorted trading days."""
+    days: dict[str, set[date]] = defaultdict(set)
+    for key in keys:
+        dimensions = daily_bars_partitions.get_partition_key_from_str(key).keys_by_dimension
+        days[dimensions["batch"]].add(parse_partition_date(dimensions["date"]))
+    return {batch: sorted(days[batch]) for batch in sorted(days)}
+
+
+def refuse_unpublished(days: list[date]) -> None:
+    """Fail before any request when a day's bars are not published yet (never fetch the future)."""
+    latest = latest_published_day()
+    late = [day for day in days if day > latest]
+    if late:
+        raise dg.Failure(
+            f"BaoStock has not published {late[0]} yet: daily bars appear at about "
+            f"{BARS_PUBLISHED_AT:%H:%M} Asia/Shanghai on the trading day (latest published: {latest}). "
+            "Materialize it after that."
+        )
+
+
+_STORED_UNIVERSE = """
+    SELECT trade_date, code, code_name, CAST(trade_status AS VARCHAR) AS tradeStatus,
+           coalesce(strftime(ipo_date, '%Y-%m-%d'), '') AS ipoDate,
+           coalesce(strftime(out_date, '%Y-%m-%d'), '') AS outDate,
+           coalesce(CAST(type AS VARCHAR), '') AS type, coalesce(CAST(status AS VARCHAR), '') AS status, batch
+    FROM stock_universe WHERE list_contains(?, trade_date) ORDER BY trade_date, code
+"""
+
+
+def stored_universes(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[date, pd.DataFrame]:
+    """The universes already in the warehouse for `days`, shaped like `fetch_universes` returns them."""
+    frame = con.execute(_STORED_UNIVERSE, [days]).df()
+    return {
+        day.date() if hasattr(day, "date") else day: rows[list(UNIVERSE_COLUMNS)].reset_index(drop=True).astype(str)
+        for day, rows in frame.groupby("trade_date")
+    }
+
+
+def batch_universe(universes: Mapping[date, pd.DataFrame], batch: str) -> pd.DataFrame:
+    """Every code of `batch` listed on any of the days, once, with its listing facts."""
+    frames = [universe[universe["batch"] == batch] for universe in universes.values()]
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIVERSE_COLUMNS))
+    return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
+
+
+def progress_line(batch: str, progress: Progress) -> str:
+    """One log line per slice of work."""
+    return (
+        f"{batch} {progress.phase}: symbols {progress.symbols_done}/{progress.symbols_total}, "
+        f"days {progress.days_done}/{progress.days_total}, rows {progress.rows}, "
+        f"failures {progress.failures}, requests {progress.requests} ({progress.requests_per_s:.0f}/s)"
+    )
+
+
+def failures_table(failures) -> str:
+    """The first failures as a markdown table."""
+    lines = ["| code | dates | error | message |", "|---|---|---|---|"]
+    for failure in failures[:FAILURES_SHOWN]:
+        message = failure.message.replace("|", "/").replace("\n", " ")[:120]
+        lines.append(f"| {failure.code} | {failure.start_date}..{failure.end_date} | {failure.error_type} | {message} |")
+    if len(failures) > FAILURES_SHOWN:
+        lines.append(f"| ... | | | {len(failures) - FAILURES_SHOWN} more in ingest_failures |")
+    return "\n".join(lines)
+
+
+def run_metadata(outcomes, pool_stats: Mapping) -> dict[str, object]:
+    """Materialization metadata of a daily_bars run; numbers as numbers so the UI plots them."""
+    reports = [outcome.report for outcome in outcomes]
+    failures = [failure for report in reports for failure in report.failures]
+    duration = sum(report.duration_s for report in reports)
+    rows = sum(outcome.written or 0 for outcome in outcomes)
+    requests = sum(report.requests for report in reports)
+    return {
+        "rows": rows,
+        "symbols": sum(report.symbols_requested for report in reports),
+        "failed_symbols": len({failure.code for failure in failures}),
+        "failures": dg.MetadataValue.md(failures_table(failures)) if failures else "none",
+        "requests": requests,
+        "strategy": ", ".join(sorted({report.strategy for report in reports})),
+        "plan": "; ".join(f"{o.batch}: {o.report.plan_reason}" for o in outcomes),
+        "batches": ", ".join(outcome.batch for outcome in outcomes),
+        "days": len({day for outcome in outcomes for day in outcome.days}),
+        "duration_s": round(duration, 3),
+        "rows_per_s": round(rows / duration, 1) if duration > 0 else 0.0,
+        "requests_per_s": round(requests / duration, 1) if duration > 0 else 0.0,
+        "pool_stats": dg.MetadataValue.json(_jsonable(pool_stats)),
+    }
+
+
+def _jsonable(stats: Mapping) -> dict:
+    return {key: (_jsonable(value) if isinstance(value, Mapping) else value) for key, value in stats.items()}
+
+
+def calendar_mismatches(calendar: pd.DataFrame) -> list[str]:
+    """Days on which BaoStock's trading-day flag disagrees with the XSHG calendar."""
+    if calendar.empty:
+        return []
+    first, last = date.fromisoformat(calendar["calendar_date"].min()), date.fromisoformat(calendar["calendar_date"].max())
+    xshg = {day.isoformat() for day in trading_days(first, last)}
+    flagged = calendar.assign(xshg=calendar["calendar_date"].isin(xshg))
+    return flagged.loc[(flagged["is_trading_day"] == "1") != flagged["xshg"], "calendar_date"].tolist()
