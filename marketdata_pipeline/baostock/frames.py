@@ -117,15 +117,16 @@ def decode_response(frame: bytes) -> Frame:
         raise ProtocolError("response does not end with the end mark")
     if msg_type in COMPRESSED_TYPES:
         return Frame(version, msg_type, _decode_compressed(frame, length).split(SEP))
+    # The separator is one byte that UTF-8 never uses inside a character, so the
+    # CRC can be checked on the received bytes without encoding the text again.
+    head_body, _, crc = frame[: -len(END_MARK)].rpartition(SEP.encode())
     try:
-        text = frame[: -len(END_MARK)].decode("utf-8")
+        body = head_body[HEADER_LEN:].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError("response is not UTF-8") from exc
-    head_body, _, crc = text.rpartition(SEP)
-    body = head_body[HEADER_LEN:]
     if len(body) != length:
         raise ProtocolError(f"response body is {len(body)} characters, header says {length}")
-    if crc != _crc(head_body):
+    if crc != str(zlib.crc32(head_body)).encode():
         raise ProtocolError(f"response CRC {crc!r} does not match its body")
     return Frame(version, msg_type, body.split(SEP))
 
