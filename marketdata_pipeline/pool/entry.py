@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 import traceback
 from typing import Any
-
-_IDS = itertools.count(1)
 
 
 class SessionEntry:
@@ -27,9 +24,9 @@ class SessionEntry:
         "retire_reason",
     )
 
-    def __init__(self, session: Any, now: float, expires_at: float | None) -> None:
+    def __init__(self, session: Any, session_id: int, now: float, expires_at: float | None) -> None:
         self.session = session
-        self.id = next(_IDS)
+        self.id = session_id  # numbered per pool, in creation order
         self.created_at = now
         self.expires_at = expires_at
         self.last_used = now

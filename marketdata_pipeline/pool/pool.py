@@ -8,6 +8,7 @@ events) outside it, so a slow factory or a user hook never stalls checkouts.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -119,6 +120,7 @@ class SessionPool(Generic[S]):
         self._skip_prefixes = ("marketdata_pipeline.pool", "contextlib", *wrapper_modules)
         self._events = EventSink(on_event)
         self._metrics = PoolMetrics()
+        self._ids = itertools.count(1)
         self._random = random.Random()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -513,7 +515,8 @@ class SessionPool(Generic[S]):
                     if delay is None:
                         return
                     if self._closing.wait(delay):
-                        self._give_up_slot(None)
+                        with self._lock:
+                            self._give_up_slot_locked(fatal=False)
                         return
                     continue
                 self._add_created(session, started)
@@ -524,7 +527,12 @@ class SessionPool(Generic[S]):
 
     def _add_created(self, session: S, started: float) -> None:
         now = _monotonic()
-        entry = SessionEntry(session, now, self._expiry(now))
+        with self._lock:
+            session_id = next(self._ids)
+        entry = SessionEntry(session, session_id, now, self._expiry(now))
+        # Announced before it is handed over, so "created" always precedes its "acquired".
+        if self._events.wants(_DEBUG):
+            self._events.emit(SessionCreated(self.name, entry.id, now - started))
         with self._lock:
             self._growing -= 1
             self._metrics.created += 1
@@ -535,8 +543,6 @@ class SessionPool(Generic[S]):
             else:
                 self._give_locked(entry, now)
             self._changed.notify_all()
-        if self._events.wants(_DEBUG):
-            self._events.emit(SessionCreated(self.name, entry.id, now - started))
         if closed:
             self._dispose([(entry, reasons.POOL_CLOSED, None)])
 
@@ -545,46 +551,51 @@ class SessionPool(Generic[S]):
     ) -> float | None:
         """Seconds to wait before the next attempt, or None when this slot is given up."""
         events: list[PoolEvent] = []
+        stranded: list[Waiter] = []
         now = _monotonic()
         with self._lock:
             self._metrics.create_failures += 1
             self._last_create_error = exc
-            self._changed.notify_all()
             if self._is_capacity_error(exc):
                 events.append(self._lower_target_locked(exc, now))
-            established = self._nconns - self._growing
             needed = self._waiting or self._nconns <= self.config.min_size
             keep = not self._closed and needed and self._nconns <= self._target and now < give_up_at
             if keep:
                 delay = min(backoff.next_delay(), give_up_at - now)
                 events.append(Backoff(self.name, attempt, delay, _describe(exc)))
+            else:
+                # Released under the same lock that lowered the target: in between, a return would
+                # see one session too many and close a healthy one.
+                stranded = self._give_up_slot_locked(fatal=now >= give_up_at)
         self._events.emit_all(events)
-        if keep:
-            return delay
-        self._give_up_slot(exc if established == 0 and now >= give_up_at else None)
-        return None
+        self._fail_stranded(stranded, exc)
+        return delay if keep else None
 
-    def _give_up_slot(self, fatal: BaseException | None) -> None:
-        """Release a growth slot; with `fatal`, fail the waiters (no session exists to serve them)."""
-        with self._lock:
-            self._growing -= 1
-            self._nconns -= 1
-            waiters = []
-            if fatal is not None and self._nconns == self._growing:
-                waiters = list(self._waiting)
-                self._waiting.clear()
-            self._changed.notify_all()
+    def _give_up_slot_locked(self, fatal: bool) -> list[Waiter]:
+        """Release a growth slot; when `fatal` and no session exists, return the waiters to fail."""
+        self._growing -= 1
+        self._nconns -= 1
+        self._changed.notify_all()
+        if not fatal or self._nconns != self._growing:
+            return []
+        stranded = list(self._waiting)
+        self._waiting.clear()
+        return stranded
+
+    def _fail_stranded(self, waiters: list[Waiter], cause: BaseException) -> None:
         for waiter in waiters:
             error = PoolTimeout(
                 f"pool {self.name!r}: could not create a session for {self.config.reconnect_timeout:.1f} s "
-                f"(reconnect_timeout); last error: {_describe(fatal)}"
+                f"(reconnect_timeout); last error: {_describe(cause)}"
             )
-            error.__cause__ = fatal
+            error.__cause__ = cause
             waiter.fail(error)
 
     def _lower_target_locked(self, exc: BaseException, now: float) -> PoolEvent:
         """The server refused another session: settle at what exists instead of retrying in a loop."""
-        self._target = max(1, self._nconns - self._growing)
+        # Everything but this failed slot, including creations still in flight: each of those that is
+        # refused too lowers the target by its own slot, so the pool settles at what the server allows.
+        self._target = max(1, self._nconns - 1)
         self._capacity_probe_at = now + self.config.capacity_retry
         self._metrics.capacity_limits += 1
         return CapacityLimited(self.name, self._target, _describe(exc))

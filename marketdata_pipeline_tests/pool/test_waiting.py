@@ -136,16 +136,16 @@ def test_hand_off_to_gone_waiter_goes_to_next_waiter(make_pool):
 def test_waiter_that_gave_up_refuses_a_late_hand_off():
     waiter = Waiter(time.monotonic())
     assert waiter.wait(deadline=time.monotonic() + 0.01) is None
-    late = SessionEntry(object(), time.monotonic(), None)
+    late = SessionEntry(object(), 1, time.monotonic(), None)
     assert waiter.hand(late) is False
     assert waiter.entry is None
 
 
 def test_waiter_served_once_refuses_a_second_hand_off():
     waiter = Waiter(time.monotonic())
-    first = SessionEntry(object(), time.monotonic(), None)
+    first = SessionEntry(object(), 1, time.monotonic(), None)
     assert waiter.hand(first) is True
-    assert waiter.hand(SessionEntry(object(), time.monotonic(), None)) is False
+    assert waiter.hand(SessionEntry(object(), 1, time.monotonic(), None)) is False
     assert waiter.wait(deadline=time.monotonic() + 1) is first
 
 

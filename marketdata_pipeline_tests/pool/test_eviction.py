@@ -1,0 +1,112 @@
+"""Sessions leave the pool by age: max lifetime (with jitter), max idle, check on checkout, evict()."""
+
+from __future__ import annotations
+
+import time
+
+from marketdata_pipeline.pool import reasons
+from marketdata_pipeline_tests.pool.fakes import renew, wait_until
+
+
+def test_session_past_max_lifetime_is_replaced_on_checkout(make_pool, factory):
+    pool = make_pool(max_size=1, max_lifetime=0.1, lifetime_jitter=0.0)
+    with pool.session() as first:
+        pass
+    time.sleep(0.15)
+    with pool.session() as second:
+        assert second is not first
+    assert first.closed
+    assert pool.stats()["evictions"]["ttl"] == 1
+
+
+def test_expired_idle_sessions_are_evicted_in_background(make_pool, factory):
+    pool = make_pool(max_size=2, max_lifetime=0.1, lifetime_jitter=0.0)
+    with pool.session():
+        pass
+    assert wait_until(lambda: pool.stats()["evictions"]["ttl"] == 1, timeout=2.0)
+    assert factory.made[0].closed
+    assert pool.stats()["size"] == 0
+
+
+def test_lifetime_jitter_spreads_expiries(make_pool):
+    pool = make_pool(max_size=8, max_lifetime=100.0, lifetime_jitter=0.5)
+    sessions = [pool.acquire() for _ in range(8)]
+    expiries = {round(entry.expires_at - entry.created_at, 3) for entry in pool._out.values()}
+    assert len(expiries) > 1
+    assert all(50.0 <= lifetime <= 100.0 for lifetime in expiries)
+    for session in sessions:
+        pool.release(session)
+
+
+def test_session_returned_after_lifetime_is_closed_not_pooled(make_pool):
+    pool = make_pool(max_size=1, max_lifetime=0.05, lifetime_jitter=0.0)
+    session = pool.acquire()
+    time.sleep(0.08)
+    pool.release(session)
+    assert session.closed
+    assert pool.stats()["idle"] == 0
+
+
+def test_renew_hook_refreshes_expired_session_in_place(make_pool, factory):
+    pool = make_pool(max_size=1, max_lifetime=0.05, lifetime_jitter=0.0, renew=renew)
+    with pool.session() as first:
+        pass
+    time.sleep(0.08)
+    with pool.session() as second:
+        assert second is first
+    assert first.renewals == 1
+    assert pool.stats()["renewals"] == 1
+    assert len(factory.made) == 1
+
+
+def test_failed_renew_discards_and_replaces(make_pool, factory):
+    pool = make_pool(max_size=1, max_lifetime=0.05, lifetime_jitter=0.0, renew=renew)
+    with pool.session() as first:
+        first.alive = False
+    time.sleep(0.08)
+    with pool.session() as second:
+        assert second is not first
+    assert pool.stats()["discarded_by_reason"] == {reasons.RENEW_FAILED: 1}
+
+
+def test_idle_sessions_above_min_size_are_evicted(make_pool, factory):
+    pool = make_pool(min_size=1, max_size=3, max_idle=0.1)
+    sessions = [pool.acquire() for _ in range(3)]
+    for session in sessions:
+        pool.release(session)
+    assert wait_until(lambda: pool.stats()["evictions"]["idle"] == 2, timeout=2.0)
+    time.sleep(0.15)
+    stats = pool.stats()
+    assert stats["size"] == 1 and stats["evictions"]["idle"] == 2
+
+
+def test_check_on_checkout_discards_dead_session(make_pool, factory):
+    pool = make_pool(max_size=2, check_idle_after=0.0)
+    with pool.session() as first:
+        pass
+    first.alive = False
+    with pool.session() as second:
+        assert second is not first
+    assert first.closed
+    assert pool.stats()["discarded_by_reason"] == {reasons.DEAD: 1}
+
+
+def test_check_skipped_for_recently_used_session(make_pool):
+    checks: list[int] = []
+    pool = make_pool(max_size=1, check_idle_after=10.0, check=lambda s: checks.append(s.number))
+    with pool.session():
+        pass
+    with pool.session():
+        pass
+    assert checks == []
+
+
+def test_evict_closes_idle_now_and_borrowed_on_return(make_pool, factory):
+    pool = make_pool(max_size=2)
+    idle, borrowed = pool.acquire(), pool.acquire()
+    pool.release(idle)
+    assert pool.evict() == 2
+    assert idle.closed and not borrowed.closed
+    pool.release(borrowed)
+    assert borrowed.closed
+    assert pool.stats()["discarded_by_reason"] == {reasons.EVICTED: 2}
