@@ -8,6 +8,7 @@ ratio official / ours (above 1: ours is faster).
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from baostock.common import contants as cons
 from marketdata_pipeline.baostock import BaoStockSession, frames
 from marketdata_pipeline_tests.baostock.wire_server import FIXTURES, Peer, WireServer
 
-ROUNDS = 5
+ROUNDS = 7
 PER_PAGE = 10000  # the captured answers echo the 10000 rows a page their client asked for
 REPEATS = {"query_all_stock": 20, "query_history_k_data_plus": 200, "query_trade_dates": 200}
 K_FIELDS = "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,isST"
@@ -63,15 +64,26 @@ def official() -> dict[str, Callable[[], int]]:
     }
 
 
-def best_per_query(call: Callable[[], int], repeats: int) -> tuple[float, int]:
-    """Best of ROUNDS rounds of `repeats` calls: seconds per call, rows of the last call."""
-    best = float("inf")
+def per_query(call: Callable[[], int], repeats: int) -> tuple[float, int]:
+    """Seconds per call over `repeats` calls, and the rows of the last call."""
+    gc.collect()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        rows = call()
+    return (time.perf_counter() - started) / repeats, rows
+
+
+def best_of_rounds(
+    mine: Callable[[], int], theirs: Callable[[], int], repeats: int
+) -> tuple[float, float, int]:
+    """Best time of each client over ROUNDS rounds that alternate them, so noise hits both alike."""
+    ours_best = theirs_best = float("inf")
     for _ in range(ROUNDS):
-        started = time.perf_counter()
-        for _ in range(repeats):
-            rows = call()
-        best = min(best, (time.perf_counter() - started) / repeats)
-    return best, rows
+        ours_time, our_rows = per_query(mine, repeats)
+        their_time, their_rows = per_query(theirs, repeats)
+        assert our_rows == their_rows, (our_rows, their_rows)
+        ours_best, theirs_best = min(ours_best, ours_time), min(theirs_best, their_time)
+    return ours_best, theirs_best, our_rows
 
 
 @contextlib.contextmanager
@@ -96,12 +108,9 @@ def run() -> None:
             theirs = official()
             print(f"{'query':28} {'rows':>6} {'ours ms':>9} {'official ms':>12} {'official/ours':>14}")
             for name, repeats in REPEATS.items():
-                # interleave the two clients so machine noise hits both alike
-                our_time, our_rows = best_per_query(mine[name], repeats)
-                their_time, their_rows = best_per_query(theirs[name], repeats)
-                assert our_rows == their_rows, (name, our_rows, their_rows)
+                our_time, their_time, rows = best_of_rounds(mine[name], theirs[name], repeats)
                 ratio = their_time / our_time
-                print(f"{name:28} {our_rows:6d} {our_time * 1e3:9.3f} {their_time * 1e3:12.3f} {ratio:14.2f}")
+                print(f"{name:28} {rows:6d} {our_time * 1e3:9.3f} {their_time * 1e3:12.3f} {ratio:14.2f}")
 
 
 if __name__ == "__main__":
