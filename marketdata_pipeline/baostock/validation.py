@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable
 
 from baostock.common import contants as cons
+from baostock.login.loginout import ALPHABET as API_KEY_ALPHABET
+from baostock.login.loginout import calculate_checksum as api_key_checksum
 
 from marketdata_pipeline.baostock.errors import BadParameterError
 
@@ -36,8 +38,7 @@ MINUTE_FIELDS = frozenset(
 _CODE = re.compile(r"(sh|sz|bj)\.\d{6}")
 _SUFFIXED_CODE = re.compile(r"(\d{6})\.(sh|sz|bj)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_API_KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_API_KEY_LENGTH = 33
+_API_KEY_LENGTH = 33  # "bs-", 2 role characters, 27 payload characters, 1 checksum (official loginout.py)
 
 
 def normalize_code(code: str) -> str:
@@ -186,8 +187,7 @@ def check_api_key(api_key: str | None) -> str | None:
 def _api_key_is_well_formed(api_key: object) -> bool:
     if not isinstance(api_key, str) or len(api_key) != _API_KEY_LENGTH or not api_key.startswith("bs-"):
         return False
-    body = api_key[3:]
-    if any(char not in _API_KEY_ALPHABET for char in body):
+    role, payload, checksum = api_key[3:5], api_key[5:32], api_key[32]
+    if any(char not in API_KEY_ALPHABET for char in api_key[3:]):
         return False
-    total = sum(_API_KEY_ALPHABET.index(char) for char in body[:-1])
-    return body[-1] == _API_KEY_ALPHABET[total % len(_API_KEY_ALPHABET)]
+    return checksum == api_key_checksum(role, payload)
