@@ -1,18 +1,19 @@
 """Symbol batching, the fetch planner and bounded concurrent fetching (no Dagster here)."""
 
+from marketdata_pipeline.ingest.adjust_factors import fetch_adjust_factors
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS
 from marketdata_pipeline.ingest.batching import BATCHES, batch_of, codes_in_batch
 from marketdata_pipeline.ingest.calls import RetryPolicy
 from marketdata_pipeline.ingest.fetch import fetch_daily_bars
 from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
 from marketdata_pipeline.ingest.report import FetchFailure, FetchReport, Progress
+from marketdata_pipeline.ingest.trade_calendar import fetch_trade_calendar, trading_days
 from marketdata_pipeline.ingest.universe import (
     a_share_codes,
-    fetch_adjust_factors,
-    fetch_trade_calendar,
+    fetch_stock_basic,
     fetch_universe,
+    fetch_universes,
     listing_windows,
-    trading_days,
 )
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "codes_in_batch",
     "fetch_adjust_factors",
     "fetch_daily_bars",
+    "fetch_stock_basic",
     "fetch_trade_calendar",
     "fetch_universe",
+    "fetch_universes",
     "listing_windows",
     "plan_fetch",
     "trading_days",

@@ -80,6 +80,13 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
+def result_or_raise(call: Call) -> Any:
+    """The call's result, or its error raised: for reference data that is whole or nothing."""
+    if call.error is not None:
+        raise call.error
+    return call.result
+
+
 class _FrameCounter:
     """How many request frames a session sent while running one query, whatever it raised."""
 

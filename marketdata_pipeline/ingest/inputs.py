@@ -23,6 +23,19 @@ def as_date(value: date | str | None, name: str) -> date | None:
         raise ValueError(f"{name}={value!r} is not a date: pass a datetime.date or 'YYYY-MM-DD'") from exc
 
 
+def required_date(value: date | str, name: str) -> date:
+    """`value` as a date (see `as_date`); None or "" are refused."""
+    day = as_date(value, name)
+    if day is None:
+        raise ValueError(f"{name} is empty: pass a datetime.date or 'YYYY-MM-DD'")
+    return day
+
+
+def iso_day(value: date | str, name: str) -> str:
+    """`value` as "YYYY-MM-DD", as the wire wants it."""
+    return required_date(value, name).isoformat()
+
+
 def check_codes(codes: Iterable[str]) -> list[str]:
     """`codes` in `sh.600000` form without duplicates, first order kept.
 

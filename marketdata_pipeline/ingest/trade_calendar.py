@@ -1,0 +1,38 @@
+"""The trade calendar: each calendar day in a range and whether the exchanges traded on it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from marketdata_pipeline.ingest.answers import pick_fields
+from marketdata_pipeline.ingest.calls import RetryPolicy, call_with_retry, result_or_raise
+from marketdata_pipeline.ingest.inputs import iso_day
+
+CALENDAR_FIELDS = ("calendar_date", "is_trading_day")
+
+
+def fetch_trade_calendar(
+    pool, start: date | str, end: date | str, *, retry: RetryPolicy | None = None
+) -> pd.DataFrame:
+    """Every calendar day from `start` to `end` with `is_trading_day` "1"/"0" (strings), by date.
+
+    Whole or nothing: a failure after retries raises.
+    """
+    start_iso, end_iso = iso_day(start, "start"), iso_day(end, "end")
+    if start_iso > end_iso:
+        raise ValueError(f"start={start_iso} is after end={end_iso}: pass start <= end")
+
+    def query(session) -> list[tuple[str, ...]]:
+        answer = session.query_trade_dates(start_iso, end_iso)
+        return pick_fields(answer, CALENDAR_FIELDS, f"query_trade_dates({start_iso}, {end_iso})")
+
+    rows = result_or_raise(call_with_retry(pool, query, retry or RetryPolicy()))
+    return pd.DataFrame(sorted(rows), columns=list(CALENDAR_FIELDS), dtype=str)
+
+
+def trading_days(calendar: pd.DataFrame) -> list[date]:
+    """The trading days of a calendar frame, as sorted dates."""
+    days = calendar.loc[calendar["is_trading_day"] == "1", "calendar_date"]
+    return sorted(date.fromisoformat(day) for day in days)
