@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 import duckdb
 import pandas as pd
 
-from marketdata_pipeline.ingest.batching import BATCHES, batch_of
 from marketdata_pipeline.storage.answers import ADJUST_FACTORS, DAILY_BARS, STOCK_UNIVERSE, TRADE_CALENDAR
+from marketdata_pipeline.storage.batches import BATCHES, batch_of
 from marketdata_pipeline.storage.connection import write_transaction
 from marketdata_pipeline.storage.incoming import (
     ROW,
@@ -212,7 +212,7 @@ def _check_codes_belong(
         if strays:
             raise MalformedRowsError(
                 f"rows of codes {strays[:5]} belong to batch {batch_of(strays[0])}, not {batch}; "
-                "nothing was written - pass each batch its own codes (ingest.batching.codes_in_batch)"
+                "nothing was written - pass each batch its own codes"
             )
     if wanted is not None:
         strays = [code for code in codes if code not in wanted]

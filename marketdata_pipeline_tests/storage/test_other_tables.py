@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from marketdata_pipeline.ingest.batching import batch_of
 from marketdata_pipeline.storage import (
     MalformedRowsError,
     record_failures,
@@ -15,6 +14,7 @@ from marketdata_pipeline.storage import (
     replace_stock_universe,
     replace_trade_calendar,
 )
+from marketdata_pipeline.storage.batches import batch_of
 from marketdata_pipeline_tests.storage.sample_rows import FACTOR_FIELDS, UNIVERSE_FIELDS, frame
 
 HOSTILE = 'x\'); DROP TABLE daily_bars; -- "q" ; \\ 浦发银行'
