@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from baostock.common import contants as cons
@@ -250,7 +250,7 @@ class BaoStockSession:
     def query_history_k_data_plus(
         self,
         code: str,
-        fields: str,
+        fields: str | Sequence[str],
         start_date: str | None = None,
         end_date: str | None = None,
         frequency: str = "d",
@@ -299,7 +299,8 @@ class BaoStockSession:
     ) -> ResultSet:
         """Listing facts (name, IPO and delisting dates, type, status) by code and/or fuzzy name."""
         code = validation.normalize_optional_code(code)
-        return self._paged(_STOCK_BASIC, [code, (code_name or "").strip()], per_page)
+        code_name = validation.plain_text(code_name or "", "code_name").strip()
+        return self._paged(_STOCK_BASIC, [code, code_name], per_page)
 
     def query_hs300_stocks(
         self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT

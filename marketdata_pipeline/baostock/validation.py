@@ -169,6 +169,18 @@ def check_credentials(user: str, password: str) -> None:
         raise BadParameterError(
             "password is empty; set BAOSTOCK_PASSWORD or keep '123456'", cons.BSERR_PASSWORD_EMPTY
         )
+    plain_text(user, "user")
+    plain_text(password, "password")
+
+
+def plain_text(value: str, name: str) -> str:
+    """Free text sent as one field: it may not hold the field separator or the frame's final newline."""
+    if not isinstance(value, str) or cons.MESSAGE_SPLIT in value or cons.DELIMITER in value:
+        raise BadParameterError(
+            f"{name}={value!r} must be text without the \\x01 separator or a newline; remove them",
+            cons.BSERR_PARAM_ERR,
+        )
+    return value
 
 
 def check_api_key(api_key: str | None) -> str | None:
