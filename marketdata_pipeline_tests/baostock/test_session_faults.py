@@ -35,7 +35,8 @@ from marketdata_pipeline_tests.baostock.wire_server import (
     trade_dates_answer,
 )
 
-TIMEOUT = 0.3
+TIMEOUT = 1.0  # for the tests that wait for a timeout
+PATIENT = 5.0  # for the others: failing fast must not depend on a short timeout
 DAYS = [["2024-01-02", "1"], ["2024-01-03", "1"], ["2024-01-04", "1"], ["2024-01-05", "1"]]
 
 
@@ -43,14 +44,32 @@ def serve(answer_query):
     return WireServer(lambda peer: answer_session(peer, answer_query))
 
 
-def session_for(server: WireServer, **kwargs) -> BaoStockSession:
-    return BaoStockSession(server.host, server.port, connect_timeout=2.0, request_timeout=TIMEOUT, **kwargs)
+def session_for(server: WireServer, request_timeout: float = PATIENT) -> BaoStockSession:
+    return BaoStockSession(server.host, server.port, connect_timeout=2.0, request_timeout=request_timeout)
 
 
 def assert_broken(session: BaoStockSession) -> None:
     assert session.closed and not session.logged_in
     with pytest.raises(ConnectionLostError, match="closed"):
         session.query_trade_dates("2024-01-02", "2024-01-05")
+
+
+def trade_dates_answer_bytes() -> bytes:
+    """A whole answer to a default query_trade_dates request, as bytes."""
+    request = frames.decode_request(
+        frames.encode_request(
+            cons.MESSAGE_TYPE_QUERYTRADEDATES_REQUEST,
+            [
+                "query_trade_dates",
+                "anonymous",
+                "1",
+                str(cons.BAOSTOCK_PER_PAGE_COUNT),
+                "2024-01-02",
+                "2024-01-05",
+            ],
+        )
+    )
+    return trade_dates_answer(request, DAYS)
 
 
 # -- transport faults ----------------------------------------------------------
@@ -74,7 +93,7 @@ def test_close_before_answer_is_connection_lost_not_a_spin(fds):
         started = time.monotonic()
         with pytest.raises(ConnectionLostError, match="after 0 bytes"):
             session.query_trade_dates("2024-01-02", "2024-01-05")
-        assert time.monotonic() - started < TIMEOUT
+        assert time.monotonic() - started < PATIENT / 2
         assert_broken(session)
 
 
@@ -84,7 +103,7 @@ def test_never_answering_times_out_within_the_request_timeout(fds):
     def hang(request: frames.Frame) -> None:
         peer_hangs.wait(5)
 
-    with serve(hang) as server, session_for(server) as session:
+    with serve(hang) as server, session_for(server, TIMEOUT) as session:
         started = time.monotonic()
         with pytest.raises(BaoStockTimeout) as caught:
             session.query_trade_dates("2024-01-02", "2024-01-05")
@@ -104,7 +123,7 @@ def test_trickling_answer_times_out_on_the_whole_answer_not_each_read(fds):
                 return
             peer.send(bytes([byte]))
 
-    with WireServer(handle) as server, session_for(server) as session:
+    with WireServer(handle) as server, session_for(server, TIMEOUT) as session:
         started = time.monotonic()
         with pytest.raises(BaoStockTimeout, match="bytes arrived"):
             session.query_trade_dates("2024-01-02", "2024-01-05")
@@ -130,7 +149,7 @@ def test_bad_header_is_a_protocol_error_at_once(fds):
         started = time.monotonic()
         with pytest.raises(ProtocolError, match="bad frame header"):
             session.query_trade_dates("2024-01-02", "2024-01-05")
-        assert time.monotonic() - started < TIMEOUT  # not a wait for the end mark
+        assert time.monotonic() - started < PATIENT / 2  # not a wait for the end mark
         assert_broken(session)
 
 
@@ -305,23 +324,6 @@ def test_malformed_records_are_a_protocol_error(fds, json_text, problem):
         with pytest.raises(ProtocolError, match=problem):
             session.query_trade_dates("2024-01-02", "2024-01-05")
         assert_broken(session)
-
-
-def trade_dates_answer_bytes() -> bytes:
-    request = frames.decode_request(
-        frames.encode_request(
-            cons.MESSAGE_TYPE_QUERYTRADEDATES_REQUEST,
-            [
-                "query_trade_dates",
-                "anonymous",
-                "1",
-                str(cons.BAOSTOCK_PER_PAGE_COUNT),
-                "2024-01-02",
-                "2024-01-05",
-            ],
-        )
-    )
-    return trade_dates_answer(request, DAYS)
 
 
 def test_unpaged_whole_market_answer_is_read_in_one_request(fds):
