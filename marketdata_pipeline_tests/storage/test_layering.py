@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from marketdata_pipeline.storage.batches import BATCHES, batch_of
 
 WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "baostock-wire"
 
 
+@pytest.mark.slow
 def test_storage_imports_neither_the_protocol_nor_dagster_nor_ingest():
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys, marketdata_pipeline.storage; print(' '.join(sys.modules))"],
