@@ -133,7 +133,7 @@ class SessionPool(Generic[S]):
         self._target = max_size
         self._capacity_probe_at: float | None = None
         self._last_create_error: BaseException | None = None
-        self._growers: set[threading.Thread] = set()
+        self._growers: set[_Grower] = set()
         self._closed = False
         self._closing = threading.Event()
         self._housekeeper = Housekeeper(self, self._housekeeping_interval(), f"{name}-housekeeper")
@@ -222,6 +222,61 @@ class SessionPool(Generic[S]):
             self._grow_locked()
         self._dispose([(entry, reason, None) for entry in matches])
         return len(matches) + len(marked)
+
+    def check_idle(
+        self, check: Callable[[S], Any] | None = None, replace_timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Check every idle session now (default: the pool's `check`), discard the dead, replace them.
+
+        The idle sessions are lent to the checker meanwhile, so no borrower gets
+        one mid-check. Waits up to `replace_timeout` for the replacements.
+        Returns checked, healthy, replaced and errors (one line per dead session).
+        """
+        check = check or self._check
+        if check is None:
+            raise ValueError(f"pool {self.name!r} has no check; pass check= to check_idle()")
+        with self._lock:
+            self._raise_if_closed_locked()
+            entries = list(self._idle)
+            self._idle.clear()
+            for entry in entries:
+                self._out[id(entry.session)] = entry
+        dead = self._find_dead(entries, check)
+        now = _monotonic()
+        with self._lock:
+            for entry in entries:
+                self._out.pop(id(entry.session), None)
+                if any(entry is d for d, _ in dead):
+                    self._drop_locked(entry, reasons.DEAD)
+                else:
+                    self._give_locked(entry, now)
+            replacements = self._grow_locked(extra=len(dead))
+        self._dispose([(entry, reasons.DEAD, error) for entry, error in dead])
+        replaced = self._await_growth(replacements, _monotonic() + replace_timeout)
+        errors = [f"session {entry.id}: {_describe(error)}" for entry, error in dead]
+        return {
+            "checked": len(entries),
+            "healthy": len(entries) - len(dead),
+            "replaced": replaced,
+            "errors": errors,
+        }
+
+    def _find_dead(
+        self, entries: list[SessionEntry], check: Callable[[S], Any]
+    ) -> list[tuple[SessionEntry, BaseException]]:
+        dead = []
+        for entry in entries:
+            try:
+                check(entry.session)
+            except Exception as exc:
+                dead.append((entry, exc))
+        return dead
+
+    def _await_growth(self, growers: list[_Grower], deadline: float) -> int:
+        """How many of these growers made a session before `deadline`."""
+        for grower in growers:
+            grower.join(max(0.0, deadline - _monotonic()))
+        return sum(grower.created for grower in growers)
 
     def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
         """Change the size limits; surplus idle sessions close now, surplus checked-out ones on return."""
@@ -481,8 +536,8 @@ class SessionPool(Generic[S]):
 
     # -- growth -----------------------------------------------------------
 
-    def _grow_locked(self) -> None:
-        """Start creating as many sessions as waiters and min_size need, within the target size.
+    def _grow_locked(self, extra: int = 0) -> list[_Grower]:
+        """Start creating as many sessions as waiters and min_size (or `extra`) need, within the target.
 
         Creation runs in its own threads, outside the lock: a factory may take
         seconds (connect, log in) and must not block checkouts and returns; and
@@ -490,17 +545,20 @@ class SessionPool(Generic[S]):
         whoever triggered the growth, which keeps the queue FIFO.
         """
         if self._closed:
-            return
-        wanted = max(len(self._waiting) - self._growing, self.config.min_size - self._nconns)
+            return []
+        wanted = max(len(self._waiting) - self._growing, self.config.min_size - self._nconns, extra)
         count = min(wanted, self._target - self._nconns)
+        started = []
         for _ in range(max(count, 0)):
             self._nconns += 1
             self._growing += 1
-            thread = threading.Thread(target=self._grow_one, name=f"{self.name}-grow", daemon=True)
-            self._growers.add(thread)
-            thread.start()
+            grower = _Grower(self)
+            self._growers.add(grower)
+            grower.start()
+            started.append(grower)
+        return started
 
-    def _grow_one(self) -> None:
+    def _grow_one(self, grower: _Grower) -> None:
         backoff = ExponentialBackoff(*self.config.reconnect_backoff, rng=self._random)
         give_up_at = _monotonic() + self.config.reconnect_timeout
         attempt = 0
@@ -520,10 +578,11 @@ class SessionPool(Generic[S]):
                         return
                     continue
                 self._add_created(session, started)
+                grower.created = True
                 return
         finally:
             with self._lock:
-                self._growers.discard(threading.current_thread())
+                self._growers.discard(grower)
 
     def _add_created(self, session: S, started: float) -> None:
         now = _monotonic()
@@ -753,6 +812,18 @@ class SessionPool(Generic[S]):
         if self._last_create_error is not None:
             parts.append(f"last error creating a session: {_describe(self._last_create_error)}")
         return "; ".join(parts)
+
+
+class _Grower(threading.Thread):
+    """One background creation of a session (with its retries); `created` tells how it ended."""
+
+    def __init__(self, pool: SessionPool[Any]) -> None:
+        super().__init__(name=f"{pool.name}-grow", daemon=True)
+        self.pool = pool
+        self.created = False
+
+    def run(self) -> None:
+        self.pool._grow_one(self)
 
 
 class _Lease(Generic[S]):

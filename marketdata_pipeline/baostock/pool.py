@@ -1,0 +1,361 @@
+"""BaoStockPool: the generic session pool bound to logged-in BaoStock sessions, with endpoint failover.
+
+The policy (sizes, waiters, eviction, leaks, backoff) is `SessionPool`'s; this
+module supplies the BaoStock plumbing: how a session is opened (connect +
+login on the first endpoint that is up), checked (a local socket check on
+every checkout, a real `ping()` in `health_check()`), renewed (log in again
+past `session_ttl`), which errors break a session (`TransportError`,
+`NotLoggedInError`) and which mean "no more logins" (10001005, 10001011).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from marketdata_pipeline.baostock.errors import (
+    BaoStockError,
+    BlacklistedError,
+    ConnectionLostError,
+    LoginLimitError,
+    NotLoggedInError,
+    TransportError,
+)
+from marketdata_pipeline.baostock.session import BaoStockSession
+from marketdata_pipeline.pool import SessionPool, reasons
+from marketdata_pipeline.pool.events import EventHook, EventSink
+from marketdata_pipeline.pool.failover import AllEndpointsDown, FailoverEndpoints
+
+DEFAULT_ENDPOINTS = (("public-api.baostock.com", 10030),)
+LOGOUT_TIMEOUT_S = 2.0
+"""Logging out is a courtesy to the server's login count; a dead server must not stall close()."""
+_REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What `health_check()` found: idle sessions pinged, how many answered, how many were replaced."""
+
+    checked: int
+    healthy: int
+    replaced: int
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.healthy == self.checked
+
+
+class BaoStockPool:
+    """A pool of logged-in BaoStock sessions over an ordered list of endpoints.
+
+    `with pool.session() as s: s.query_history_k_data_plus(...)` - a session
+    that raised a `TransportError` (or was told it is not logged in) is
+    discarded and replaced, never put back; an `AnswerError` such as a bad
+    code leaves it in the pool. Endpoints are tried in order: a dead one is
+    skipped (re-probed every `failback_probe_s`), and sessions return to a
+    preferred endpoint as soon as it is back. A login-limit or blacklist
+    answer lowers the pool's target size instead of retrying in a loop.
+    The password and API key never appear in repr, logs, events or errors.
+    """
+
+    def __init__(
+        self,
+        endpoints: Sequence[tuple[str, int]] = DEFAULT_ENDPOINTS,
+        user: str = "anonymous",
+        password: str = "123456",
+        api_key: str | None = None,
+        *,
+        min_size: int = 0,
+        max_size: int = 4,
+        acquire_timeout: float = 30.0,
+        session_ttl: float | None = 1800.0,
+        max_idle: float | None = 300.0,
+        request_timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        leak_threshold: float | None = None,
+        reconnect_backoff: tuple[float, float] = (0.2, 10.0),
+        capacity_retry: float = 60.0,
+        failback_probe_s: float = 2.0,
+        on_event: EventHook | None = None,
+        name: str = "baostock",
+    ) -> None:
+        self._endpoints = _checked_endpoints(endpoints)
+        self._user = user
+        self._secrets = tuple(s for s in (password, api_key) if s)
+        self._password = password
+        self._api_key = api_key
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._counts_lock = threading.Lock()
+        self._logins = 0
+        self._login_failures = 0
+        self._session_endpoint: weakref.WeakKeyDictionary[BaoStockSession, int] = weakref.WeakKeyDictionary()
+        self._probe: threading.Thread | None = None
+        self._failover = FailoverEndpoints(
+            self._endpoints,
+            is_endpoint_failure=lambda exc: isinstance(exc, TransportError),
+            retry_after=failback_probe_s,
+            label=_label,
+            pool_name=name,
+            events=EventSink(on_event),
+        )
+        self._pool: SessionPool[BaoStockSession] = SessionPool(
+            self._open_session,
+            check=_check_socket,
+            close=_logout_and_close,
+            renew=self._login_again,
+            is_broken=_breaks_session,
+            is_capacity_error=_is_login_refused,
+            min_size=min_size,
+            max_size=max_size,
+            acquire_timeout=acquire_timeout,
+            max_lifetime=session_ttl,
+            max_idle=max_idle,
+            check_idle_after=0.0,
+            reconnect_backoff=reconnect_backoff,
+            capacity_retry=capacity_retry,
+            leak_threshold=leak_threshold,
+            name=name,
+            on_event=on_event,
+            wrapper_modules=(__name__,),
+        )
+
+    # -- public API -------------------------------------------------------
+
+    @property
+    def max_size(self) -> int:
+        return self._pool.max_size
+
+    @property
+    def endpoint(self) -> str | None:
+        """`host:port` that new sessions go to now (None before the first session)."""
+        current = self._failover.current
+        return None if current is None else _label(current)
+
+    def session(self, timeout: float | None = None):
+        """`with pool.session() as s:` - a logged-in session for the block (see the class docstring)."""
+        self._maybe_probe_preferred()
+        return self._pool.session(timeout)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until `min_size` sessions are logged in (PoolTimeout naming the last error otherwise)."""
+        self._pool.wait_ready(timeout)
+
+    def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
+        self._pool.resize(min_size, max_size)
+
+    def health_check(self, replace_timeout: float | None = None) -> HealthReport:
+        """Ping every idle session, replace the dead ones, and report.
+
+        A real request (`BaoStockSession.ping()`, one `query_trade_dates` row)
+        rather than a socket check: only a round trip through the server proves
+        that the socket is open at both ends and that the login is still
+        accepted; a half-open socket or an expired login looks fine locally.
+        Sessions in use are not touched (their next request tells).
+        """
+        budget = self._connect_timeout + self._request_timeout if replace_timeout is None else replace_timeout
+        result = self._pool.check_idle(lambda s: s.ping(), replace_timeout=budget)
+        errors = [self._redact(message) for message in result["errors"]]
+        return HealthReport(result["checked"], result["healthy"], result["replaced"], errors, self.stats())
+
+    def stats(self) -> dict[str, Any]:
+        """The pool's stats plus logins, login_failures, failovers and the endpoint in use."""
+        stats = self._pool.stats()
+        with self._counts_lock:
+            stats["logins"] = self._logins
+            stats["login_failures"] = self._login_failures
+        stats["failovers"] = self._failover.failovers
+        stats["endpoint"] = self.endpoint
+        stats["endpoints"] = [
+            {**status, "last_error": self._redact(status["last_error"])} for status in self._failover.status()
+        ]
+        return stats
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Log out and close every session (see `SessionPool.close`); joins the failback probe."""
+        self._pool.close(timeout)
+        probe = self._probe
+        if probe is not None:
+            probe.join(timeout)
+
+    def __enter__(self) -> BaoStockPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        targets = ", ".join(_label(e) for e in self._endpoints)
+        stats = self._pool.stats()
+        return (
+            f"<BaoStockPool [{targets}] user={self._user!r} "
+            f"size={stats['size']}/{stats['max_size']}{' closed' if stats['closed'] else ''}>"
+        )
+
+    # -- plumbing for SessionPool -----------------------------------------
+
+    def _open_session(self) -> BaoStockSession:
+        """Connect and log in on the first endpoint that is up."""
+        try:
+            index, session = self._failover.open(self._login_to)
+        except (BaoStockError, AllEndpointsDown) as exc:
+            raise self._redacted(exc) from None
+        self._session_endpoint[session] = index
+        return session
+
+    def _login_to(self, endpoint: tuple[str, int]) -> BaoStockSession:
+        host, port = endpoint
+        session = BaoStockSession(
+            host,
+            port,
+            user=self._user,
+            password=self._password,
+            api_key=self._api_key,
+            connect_timeout=self._connect_timeout,
+            request_timeout=self._request_timeout,
+        )
+        try:
+            self._counted_login(session)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def _login_again(self, session: BaoStockSession) -> None:
+        """Past `session_ttl`: log out and in again on the same socket, instead of reconnecting."""
+        session.logout(timeout=self._request_timeout)
+        self._counted_login(session)
+
+    def _counted_login(self, session: BaoStockSession) -> None:
+        try:
+            session.login()
+        except BaseException:
+            with self._counts_lock:
+                self._login_failures += 1
+            raise
+        with self._counts_lock:
+            self._logins += 1
+
+    # -- failback ---------------------------------------------------------
+
+    def _maybe_probe_preferred(self) -> None:
+        """Lazily, at most once per `failback_probe_s`: is a preferred endpoint back?"""
+        index = self._failover.due_probe()
+        if index is None or self._pool.closed:
+            return
+        probe = threading.Thread(
+            target=self._probe_endpoint, args=(index,), name="baostock-probe", daemon=True
+        )
+        self._probe = probe
+        probe.start()
+
+    def _probe_endpoint(self, index: int) -> None:
+        if not self._failover.probe(index, self._reachable):
+            return
+        # Sessions on endpoints after the one that came back move to it: idle ones now, busy ones on return.
+        self._pool.evict(lambda s: self._session_endpoint.get(s, index) > index, reason=reasons.EVICTED)
+
+    def _reachable(self, endpoint: tuple[str, int]) -> None:
+        """A TCP connect only: it proves the server listens without spending a login."""
+        with socket.create_connection(endpoint, timeout=self._connect_timeout):
+            pass
+
+    # -- secrets ----------------------------------------------------------
+
+    def _redact(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, _REDACTED)
+        return text
+
+    def _redacted(self, exc: BaseException) -> BaseException:
+        """The same error with any secret the server may have echoed masked out."""
+        message = str(exc)
+        clean = self._redact(message)
+        if clean == message:
+            return exc
+        if isinstance(exc, BaoStockError):
+            return type(exc)(self._redact(exc.message), exc.code)
+        return type(exc)(clean)
+
+
+def _checked_endpoints(endpoints: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    checked = []
+    for endpoint in endpoints or ():
+        if (
+            not isinstance(endpoint, tuple | list)
+            or len(endpoint) != 2
+            or not isinstance(endpoint[0], str)
+            or not endpoint[0]
+            or isinstance(endpoint[1], bool)
+            or not isinstance(endpoint[1], int)
+            or not 0 < endpoint[1] < 65536
+        ):
+            raise ValueError(f"endpoint {endpoint!r} must be a (host, port) pair like ('127.0.0.1', 10030)")
+        checked.append((endpoint[0], endpoint[1]))
+    if not checked:
+        raise ValueError("endpoints must list at least one (host, port) pair, e.g. [('127.0.0.1', 10030)]")
+    return tuple(checked)
+
+
+def _label(endpoint: tuple[str, int]) -> str:
+    return f"{endpoint[0]}:{endpoint[1]}"
+
+
+def _breaks_session(exc: BaseException) -> bool:
+    """A transport error leaves the socket unusable; "not logged in" means the login expired server-side."""
+    return isinstance(exc, TransportError | NotLoggedInError)
+
+
+def _is_login_refused(exc: BaseException) -> bool:
+    return isinstance(exc, LoginLimitError | BlacklistedError)
+
+
+def _check_socket(session: BaoStockSession) -> None:
+    """Raise if the session is closed or its server hung up: no round trip, one poll() of microseconds.
+
+    Run on every checkout: it catches a server restart, a killed connection
+    and an idle timeout on the server (all of which close the socket and so
+    leave an end-of-stream to read) before the session is handed out.
+    """
+    problem = _socket_problem(session)
+    if problem is not None:
+        raise ConnectionLostError(f"session to {session.endpoint} {problem}")
+
+
+def _socket_problem(session: BaoStockSession) -> str | None:
+    if session.closed or not session.logged_in:
+        return "is closed or logged out"
+    sock = session._sock  # BaoStockSession has no public liveness probe yet (see the pool's report)
+    if sock is None:
+        return "has no socket"
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+    if not poller.poll(0):
+        return None
+    try:
+        pending = sock.recv(1, socket.MSG_PEEK)
+    except OSError as exc:
+        return f"is broken: {exc}"
+    # An idle session has nothing to read: either the server hung up, or it sent bytes nobody asked for.
+    return "was closed by the server" if not pending else "has unexpected bytes waiting"
+
+
+def _logout_and_close(session: BaoStockSession) -> None:
+    """Log out when the socket is still sound (bounded, best effort), then close it."""
+    try:
+        if _socket_problem(session) is None:
+            session.logout(timeout=LOGOUT_TIMEOUT_S)
+    finally:
+        session.close()
+
+
+__all__ = ["BaoStockPool", "HealthReport"]
