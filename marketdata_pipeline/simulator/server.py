@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from datetime import date, datetime
@@ -88,6 +89,8 @@ class Simulator:
         if self._listener is None:
             return
         self._stopping.set()
+        with contextlib.suppress(OSError):  # wakes the acceptor now instead of at its next poll
+            self._listener.shutdown(socket.SHUT_RDWR)
         assert self._acceptor is not None
         self._acceptor.join(JOIN_TIMEOUT_S)
         self._listener.close()
