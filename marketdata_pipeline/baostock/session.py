@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import select
 import socket
 import threading
 import time
@@ -245,6 +246,20 @@ class BaoStockSession:
         self.query_trade_dates(day, day)
         return time.monotonic() - started
 
+    def check_socket(self) -> None:
+        """Check an idle session's socket without a round trip: one poll() of microseconds.
+
+        Catches what happened while the session sat idle - the server hung up
+        (restart, idle timeout, killed connection) or sent bytes nobody asked
+        for - and closes the session for good, like any transport error:
+        ConnectionLostError or ProtocolError. It does not prove the login is
+        still valid; ping() does. Only for a session no thread is using.
+        """
+        with self._exclusive(), self._closing_on_transport_error():
+            error = _idle_socket_error(self._open_socket(), self.endpoint)
+            if error is not None:
+                raise error
+
     # -- queries -----------------------------------------------------------
 
     def query_history_k_data_plus(
@@ -394,15 +409,11 @@ class BaoStockSession:
 
     def _exchange(self, request_type: str, fields: list[str], timeout: float) -> frames.Frame:
         """One request frame out, one whole answer frame back, under one deadline."""
-        if not self._in_use.acquire(blocking=False):
-            raise RuntimeError(f"{self!r} is used by two threads at once; give each thread its own session")
-        try:
+        with self._exclusive():
             sock = self._open_socket()
             deadline = time.monotonic() + timeout
             self._send(sock, frames.encode_request(request_type, fields), deadline, timeout)
             return frames.decode_response(self._receive(sock, deadline, timeout))
-        finally:
-            self._in_use.release()
 
     def _send(self, sock: socket.socket, request: bytes, deadline: float, timeout: float) -> None:
         sock.settimeout(self._remaining(deadline, timeout))
@@ -475,6 +486,16 @@ class BaoStockSession:
             )
 
     @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Refuse, rather than interleave, a second thread's use of the socket."""
+        if not self._in_use.acquire(blocking=False):
+            raise RuntimeError(f"{self!r} is used by two threads at once; give each thread its own session")
+        try:
+            yield
+        finally:
+            self._in_use.release()
+
+    @contextlib.contextmanager
     def _closing_on_transport_error(self) -> Iterator[None]:
         """A transport error leaves the socket in an unknown state: close it for good, then re-raise."""
         try:
@@ -513,6 +534,23 @@ def _checked_timeout(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{name}={value!r} must be a positive number of seconds")
     return float(value)
+
+
+def _idle_socket_error(sock: socket.socket, endpoint: str) -> TransportError | None:
+    """None when an idle socket has nothing to read (the healthy case), else the error to raise."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+    if not poller.poll(0):
+        return None
+    try:
+        pending = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        return ConnectionLostError(f"the idle connection to {endpoint} is broken: {exc}")
+    if pending:
+        return ProtocolError(f"{endpoint} sent bytes nobody asked for to an idle session")
+    return ConnectionLostError(f"{endpoint} closed the connection of an idle session")
 
 
 def _optional_date(date: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -11,9 +12,11 @@ from baostock.common import contants as cons
 
 from marketdata_pipeline.baostock import (
     BadParameterError,
+    BaoStockError,
     BaoStockSession,
     ConnectionLostError,
     NotLoggedInError,
+    ProtocolError,
     ResultSet,
     frames,
     validation,
@@ -307,3 +310,69 @@ def test_eight_threads_with_their_own_sessions_never_cross_talk(fds):
             thread.join(10)
         assert not server.errors
     assert not failures, failures
+
+
+# -- idle socket check -----------------------------------------------------------
+
+
+def idle_server(fault, logged_in: threading.Event) -> WireServer:
+    """Logs in, waits until the test says the login is done, then does `fault(peer)` and serves on."""
+
+    def handle(peer: Peer) -> None:
+        peer.read_request()
+        peer.send(login_answer())
+        logged_in.wait(2)
+        fault(peer)
+        answer_session(peer, lambda request: None)
+
+    return WireServer(handle)
+
+
+def first_check_error(session: BaoStockSession) -> BaoStockError:
+    """Call check_socket until the fault the server made reaches the socket (2 s at most)."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            session.check_socket()
+        except BaoStockError as exc:
+            return exc
+        time.sleep(0.01)
+    raise AssertionError("check_socket never saw the fault")
+
+
+def test_check_socket_passes_a_healthy_idle_session(fds):
+    logged_in = threading.Event()
+    with (
+        idle_server(lambda peer: None, logged_in) as server,
+        BaoStockSession(server.host, server.port) as session,
+    ):
+        logged_in.set()
+        session.check_socket()
+        assert not session.closed and session.requests == 1
+
+
+def test_check_socket_sees_the_server_hang_up_and_closes_the_session(fds):
+    logged_in = threading.Event()
+    hang_up = idle_server(lambda peer: peer.conn.shutdown(socket.SHUT_RDWR), logged_in)
+    with hang_up as server, BaoStockSession(server.host, server.port) as session:
+        logged_in.set()
+        error = first_check_error(session)
+        assert isinstance(error, ConnectionLostError) and "closed the connection of an idle" in str(error)
+        assert session.closed
+
+
+def test_check_socket_refuses_unasked_bytes(fds):
+    logged_in = threading.Event()
+    chatter = idle_server(lambda peer: peer.send(b"00.9.00"), logged_in)
+    with chatter as server, BaoStockSession(server.host, server.port) as session:
+        logged_in.set()
+        error = first_check_error(session)
+        assert isinstance(error, ProtocolError) and "nobody asked for" in str(error)
+        assert session.closed
+
+
+def test_check_socket_on_a_closed_session_says_so():
+    session = BaoStockSession("127.0.0.1", 9)
+    session.close()
+    with pytest.raises(ConnectionLostError, match="closed"):
+        session.check_socket()
