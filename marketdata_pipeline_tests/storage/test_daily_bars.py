@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -243,3 +244,29 @@ def test_a_failure_inside_the_transaction_leaves_the_old_slice(con):
         _replace(con, rows, end=END + timedelta(days=7))
     assert _slice(con) == before
     assert _replace(con, bars(codes, DAYS, seed=2)) == 500
+
+
+def test_batches_replaced_in_parallel_threads_do_not_conflict(con):
+    """Dagster may run several batches' steps in one process: one cursor per thread, one transaction each."""
+    batches = ("b01", "b02", "b03")
+    errors = []
+
+    def write(batch):
+        with con.cursor() as cursor:
+            try:
+                for seed in range(3):
+                    rows = bars(codes_of(batch, 20), DAYS, seed=seed)
+                    replace_daily_bars(cursor, rows, batch=batch, start=START, end=END)
+            except Exception as error:  # reported by the assertion below, not lost in the thread
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    per_batch = con.execute(
+        "SELECT batch, count(*), min(volume) FROM daily_bars GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert per_batch == [(batch, 20 * len(DAYS), 1_000_002) for batch in batches]
