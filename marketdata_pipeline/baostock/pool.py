@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketdata_pipeline.baostock import validation
 from marketdata_pipeline.baostock.errors import (
     BaoStockError,
     BlacklistedError,
@@ -88,7 +89,8 @@ class BaoStockPool:
     ) -> None:
         self._endpoints = _checked_endpoints(endpoints)
         self._user = user
-        self._secrets = tuple(s for s in (password, api_key) if s)
+        self._secrets = tuple(s for s in (password, api_key) if isinstance(s, str) and s)
+        self._check_credentials(user, password, api_key)
         self._password = password
         self._api_key = api_key
         self._connect_timeout = connect_timeout
@@ -269,11 +271,20 @@ class BaoStockPool:
 
     # -- secrets ----------------------------------------------------------
 
+    def _check_credentials(self, user: str, password: str, api_key: str | None) -> None:
+        """Fail at construction, not in a background login, and never echo a secret while at it."""
+        try:
+            validation.check_credentials(user, password)
+            validation.check_api_key(api_key)
+        except BaoStockError as exc:
+            raise self._redacted(exc) from None
+
     def _redact(self, text: str | None) -> str | None:
         if text is None:
             return None
         for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
+            # Also the escaped form, as it appears inside a repr() in a message.
+            text = text.replace(secret, _REDACTED).replace(repr(secret)[1:-1], _REDACTED)
         return text
 
     def _redacted(self, exc: BaseException) -> BaseException:
