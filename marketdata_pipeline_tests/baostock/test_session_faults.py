@@ -23,6 +23,7 @@ from marketdata_pipeline.baostock import (
     LoginLimitError,
     NotLoggedInError,
     ProtocolError,
+    ServerError,
     frames,
 )
 from marketdata_pipeline_tests.baostock.wire_server import (
@@ -301,6 +302,35 @@ def test_an_answer_for_another_page_is_a_protocol_error(fds):
         with pytest.raises(ProtocolError, match="answered page 1 when 2 was asked"):
             session.query_trade_dates("2024-01-02", "2024-01-05", per_page=2)
         assert_broken(session)
+
+
+def test_a_page_size_the_server_did_not_use_is_a_protocol_error(fds):
+    """A server that caps pages below per_page would otherwise end the result early, silently."""
+
+    def capped(request: frames.Frame) -> bytes:
+        _, user, page, _, start, end = request.fields
+        body = ["0", "success", "query_trade_dates", user, page, "1", records(DAYS[:1]), start, end]
+        return frames.encode_response(
+            cons.MESSAGE_TYPE_QUERYTRADEDATES_RESPONSE, [*body, "calendar_date,is_trading_day"]
+        )
+
+    with serve(capped) as server, session_for(server) as session:
+        with pytest.raises(ProtocolError, match="per_page 1 when 2 was asked"):
+            session.query_trade_dates("2024-01-02", "2024-01-05", per_page=2)
+        assert_broken(session)
+
+
+def test_an_error_answer_on_a_later_page_is_raised_not_dropped(fds):
+    def answer(request: frames.Frame) -> bytes:
+        if request.fields[2] == "2":
+            return error_answer(cons.BSERR_SYSTEM_ERROR, "系统级别错误")
+        return trade_dates_answer(request, DAYS[:2])
+
+    with serve(answer) as server, session_for(server) as session:
+        with pytest.raises(ServerError) as caught:
+            session.query_trade_dates("2024-01-02", "2024-01-05", per_page=2)
+        assert caught.value.code == cons.BSERR_SYSTEM_ERROR
+        assert not session.closed
 
 
 @pytest.mark.parametrize(
