@@ -15,6 +15,7 @@ from marketdata_pipeline.baostock.errors import (
     ServerError,
     TransportError,
 )
+from marketdata_pipeline.baostock.pool import BaoStockPool
 from marketdata_pipeline.baostock.results import ResultSet
 from marketdata_pipeline.baostock.session import BaoStockSession
 from marketdata_pipeline.baostock.validation import normalize_code
@@ -23,6 +24,7 @@ __all__ = [
     "AnswerError",
     "BadParameterError",
     "BaoStockError",
+    "BaoStockPool",
     "BaoStockSession",
     "BaoStockTimeout",
     "BlacklistedError",
