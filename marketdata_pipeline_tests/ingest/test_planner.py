@@ -36,9 +36,9 @@ def test_estimates_count_requests_and_pages():
 
 
 def test_more_workers_tip_the_balance_towards_symbols():
-    # 40 days x 320 symbols: one worker cannot hide 320 round trips, eight can.
-    assert plan_fetch(320, 40, 1).strategy == "market"
-    assert plan_fetch(320, 40, 8).strategy == "symbol"
+    # 10 days x 320 symbols: one worker cannot hide 320 round trips, eight can.
+    assert plan_fetch(320, 10, 1).strategy == "market"
+    assert plan_fetch(320, 10, 8).strategy == "symbol"
 
 
 def test_weights_are_parameters():
