@@ -50,7 +50,13 @@ class HealthReport:
 
     @property
     def ok(self) -> bool:
+        """Every idle session answered its ping."""
         return self.healthy == self.checked
+
+    @property
+    def unreplaced(self) -> int:
+        """Dead sessions for which no replacement could be logged in (the pool is smaller now)."""
+        return self.checked - self.healthy - self.replaced
 
 
 class BaoStockPool:

@@ -110,3 +110,33 @@ def test_evict_closes_idle_now_and_borrowed_on_return(make_pool, factory):
     pool.release(borrowed)
     assert borrowed.closed
     assert pool.stats()["discarded_by_reason"] == {reasons.EVICTED: 2}
+
+
+def test_check_idle_discards_dead_and_replaces_them(make_pool, factory):
+    pool = make_pool(max_size=3)
+    sessions = [pool.acquire() for _ in range(3)]
+    for session in sessions:
+        pool.release(session)
+    sessions[1].alive = False
+    report = pool.check_idle()
+    assert {k: report[k] for k in ("checked", "healthy", "replaced")} == {
+        "checked": 3,
+        "healthy": 2,
+        "replaced": 1,
+    }
+    assert report["errors"] == ["session 2: ServerRefused: session 2 is dead"]
+    stats = pool.stats()
+    assert stats["size"] == 3 and stats["idle"] == 3
+    assert stats["discarded_by_reason"] == {reasons.DEAD: 1}
+    assert sessions[1].closed and len(factory.made) == 4
+
+
+def test_check_idle_leaves_borrowed_sessions_alone(make_pool):
+    checked = []
+    pool = make_pool(max_size=2, check=lambda s: checked.append(s.number))
+    borrowed = pool.acquire()
+    idle = pool.acquire()
+    pool.release(idle)
+    assert pool.check_idle()["checked"] == 1
+    assert checked == [idle.number]
+    pool.release(borrowed)
