@@ -1,0 +1,39 @@
+"""Ask BaoStock whether a trading day is published: one short-lived session, one query, always closed."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
+from marketdata_pipeline.defs.market.partitions import DATE_FORMAT
+from marketdata_pipeline.defs.settings import setting
+
+# A sensor tick must stay short: a server that does not answer costs at most
+# connect + login + query + logout timeouts, well under Dagster's sensor timeout.
+CONNECT_TIMEOUT = 5.0
+REQUEST_TIMEOUT = 15.0
+
+
+def unpublished_reason(day: date) -> str | None:
+    """None when BaoStock lists securities for `day` (`query_all_stock` non-empty), else why not.
+
+    Uses BAOSTOCK_HOST/PORT/USER/PASSWORD/API_KEY. Never raises a BaoStock
+    error: an unreachable or refusing server becomes a reason naming host:port.
+    """
+    session = BaoStockSession(
+        setting("BAOSTOCK_HOST"),
+        setting("BAOSTOCK_PORT"),
+        user=setting("BAOSTOCK_USER"),
+        password=setting("BAOSTOCK_PASSWORD"),
+        api_key=setting("BAOSTOCK_API_KEY") or None,
+        connect_timeout=CONNECT_TIMEOUT,
+        request_timeout=REQUEST_TIMEOUT,
+    )
+    try:
+        with session:
+            listed = len(session.query_all_stock(day.strftime(DATE_FORMAT)))
+    except BaoStockError as exc:
+        return f"cannot ask BaoStock at {session.endpoint} whether {day} is published - will ask again: {exc}"
+    if not listed:
+        return f"BaoStock at {session.endpoint} has not published {day} yet (query_all_stock is empty)"
+    return None
