@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
@@ -12,10 +10,12 @@ from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 
 @pytest.fixture(autouse=True)
 def fds():
-    """Fail the test if it leaves a file descriptor (a DuckDB file, its WAL, a pipe) open."""
+    """Fail the test if it leaves a file descriptor (a DuckDB file, its WAL, a pipe) open.
+
+    No gc.collect() first, on purpose: a connection only the garbage collector would close counts as a leak.
+    """
     before = open_fds()
     yield
-    gc.collect()
     assert wait_for_fds(before) == before
 
 
