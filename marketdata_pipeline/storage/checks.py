@@ -53,10 +53,10 @@ def check_unique_bars(con: duckdb.DuckDBPyConnection, *, batch: str, start: date
     return CheckResult("unique (code, trade_date)", numbers["duplicate_keys"] == 0, numbers, examples)
 
 
-# A trading row without one of its prices cannot be consistent either, hence IS NOT FALSE.
+# A trading row missing a price is a violation too; spelled out because greatest/least skip NULLs.
 _OHLC_VIOLATION = (
-    "(high < greatest(open, close) OR low > least(open, close) OR low > high "
-    "OR open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL) IS NOT FALSE"
+    "(open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL "
+    "OR high < greatest(open, close) OR low > least(open, close) OR low > high)"
 )
 
 

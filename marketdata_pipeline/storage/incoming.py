@@ -2,7 +2,8 @@
 
 Rows arrive as pandas DataFrames of strings exactly as BaoStock sends them ("" means no value).
 They are scanned by DuckDB from the registered DataFrame, checked column by column, and cast
-into the warehouse's types; no value is ever formatted into SQL text.
+into the warehouse's types; no value is ever formatted into SQL text. Errors name a row by its
+code, its date and "row N", its 0-based position in the DataFrame.
 """
 
 from __future__ import annotations
@@ -91,9 +92,6 @@ class RowSpec:
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(f.source for f in self.fields)
-
-    def field(self, source: str) -> Field:
-        return next(f for f in self.fields if f.source == source)
 
     def select_typed(self, view: str, *extra: str) -> str:
         """SELECT the stored columns of `view` cast to the warehouse's types, plus `extra` expressions."""

@@ -86,8 +86,8 @@ def replace_stock_universe(con: duckdb.DuckDBPyConnection, universe: pd.DataFram
     _check_range(trade_date, trade_date)
     with registered(con, STOCK_UNIVERSE, universe) as view:
         _check_rows(con, STOCK_UNIVERSE, view)
-        batches = pd.DataFrame({"code": (codes := _distinct_codes(con, view))}, dtype="str")
-        batches["batch"] = [batch_of(code) for code in codes]
+        codes = _distinct_codes(con, view)
+        batches = pd.DataFrame({"code": codes, "batch": [batch_of(code) for code in codes]}, dtype="str")
         with registered_frame(con, batches) as batch_view, write_transaction(con):
             con.execute("DELETE FROM stock_universe WHERE trade_date = ?", [trade_date])
             typed = STOCK_UNIVERSE.select_typed(
