@@ -11,7 +11,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="marketdata", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    simulator_cli.add_arguments(commands.add_parser("simulator", help="run the local BaoStock-compatible server"))
+    simulator_cli.add_arguments(
+        commands.add_parser("simulator", help="run the local BaoStock-compatible server")
+    )
     demo = commands.add_parser("demo", help="the main job offline: simulator, Dagster runs, a summary")
     demo.add_argument("--days", type=_positive, default=5, help="latest trading days to fetch (default 5)")
     dev = commands.add_parser("dev", help="the Dagster UI (MARKETDATA_SOURCE=simulator: with the simulator)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from marketdata_pipeline.baostock import BaoStockPool
+from marketdata_pipeline.baostock.pool import BaoStockPool
 from marketdata_pipeline.defs.settings import SETTINGS
 
 

@@ -5,21 +5,19 @@ only to write: a DuckDB file takes one writer at a time, so a connection is
 never held across network work.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg
 
 from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market import checks, slices
+from marketdata_pipeline.defs.market.ingest_batch import ingest_batch, store_universes
 from marketdata_pipeline.defs.market.partitions import (
     HISTORY_START,
     batch_partitions,
     daily_bars_partitions,
     date_partitions,
 )
-from marketdata_pipeline.defs.market.ingest_batch import ingest_batch
 from marketdata_pipeline.defs.market.publication import latest_published_day
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
 from marketdata_pipeline.ingest import (
@@ -32,7 +30,6 @@ from marketdata_pipeline.ingest import (
 from marketdata_pipeline.storage import (
     record_failures,
     replace_adjust_factors,
-    replace_stock_universe,
     replace_trade_calendar,
 )
 
@@ -68,8 +65,11 @@ def trade_calendar(
     if mismatches:
         context.log.warning(f"BaoStock and XSHG disagree on {len(mismatches)} days: {mismatches[:10]}")
     return dg.MaterializeResult(
-        metadata={"rows": rows, "trading_days": int((calendar["is_trading_day"] == "1").sum()),
-                  "xshg_mismatches": len(mismatches)}
+        metadata={
+            "rows": rows,
+            "trading_days": int((calendar["is_trading_day"] == "1").sum()),
+            "xshg_mismatches": len(mismatches),
+        }
     )
 
 
@@ -87,10 +87,13 @@ def stock_universe(
     days = slices.date_keys_to_days(context.partition_keys)
     slices.refuse_unpublished(days)
     universes = fetch_universes(baostock.pool, days)
-    with warehouse.get_connection() as con:
-        rows = sum(replace_stock_universe(con, universes[day], day) for day in days)
+    rows = store_universes(warehouse, universes)
     return dg.MaterializeResult(
-        metadata={"rows": rows, "days": len(days), "a_shares_last_day": len(a_share_codes(universes[days[-1]]))}
+        metadata={
+            "rows": rows,
+            "days": len(days),
+            "a_shares_last_day": len(a_share_codes(universes[days[-1]])),
+        }
     )
 
 
@@ -162,5 +165,7 @@ def adjust_factors(
         failed, codes_total = failed + len(failures), codes_total + len(codes)
         context.log.info(f"{batch}: factors of {len(ok_codes)}/{len(codes)} codes")
     if failed:
-        context.log.warning(f"adjust factors failed for {failed} of {codes_total} codes (see ingest_failures)")
+        context.log.warning(
+            f"adjust factors failed for {failed} of {codes_total} codes (see ingest_failures)"
+        )
     return dg.MaterializeResult(metadata={"rows": rows, "codes": codes_total, "failed_codes": failed})

@@ -12,22 +12,28 @@ ASSET = "daily_bars"
 
 DAILY_BARS_CHECKS = [
     dg.AssetCheckSpec(
-        "pool_health", asset=ASSET, blocking=True,
+        "pool_health",
+        asset=ASSET,
+        blocking=True,
         description="The run's BaoStock pool after the fetch: no leaked session, none left out, "
         "every idle session answers a ping; login failures and discards reported.",
     ),
     dg.AssetCheckSpec(
-        "failure_rate", asset=ASSET, blocking=True,
+        "failure_rate",
+        asset=ASSET,
+        blocking=True,
         description="Failed symbols / requested symbols: WARN above warn_failure_rate (1%), "
         "ERROR above error_failure_rate (5%), when nothing is written.",
     ),
     dg.AssetCheckSpec("unique_bars", asset=ASSET, description="Each (code, trade_date) is stored once."),
     dg.AssetCheckSpec(
-        "ohlc_consistent", asset=ASSET,
+        "ohlc_consistent",
+        asset=ASSET,
         description="On trading rows: low <= min(open, close) <= max(open, close) <= high.",
     ),
     dg.AssetCheckSpec(
-        "complete_vs_universe", asset=ASSET,
+        "complete_vs_universe",
+        asset=ASSET,
         description="Rows per trading day equal the batch's A-shares listed that day in stock_universe.",
     ),
 ]
@@ -67,7 +73,9 @@ def data_check_results(outcomes: Sequence) -> list[dg.AssetCheckResult]:
     merged: dict[str, list] = {}
     for outcome in outcomes:
         for result in outcome.data_checks:
-            merged.setdefault(_DATA_CHECKS.get(result.name, _COMPLETENESS), []).append((outcome.batch, result))
+            merged.setdefault(_DATA_CHECKS.get(result.name, _COMPLETENESS), []).append(
+                (outcome.batch, result)
+            )
     return [_merged_result(name, results) for name, results in merged.items()]
 
 
@@ -86,7 +94,10 @@ def _merged_result(check_name: str, results: list) -> dg.AssetCheckResult:
 
 
 def _plain(example: Mapping) -> dict:
-    return {key: value if isinstance(value, int | float | str | None) else str(value) for key, value in example.items()}
+    return {
+        key: value if isinstance(value, int | float | str | None) else str(value)
+        for key, value in example.items()
+    }
 
 
 def pool_health_result(pool) -> dg.AssetCheckResult:

@@ -8,7 +8,13 @@ from datetime import date
 import dagster as dg
 
 from marketdata_pipeline.defs.market import slices
-from marketdata_pipeline.ingest import FetchReport, a_share_codes, fetch_daily_bars, fetch_universes, listing_windows
+from marketdata_pipeline.ingest import (
+    FetchReport,
+    a_share_codes,
+    fetch_daily_bars,
+    fetch_universes,
+    listing_windows,
+)
 from marketdata_pipeline.storage import (
     CheckResult,
     check_completeness,
@@ -81,8 +87,21 @@ def universes_for(pool, warehouse, days: list[date]) -> dict:
     missing = [day for day in days if day not in universes]
     if missing:
         fetched = fetch_universes(pool, missing)
-        with warehouse.get_connection() as con:
-            for day in missing:
-                replace_stock_universe(con, fetched[day], day)
+        store_universes(warehouse, fetched)
         universes.update(fetched)
     return universes
+
+
+def store_universes(warehouse, universes: dict) -> int:
+    """Replace each day's stored universe; an empty one means BaoStock has nothing for that day."""
+    empty = [day for day, universe in universes.items() if universe.empty]
+    if empty:
+        raise dg.Failure(
+            f"BaoStock lists no securities on {empty[0]}: it is not a trading day or not published yet; "
+            "pick a published trading day"
+        )
+    with warehouse.get_connection() as con:
+        return sum(
+            replace_stock_universe(con, universe.drop(columns="batch"), day)
+            for day, universe in universes.items()
+        )

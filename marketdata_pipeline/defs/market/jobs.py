@@ -2,7 +2,11 @@
 
 import dagster as dg
 
-from marketdata_pipeline.defs.market.partitions import batch_partitions, daily_bars_partitions, date_partitions
+from marketdata_pipeline.defs.market.partitions import (
+    batch_partitions,
+    daily_bars_partitions,
+    date_partitions,
+)
 
 trade_calendar_job = dg.define_asset_job("trade_calendar_job", selection=["trade_calendar"])
 stock_universe_job = dg.define_asset_job(

@@ -10,7 +10,11 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, parse_partition_date, trading_days
+from marketdata_pipeline.defs.market.partitions import (
+    daily_bars_partitions,
+    parse_partition_date,
+    trading_days,
+)
 from marketdata_pipeline.defs.market.publication import BARS_PUBLISHED_AT, latest_published_day
 from marketdata_pipeline.ingest import Progress
 from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
@@ -57,7 +61,9 @@ def stored_universes(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[d
     """The universes already in the warehouse for `days`, shaped like `fetch_universes` returns them."""
     frame = con.execute(_STORED_UNIVERSE, [days]).df()
     return {
-        day.date() if hasattr(day, "date") else day: rows[list(UNIVERSE_COLUMNS)].reset_index(drop=True).astype(str)
+        day.date() if hasattr(day, "date") else day: rows[list(UNIVERSE_COLUMNS)]
+        .reset_index(drop=True)
+        .astype(str)
         for day, rows in frame.groupby("trade_date")
     }
 
@@ -65,7 +71,9 @@ def stored_universes(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[d
 def batch_universe(universes: Mapping[date, pd.DataFrame], batch: str) -> pd.DataFrame:
     """Every code of `batch` listed on any of the days, once, with its listing facts."""
     frames = [universe[universe["batch"] == batch] for universe in universes.values()]
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIVERSE_COLUMNS))
+    combined = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIVERSE_COLUMNS))
+    )
     return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
 
 
@@ -83,7 +91,8 @@ def failures_table(failures) -> str:
     lines = ["| code | dates | error | message |", "|---|---|---|---|"]
     for failure in failures[:FAILURES_SHOWN]:
         message = failure.message.replace("|", "/").replace("\n", " ")[:120]
-        lines.append(f"| {failure.code} | {failure.start_date}..{failure.end_date} | {failure.error_type} | {message} |")
+        dates = f"{failure.start_date}..{failure.end_date}"
+        lines.append(f"| {failure.code} | {dates} | {failure.error_type} | {message} |")
     if len(failures) > FAILURES_SHOWN:
         lines.append(f"| ... | | | {len(failures) - FAILURES_SHOWN} more in ingest_failures |")
     return "\n".join(lines)
@@ -121,7 +130,10 @@ def calendar_mismatches(calendar: pd.DataFrame) -> list[str]:
     """Days on which BaoStock's trading-day flag disagrees with the XSHG calendar."""
     if calendar.empty:
         return []
-    first, last = date.fromisoformat(calendar["calendar_date"].min()), date.fromisoformat(calendar["calendar_date"].max())
+    first, last = (
+        date.fromisoformat(calendar["calendar_date"].min()),
+        date.fromisoformat(calendar["calendar_date"].max()),
+    )
     xshg = {day.isoformat() for day in trading_days(first, last)}
     flagged = calendar.assign(xshg=calendar["calendar_date"].isin(xshg))
     return flagged.loc[(flagged["is_trading_day"] == "1") != flagged["xshg"], "calendar_date"].tolist()
