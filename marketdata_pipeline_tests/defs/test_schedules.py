@@ -1,0 +1,152 @@
+"""The daily schedules, evaluated as the daemon does (`evaluate_tick`) on chosen days and times."""
+
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from marketdata_pipeline.definitions import defs
+from marketdata_pipeline.defs.market.partitions import is_trading_day
+from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
+from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
+
+BATCHES = [f"b{number:02d}" for number in range(16)]
+SCHEDULES = ("stock_universe_schedule", "daily_bars_schedule", "adjust_factors_schedule")
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    return defs().get_repository_def()
+
+
+@pytest.fixture(scope="module")
+def instance():
+    """One persistent test instance for the module (schedule contexts need one; each costs seconds).
+    Tests that add runs use a day no other test evaluates."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def tick(repository, instance, name: str, at: datetime):
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=at, repository_def=repository)
+    return repository.get_schedule_def(name).evaluate_tick(context)
+
+
+def shanghai(day: date, hour: int, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2024, 10, 8),  # first trading day after the National Day holiday (Oct 1-7)
+        date(2024, 2, 19),  # the Monday after the Spring Festival holiday (Feb 9-18)
+    ],
+)
+def test_trading_day_after_a_holiday_requests_every_batch_of_that_day(repository, instance, day):
+    data = tick(repository, instance, "daily_bars_schedule", shanghai(day, 17, 45))
+
+    assert data.skip_message is None
+    assert [request.partition_key for request in data.run_requests] == [f"{batch}|{day}" for batch in BATCHES]
+    assert [request.run_key for request in data.run_requests] == [f"{day}|{batch}" for batch in BATCHES]
+    assert {request.job_name for request in data.run_requests} == {"daily_bars_job"}
+    assert data.run_requests[3].tags["dagster/partition/date"] == str(day)
+
+
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        (date(2024, 10, 5), "Saturday"),
+        (date(2024, 10, 6), "Sunday"),
+        (date(2024, 10, 7), "exchange holiday"),  # a Monday of the National Day holiday
+    ],
+)
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_non_trading_day_is_skipped_with_the_reason(repository, instance, name, day, why):
+    data = tick(repository, instance, name, shanghai(day, 18, 30))
+
+    assert not data.run_requests
+    assert data.skip_message == f"{day} is not an XSHG trading day ({why})"
+
+
+def next_trading_day_after(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_trading_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_a_future_tick_requests_nothing(repository, instance, name):
+    """The UI can evaluate upcoming ticks: a day BaoStock has not published is never requested."""
+    day = next_trading_day_after(shanghai_now().date())
+
+    data = tick(repository, instance, name, shanghai(day, 18, 30))
+
+    assert not data.run_requests
+    assert data.skip_message.startswith(f"{day} is not published yet")
+
+
+def test_a_tick_before_publication_requests_nothing(repository, instance):
+    data = tick(repository, instance, "daily_bars_schedule", shanghai(date(2024, 10, 8), 17, 20))
+
+    assert not data.run_requests
+    assert "publishes a trading day at about 17:30" in data.skip_message
+    assert "2024-10-08 17:20" in data.skip_message
+
+
+def test_factors_before_their_publication_are_not_requested(repository, instance):
+    data = tick(repository, instance, "adjust_factors_schedule", shanghai(date(2024, 10, 8), 17, 45))
+
+    assert not data.run_requests
+    assert "about 18:00" in data.skip_message
+
+
+@pytest.mark.slow
+def test_batches_already_run_are_not_requested_again(repository, instance):
+    run_daily_bars(instance, "ok", "b03|2024-10-09")
+    run_daily_bars(instance, "crash", "b04|2024-10-09")  # failed: left to the retry sensor or a new run
+
+    data = tick(repository, instance, "daily_bars_schedule", shanghai(date(2024, 10, 9), 17, 45))
+
+    expected = [f"{batch}|2024-10-09" for batch in BATCHES if batch != "b03"]
+    assert [request.partition_key for request in data.run_requests] == expected
+
+
+def test_universe_is_requested_for_the_day(repository, instance):
+    data = tick(repository, instance, "stock_universe_schedule", shanghai(date(2024, 10, 8), 17, 40))
+
+    [request] = data.run_requests
+    assert (request.job_name, request.partition_key, request.run_key) == (
+        "stock_universe_job",
+        "2024-10-08",
+        "2024-10-08|universe",
+    )
+
+
+def test_factors_refresh_is_one_run_over_every_batch(repository, instance):
+    data = tick(repository, instance, "adjust_factors_schedule", shanghai(date(2024, 10, 8), 18, 30))
+
+    [request] = data.run_requests
+    assert request.partition_key is None
+    assert request.run_key == "2024-10-08|b00..b15"
+    assert request.tags["dagster/asset_partition_range_start"] == "b00"
+    assert request.tags["dagster/asset_partition_range_end"] == "b15"
+    job = repository.get_job("adjust_factors_job")
+    assert job.partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange("b00", "b15")) == BATCHES
+
+
+@pytest.mark.parametrize(
+    ("name", "cron"),
+    [
+        ("stock_universe_schedule", "40 17 * * *"),
+        ("daily_bars_schedule", "45 17 * * *"),
+        ("adjust_factors_schedule", "30 18 * * *"),
+    ],
+)
+def test_schedules_are_registered_stopped_on_shanghai_time(repository, name, cron):
+    schedule = repository.get_schedule_def(name)
+
+    assert schedule.cron_schedule == cron
+    assert schedule.execution_timezone == "Asia/Shanghai"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
