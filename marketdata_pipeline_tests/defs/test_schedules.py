@@ -28,7 +28,9 @@ def instance():
 
 
 def tick(repository, instance, name: str, at: datetime):
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=at, repository_def=repository)
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=at, repository_def=repository
+    )
     return repository.get_schedule_def(name).evaluate_tick(context)
 
 
