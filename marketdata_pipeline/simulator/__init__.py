@@ -32,7 +32,7 @@ logged-in sessions (10001005 beyond it; logout or disconnect frees a slot);
 ``idle_close_s`` closes a connection idle that long.
 
 Market: the real universe of 5,638 codes (541 indices, 5,097 A-shares) from the
-captured ``query_all_stock`` frame, the XSHG calendar, bars from 2000-01-04 on,
+captured ``query_all_stock`` frame, the XSHG calendar, bars from 2005-01-04 on,
 each symbol with an IPO date, maybe a delisting (outDate), suspensions, ST
 spells (+/-5% limits; 20% boards sz.300/301, sh.688 keep 20%), and yearly
 ex-dates with back/forward factors. Values are pure functions of (seed, code,

@@ -1,11 +1,15 @@
 """The price model: raw daily bars of any symbols over any day range, and back-adjust factors.
 
-A symbol's log price is a random walk of clipped daily returns (zero on
-suspended days) folded into a band, times the product of its ex-date ratios;
-closes are rounded to the 0.01 tick. The walk's running sum is kept per
-calendar month (one float per symbol and month), so any day is computed from
-its month's start: one day of the whole market and ten years of one symbol
-take the same code path and give bit-identical values.
+A symbol's log price is a walk folded into a band, times the product of its
+ex-date ratios; closes are rounded to the 0.01 tick. The walk is anchored per
+calendar month: a monthly move (one draw per symbol and month) fixes where each
+month starts, and the month's clipped daily returns (zero on suspended days)
+are shifted evenly so the month covers exactly that move. Every day is thus
+computed from its own month alone - one day of the whole market costs one
+month of draws, not the symbol's whole history - and the whole market and a
+single symbol go through the same arithmetic, giving bit-identical values.
+Daily and monthly parts are each capped at a share of the symbol's tightest
+price limit, so a day never moves past its limit.
 """
 
 from __future__ import annotations
@@ -22,8 +26,13 @@ from marketdata_pipeline.simulator.timeline import Timeline
 # Returns stay this far (in log terms) inside the price limit, so that rounding both
 # prices to the tick can never push a move past the limit.
 LIMIT_MARGIN = 0.015
-_S_RETURN, _S_OPEN, _S_HIGH, _S_LOW, _S_VOLUME = 100, 101, 102, 103, 104
-_OFFSET_CHUNK = 64
+_S_RETURN, _S_OPEN, _S_HIGH, _S_LOW, _S_VOLUME, _S_MONTH = 100, 101, 102, 103, 104, 105
+_ST_LIMIT = 0.05
+# a day moves at most (daily share + month share + daily share) x the cap: the clipped
+# return, plus the month's shift of at most (month move + sum of returns) / active days
+_DAILY_SHARE = 0.4
+_MONTH_SHARE = 0.2
+_MONTH_SCALE = 0.7
 
 
 @dataclass(frozen=True)
@@ -78,12 +87,15 @@ class PriceModel:
         self.seed = seed
         self.profiles = profiles
         self.timeline = timeline
-        self._offsets: dict[int, np.ndarray] = {}
+        self._plans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._factors: dict[int, FactorTable] = {}
         self._lock = threading.Lock()
         month_len = np.diff(timeline.month_start)
         self._month_width = int(month_len.max())
         self._pos_in_month = np.arange(timeline.size) - timeline.month_start[timeline.month_of]
+        ever_narrow = (profiles.st_start >= 0) & (profiles.board_limit < 0.2)
+        tightest = np.where(ever_narrow, _ST_LIMIT, profiles.board_limit)
+        self._move_cap = np.log1p(tightest) - LIMIT_MARGIN
 
     def daily(self, syms: np.ndarray, lo: int, hi: int) -> DailyBars:
         """Raw daily bars of universe positions `syms` for day indices lo..hi (inclusive)."""
@@ -161,27 +173,32 @@ class PriceModel:
 
     def _walk(self, syms: np.ndarray, lo: int, hi: int) -> _Walk:
         p, tl = self.profiles, self.timeline
-        start = int(tl.month_start[tl.month_of[max(lo - 1, 0)]])
-        days = np.arange(start, hi + 1)
-        returns, limit, suspended, is_st = self._returns(syms, days)
-        offsets = self._month_offsets(syms)
-        walked = np.empty_like(returns)
-        months = tl.month_of[days]
-        for month in range(int(months[0]), int(months[-1]) + 1):
-            a = int(tl.month_start[month]) - start
-            b = min(int(tl.month_start[month + 1]), hi + 1) - start
-            walked[:, a:b] = offsets[:, month][:, None] + np.cumsum(returns[:, a:b], axis=1)
-        close = self._close(syms, days, walked)
+        first_month, last_month = int(tl.month_of[max(lo - 1, 0)]), int(tl.month_of[hi])
+        start = int(tl.month_start[first_month])
+        days = np.arange(start, int(tl.month_start[last_month + 1]))
+        returns, suspended = self._daily_returns(syms, days)
+        anchor, move, active = (a[:, first_month : last_month + 1] for a in self._month_plan(syms))
+        where = (slice(None), tl.month_of[days] - first_month, self._pos_in_month[days])
+        padded = np.zeros((len(syms), last_month - first_month + 1, self._month_width))
+        padded[where] = returns
+        totals = np.cumsum(padded, axis=2)[:, :, -1]
+        shift = np.divide(move - totals, active, out=np.zeros_like(totals), where=active > 0)
+        padded[where] = returns + shift[where[:2]] * ~suspended
+        walked = (anchor[:, :, None] + np.cumsum(padded, axis=2))[where][:, : hi + 1 - start]
+        close = self._close(syms, days[: hi + 1 - start], walked)
         if lo == 0:
             first = self._close(syms, np.array([0]), np.zeros((len(syms), 1)), before_start=True)
             close = np.concatenate([first, close], axis=1)
         else:
             close = close[:, lo - 1 - start :]
-        cut = lo - start
-        year = tl.year_of[days[cut:]]
+        window = days[lo - start : hi + 1 - start]
+        year = tl.year_of[window]
         ex_day = p.ex_day[syms][:, year]
-        ex_ratio = np.where(ex_day == days[cut:], p.ex_q[syms][:, year], 1.0)
-        return _Walk(close, limit[:, cut:], ex_ratio, suspended[:, cut:], is_st[:, cut:])
+        ex_ratio = np.where(ex_day == window, p.ex_q[syms][:, year], 1.0)
+        is_st = (p.st_start[syms][:, None] <= window) & (window < p.st_end[syms][:, None])
+        board = p.board_limit[syms][:, None]
+        limit = np.where(is_st & (board < 0.2), _ST_LIMIT, board)
+        return _Walk(close, limit, ex_ratio, suspended[:, lo - start : hi + 1 - start], is_st)
 
     def _close(self, syms, days, walked, before_start: bool = False) -> np.ndarray:
         p, tl = self.profiles, self.timeline
@@ -198,39 +215,53 @@ class PriceModel:
         )
         return round2(level * ratio)
 
-    def _returns(self, syms: np.ndarray, days: np.ndarray):
-        p, tl = self.profiles, self.timeline
+    def _daily_returns(self, syms: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.profiles
         z = noise.normal(self.seed, _S_RETURN, p.code_id[syms][:, None], days[None, :])
-        is_st = (p.st_start[syms][:, None] <= days) & (days < p.st_end[syms][:, None])
-        board = p.board_limit[syms][:, None]
-        limit = np.where(is_st & (board < 0.2), 0.05, board)
-        returns = np.clip(
-            p.sigma[syms][:, None] * z, np.log1p(-limit) + LIMIT_MARGIN, np.log1p(limit) - LIMIT_MARGIN
-        )
-        year = tl.year_of[days]
-        suspended = (p.susp_start[syms][:, year] <= days) & (days < p.susp_end[syms][:, year])
-        returns[suspended] = 0.0
-        return returns, limit, suspended, is_st
+        cap = self._move_cap[syms][:, None] * _DAILY_SHARE
+        suspended = self._suspended(syms, days)
+        returns = np.where(suspended, 0.0, np.clip(p.sigma[syms][:, None] * z, -cap, cap))
+        return returns, suspended
 
-    def _month_offsets(self, syms: np.ndarray) -> np.ndarray:
+    def _suspended(self, syms: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Suspension mask over a day range, painted from the intervals (cheaper than per-day lookups)."""
+        p = self.profiles
+        first, count = int(days[0]), len(days)
+        starts, ends = p.susp_start[syms], p.susp_end[syms]
+        hit = (starts >= 0) & (ends > first) & (starts < first + count)
+        rows = np.broadcast_to(np.arange(len(syms))[:, None], starts.shape)[hit]
+        marks = np.zeros((len(syms), count + 1), dtype=np.int64)
+        np.add.at(marks, (rows, np.clip(starts[hit] - first, 0, count)), 1)
+        np.add.at(marks, (rows, np.clip(ends[hit] - first, 0, count)), -1)
+        return np.cumsum(marks, axis=1)[:, :count] > 0
+
+    def _month_plan(self, syms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(walk at each month start, the month's move, its unsuspended days), cached per symbol."""
         with self._lock:
-            missing = [int(s) for s in dict.fromkeys(syms.tolist()) if s not in self._offsets]
-        for a in range(0, len(missing), _OFFSET_CHUNK):
-            chunk = np.array(missing[a : a + _OFFSET_CHUNK])
-            computed = self._compute_offsets(chunk)
+            missing = [int(s) for s in dict.fromkeys(syms.tolist()) if s not in self._plans]
+        if missing:
+            computed = self._compute_plans(np.array(missing))
             with self._lock:
-                self._offsets.update(zip(chunk.tolist(), computed, strict=True))
+                for k, sym in enumerate(missing):
+                    self._plans[sym] = tuple(part[k] for part in computed)
         with self._lock:
-            return np.stack([self._offsets[int(s)] for s in syms])
+            rows = [self._plans[int(s)] for s in syms]
+        return tuple(np.stack([row[i] for row in rows]) for i in range(3))
 
-    def _compute_offsets(self, syms: np.ndarray) -> np.ndarray:
-        """Walk sum at each month start; summed with the same cumsum a range query uses."""
-        tl = self.timeline
-        returns = self._returns(syms, np.arange(tl.size))[0]
+    def _compute_plans(self, syms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p, tl = self.profiles, self.timeline
         months = len(tl.month_start) - 1
-        padded = np.zeros((len(syms), months, self._month_width))
-        padded[:, tl.month_of, self._pos_in_month] = returns
-        totals = np.cumsum(padded, axis=2)[:, :, -1]
-        offsets = np.zeros((len(syms), months))
-        offsets[:, 1:] = np.cumsum(totals, axis=1)[:, :-1]
-        return offsets
+        active = np.broadcast_to(np.diff(tl.month_start), (len(syms), months)).astype(np.float64)
+        starts, ends = p.susp_start[syms], p.susp_end[syms]
+        years = np.arange(tl.years)
+        for month in range(12):  # a suspension never leaves its year
+            index = years * 12 + month
+            begin, stop = tl.month_start[index], tl.month_start[index + 1]
+            overlap = np.minimum(ends, stop) - np.maximum(starts, begin)
+            active[:, index] -= np.where(starts >= 0, np.maximum(overlap, 0), 0)
+        w = noise.normal(self.seed, _S_MONTH, p.code_id[syms][:, None], np.arange(months)[None, :])
+        cap = self._move_cap[syms][:, None] * _MONTH_SHARE * active
+        move = np.clip(p.sigma[syms][:, None] * np.sqrt(active) * _MONTH_SCALE * w, -cap, cap)
+        anchor = np.zeros_like(move)
+        anchor[:, 1:] = np.cumsum(move, axis=1)[:, :-1]
+        return anchor, move, active

@@ -10,7 +10,7 @@ import numpy as np
 
 from marketdata_pipeline.simulator.calendar import TradingCalendar, trading_calendar
 
-MARKET_START = date(2000, 1, 4)
+MARKET_START = date(2005, 1, 4)
 
 
 @dataclass(frozen=True)
