@@ -1,8 +1,9 @@
 """One query on a pooled session with bounded retries, and bounded concurrent work.
 
-A `TransportError` means the session is broken: the pool discards it when it
-leaves the `with pool.session()` block, so a retry runs on a fresh session.
-Answer errors (bad code, bad parameters) are the server's final word and are
+A `TransportError` means the session is broken (and `NotLoggedInError` that
+its login expired): the pool discards it when it leaves the `with
+pool.session()` block, so a retry runs on a fresh session. Other answer errors
+(bad code, bad parameters, server error) are the server's final word and are
 not retried. Nothing here raises for a failed query: the outcome carries the
 error, so one symbol's or one day's failure never stops the others.
 """
@@ -16,7 +17,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from marketdata_pipeline.baostock.errors import TransportError
+from marketdata_pipeline.baostock.errors import NotLoggedInError, TransportError
+
+RETRIED = (TransportError, NotLoggedInError)
+"""Errors that condemn the session, not the request: worth a retry on a fresh session."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,24 +62,26 @@ class Call:
 
 
 def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> Call:
-    """Run `query(session)` on a session from `pool`, retrying transport errors per `policy`.
+    """Run `query(session)` on a session from `pool`, retrying RETRIED errors per `policy`.
 
     `Call.requests` counts the request frames the sessions sent (every page of
     a paged answer, every retry), read off the session's own counter.
     """
-    sent = 0
+    sent, transport_error = 0, None
     for attempt in range(1, policy.attempts + 1):
         counter = _FrameCounter()
         try:
             with pool.session() as session:
                 result = counter.run(query, session)
             return Call(result=result, requests=sent + counter.sent)
-        except TransportError as exc:
-            sent += counter.sent
+        except RETRIED as exc:
+            sent, transport_error = sent + counter.sent, exc
             if attempt == policy.attempts:
                 return Call(error=exc, requests=sent)
             time.sleep(policy.pause(attempt))
         except Exception as exc:  # isolation: the caller records it, the run goes on
+            if transport_error is not None:
+                exc.add_note(f"attempt {attempt - 1} failed with {_describe(transport_error)}")
             return Call(error=exc, requests=sent + counter.sent)
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
@@ -85,6 +91,10 @@ def result_or_raise(call: Call) -> Any:
     if call.error is not None:
         raise call.error
     return call.result
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 class _FrameCounter:

@@ -26,9 +26,22 @@ class FetchFailure:
 
     @classmethod
     def from_error(cls, code: str, start_date: date, end_date: date, error: Exception) -> FetchFailure:
-        error_code = error.code if isinstance(error, BaoStockError) else ""
-        message = error.message if isinstance(error, BaoStockError) else str(error)
-        return cls(code, start_date, end_date, type(error).__name__, message, error_code)
+        """The failure for `error`, typed by its root cause.
+
+        A pool error caused by a BaoStock error (no session could be made
+        because logins time out, say) is reported as that BaoStock error, with
+        the pool's message kept after it; notes (earlier attempts) are appended.
+        """
+        cause = error.__cause__
+        root = cause if not isinstance(error, BaoStockError) and isinstance(cause, BaoStockError) else error
+        message = root.message if isinstance(root, BaoStockError) else str(root)
+        if root is not error:
+            message += f" ({type(error).__name__}: {error})"
+        notes = getattr(error, "__notes__", ())
+        if notes:
+            message += " [" + "; ".join(notes) + "]"
+        error_code = root.code if isinstance(root, BaoStockError) else ""
+        return cls(code, start_date, end_date, type(root).__name__, message, error_code)
 
     def as_dict(self) -> dict[str, str]:
         """The failure as plain strings (ISO dates), ready for a table or a log line."""
