@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +22,7 @@ class CheckResult:
 
 
 def _slice(batch: str, start: date, end: date) -> dict[str, object]:
+    """The named parameters of _SLICE."""
     return {"batch": batch, "start": start, "end": end}
 
 
@@ -78,6 +79,10 @@ def check_ohlc(con: duckdb.DuckDBPyConnection, *, batch: str, start: date, end: 
     return CheckResult("OHLC consistency", numbers["violations"] == 0, numbers, examples)
 
 
+A_SHARES: tuple[int, ...] = (1,)
+"""stock_basic's type of A-shares (2 index, 3 other, 4 convertible bond, 5 ETF)."""
+
+
 def check_completeness(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -85,21 +90,24 @@ def check_completeness(
     start: date,
     end: date,
     expected_per_date: Mapping[date, int] | None = None,
+    types: Collection[int] | None = A_SHARES,
 ) -> CheckResult:
     """Rows per date equal the symbols expected that date.
 
-    By default the expectation is the batch's codes in stock_universe for the date; checked dates are
-    the trading days of trade_calendar, the universe's dates and the slice's dates within start..end.
-    A date without any universe rows has no expectation and fails the check (write the universe first).
-    With `expected_per_date`, the expectation is that count per date, over its dates and the slice's.
+    By default the expectation is the batch's codes in stock_universe for the date whose stock_basic
+    type is in `types` (None: every code; pass the types that were fetched, e.g. (1, 2) with indices).
+    Checked dates are the trading days of trade_calendar, the universe's dates and the slice's dates
+    within start..end; a date without any universe rows has no expectation and fails the check (write
+    the universe first). With `expected_per_date`, the expectation is that count per date, over its
+    dates and the slice's.
     """
+    params = _slice(batch, start, end)
     if expected_per_date is None:
-        return _complete_against_universe(con, _slice(batch, start, end))
-    params = {
-        **_slice(batch, start, end),
-        "dates": list(expected_per_date),
-        "counts": [int(count) for count in expected_per_date.values()],
-    }
+        if types is not None:
+            params["types"] = sorted(int(kind) for kind in types)
+        return _complete_against_universe(con, params, filter_types=types is not None)
+    params["dates"] = list(expected_per_date)
+    params["counts"] = [int(count) for count in expected_per_date.values()]
     return _complete_against_counts(con, params)
 
 
@@ -141,9 +149,12 @@ def _complete_against_counts(con: duckdb.DuckDBPyConnection, params: dict[str, o
     return CheckResult("rows per date vs expected", passed, numbers, examples)
 
 
-_UNIVERSE_SLICES = f"""
+def _universe_slices(filter_types: bool) -> str:
+    """CTEs: the slice's bars, the universe expected of it, and per-date expected/actual counts."""
+    of_types = " AND list_contains($types, type)" if filter_types else ""
+    return f"""
     WITH bars AS (SELECT trade_date, code FROM daily_bars WHERE {_SLICE}),
-    universe AS (SELECT trade_date, code FROM stock_universe WHERE {_SLICE}),
+    universe AS (SELECT trade_date, code FROM stock_universe WHERE {_SLICE}{of_types}),
     known AS (SELECT DISTINCT trade_date FROM stock_universe WHERE trade_date BETWEEN $start AND $end),
     days AS (
         SELECT trade_date FROM bars
@@ -158,24 +169,31 @@ _UNIVERSE_SLICES = f"""
                    AS expected,
                (SELECT count(*) FROM bars WHERE bars.trade_date = days.trade_date) AS actual
         FROM days LEFT JOIN known USING (trade_date)
-    )
+    ),
+    missing AS (SELECT trade_date, code FROM universe ANTI JOIN bars USING (trade_date, code)),
+    unexpected AS (SELECT trade_date, code FROM bars SEMI JOIN known USING (trade_date)
+                   ANTI JOIN universe USING (trade_date, code))
 """
 
 
-def _complete_against_universe(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> CheckResult:
-    numbers = _numbers(
-        con,
-        _UNIVERSE_SLICES
-        + _per_date_numbers(
-            "(SELECT count(*) FROM universe ANTI JOIN bars USING (trade_date, code)) AS missing_codes"
-        ),
-        params,
+_CODE_EXAMPLES = f"""
+    SELECT trade_date, code, 'missing' AS problem FROM missing
+    UNION ALL SELECT trade_date, code, 'unexpected' AS problem FROM unexpected
+    ORDER BY ALL LIMIT {EXAMPLES}
+"""
+
+
+def _complete_against_universe(
+    con: duckdb.DuckDBPyConnection, params: dict[str, object], filter_types: bool
+) -> CheckResult:
+    slices = _universe_slices(filter_types)
+    counts = (
+        "(SELECT count(*) FROM missing) AS missing_codes",
+        "(SELECT count(*) FROM unexpected) AS unexpected_codes",
     )
-    examples = _dicts(
-        con,
-        f"{_UNIVERSE_SLICES} SELECT trade_date, code, 'missing' AS problem "
-        f"FROM universe ANTI JOIN bars USING (trade_date, code) ORDER BY ALL LIMIT {EXAMPLES}",
-        params,
-    ) or _dicts(con, _UNIVERSE_SLICES + _PER_DATE_EXAMPLES, params)
+    numbers = _numbers(con, slices + _per_date_numbers(*counts), params)
+    examples = _dicts(con, slices + _CODE_EXAMPLES, params) or _dicts(
+        con, slices + _PER_DATE_EXAMPLES, params
+    )
     passed = not any(numbers[name] for name in ("short_dates", "over_dates", "dates_without_expectation"))
     return CheckResult("rows per date vs stock_universe", passed, numbers, examples)

@@ -115,9 +115,12 @@ def test_completeness_against_the_universe(con):
     assert not result.passed
     assert result.numbers == {
         "dates_checked": 3, "expected_rows": 5, "actual_rows": 5, "short_dates": 1, "over_dates": 1,
-        "dates_without_expectation": 1, "missing_codes": 1,
+        "dates_without_expectation": 1, "missing_codes": 1, "unexpected_codes": 1,
     }  # fmt: skip
-    assert result.examples == ({"trade_date": DAYS[0], "code": CODES[2], "problem": "missing"},)
+    assert result.examples == (
+        {"trade_date": DAYS[0], "code": CODES[2], "problem": "missing"},
+        {"trade_date": DAYS[1], "code": CODES[2], "problem": "unexpected"},
+    )
 
 
 def test_completeness_passes_when_every_universe_code_has_its_bar(con):
@@ -129,12 +132,34 @@ def test_completeness_passes_when_every_universe_code_has_its_bar(con):
     assert result.numbers["expected_rows"] == result.numbers["actual_rows"] == 9
 
 
-def test_completeness_names_the_short_dates_when_no_code_is_missing(con):
+def test_completeness_names_codes_beyond_the_universe(con):
     _universe(con, DAYS[0], CODES[:1])
     replace_daily_bars(con, bars(CODES, DAYS[:1]), **SLICE)
     result = check_completeness(con, **SLICE)
     assert not result.passed
-    assert result.examples == ({"trade_date": DAYS[0], "expected": 1, "actual": 3},)
+    assert [(e["code"], e["problem"]) for e in result.examples] == [(c, "unexpected") for c in CODES[1:]]
+
+
+def test_completeness_without_a_universe_names_the_dates(con):
+    replace_daily_bars(con, bars(CODES, DAYS[:1]), **SLICE)
+    result = check_completeness(con, **SLICE)
+    assert not result.passed
+    assert result.numbers["dates_without_expectation"] == 1
+    assert result.examples == ({"trade_date": DAYS[0], "expected": None, "actual": 3},)
+
+
+def test_completeness_expects_a_shares_unless_told_other_types(con):
+    index = codes_of(BATCH, 4)[3]
+    rows = [[code, "1", "a share", "", "", "1", "1"] for code in CODES] + [
+        [index, "1", "an index", "", "", "2", "1"]
+    ]
+    replace_stock_universe(con, frame(rows, UNIVERSE_FIELDS), DAYS[0])
+    replace_daily_bars(con, bars(CODES, DAYS[:1]), **SLICE)
+    assert check_completeness(con, **SLICE).passed
+    with_indices = check_completeness(con, **SLICE, types=(1, 2))
+    assert not with_indices.passed
+    assert with_indices.examples == ({"trade_date": DAYS[0], "code": index, "problem": "missing"},)
+    assert not check_completeness(con, **SLICE, types=None).passed
 
 
 @pytest.mark.parametrize(
