@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from marketdata_pipeline import cli
-
 from marketdata_pipeline_tests.simulator.wire import WireClient
 
 COMMAND = [sys.executable, "-m", "marketdata_pipeline.cli", "simulator"]
