@@ -1,6 +1,7 @@
 """The DuckDB warehouse: schema, atomic partition replace, adjusted-price views."""
 
 from marketdata_pipeline.storage.checks import (
+    A_SHARES,
     CheckResult,
     check_completeness,
     check_ohlc,
@@ -18,6 +19,7 @@ from marketdata_pipeline.storage.writes import (
 )
 
 __all__ = [
+    "A_SHARES",
     "CheckResult",
     "MalformedRowsError",
     "WarehouseLockedError",

@@ -68,6 +68,17 @@ def test_values_round_trip_exactly(con):
     assert stored == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["0.1", "6.2070789300", "146066303.7200", "-0.302100", "123456789012.3456", "1.7976931348623157e308"],
+)
+def test_decimals_are_parsed_to_the_nearest_double_like_python(con, text):
+    _replace(
+        con, pd.DataFrame([bar(START, CODES[0], amount=text, volume="9223372036854775807")], dtype="str")
+    )
+    assert con.execute("SELECT amount, volume FROM daily_bars").fetchall() == [(float(text), 2**63 - 1)]
+
+
 def test_empty_strings_are_stored_as_null(con):
     suspended = bar(DAYS[0], CODES[0], volume="", amount="", turn="", tradestatus="0", pctChg="",
                     peTTM="", psTTM="", pcfNcfTTM="", pbMRQ="", isST="")  # fmt: skip
