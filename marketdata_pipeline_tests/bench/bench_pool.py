@@ -8,8 +8,9 @@
    per code) from a simulator in its own process with 20 ms injected latency:
    a fair subset of A-share codes (every k-th of the universe, so all
    boards are represented), fetched through one bare session, through
-   BaoStockPool of size 1, 2, 4, 8 on as many threads, and through the
-   official client's sequential `login(); for code: query` loop.
+   BaoStockPool of size 1, 2, 4, 8 on as many threads, through the official
+   client's sequential `login(); for code: query` loop, and through 8 bare
+   sessions on 8 threads (no pool: the ceiling a pool of 8 can reach here).
 """
 
 from __future__ import annotations
@@ -155,6 +156,13 @@ def fetch_with_pool(address: tuple[str, int], codes: list[str], size: int) -> in
             return sum(workers.map(fetch, codes))
 
 
+def fetch_with_bare_sessions(address: tuple[str, int], codes: list[str], threads: int) -> int:
+    """The ceiling for a pool of `threads`: as many sessions, each owned by one thread, no pool at all."""
+    shares = [codes[k::threads] for k in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads) as workers:
+        return sum(workers.map(lambda share: fetch_with_session(address, share), shares))
+
+
 def fetch_with_official_client(address: tuple[str, int], codes: list[str]) -> int:
     import baostock as bs
 
@@ -196,6 +204,10 @@ def market_day_rows() -> tuple[int, list[tuple[str, float, int, float, float]]]:
                 raise RuntimeError(f"pool of {size} fetched {fetched} rows, one session {expected}")
             label = f"BaoStockPool max_size={size}"
             table.append((label, elapsed, fetched, baseline / elapsed, official / elapsed))
+        size = max(POOL_SIZES)
+        elapsed, fetched = timed(lambda: fetch_with_bare_sessions(address, codes, size))
+        label = f"{size} bare sessions (no pool)"
+        table.append((label, elapsed, fetched, baseline / elapsed, official / elapsed))
     return len(codes), table
 
 
