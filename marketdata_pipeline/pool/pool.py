@@ -242,16 +242,11 @@ class SessionPool(Generic[S]):
             for entry in entries:
                 self._out[id(entry.session)] = entry
         dead = self._find_dead(entries, check)
-        now = _monotonic()
+        errors_by_id = {entry.id: error for entry, error in dead}
         with self._lock:
-            for entry in entries:
-                self._out.pop(id(entry.session), None)
-                if any(entry is d for d, _ in dead):
-                    self._drop_locked(entry, reasons.DEAD)
-                else:
-                    self._give_locked(entry, now)
+            disposals = self._return_checked_locked(entries, errors_by_id, _monotonic())
             replacements = self._grow_locked(extra=len(dead))
-        self._dispose([(entry, reasons.DEAD, error) for entry, error in dead])
+        self._dispose(disposals)
         replaced = self._await_growth(replacements, _monotonic() + replace_timeout)
         errors = [f"session {entry.id}: {_describe(error)}" for entry, error in dead]
         return {
@@ -260,6 +255,25 @@ class SessionPool(Generic[S]):
             "replaced": replaced,
             "errors": errors,
         }
+
+    def _return_checked_locked(
+        self, entries: list[SessionEntry], errors_by_id: dict[int, BaseException], now: float
+    ) -> list[Disposal]:
+        """Put checked entries back (or retire them); the pool may have closed during the check."""
+        disposals: list[Disposal] = []
+        for entry in entries:
+            if self._out.pop(id(entry.session), None) is None:
+                continue  # force-closed by close() while the check ran
+            error = errors_by_id.get(entry.id)
+            reason = reasons.DEAD if error is not None else self._retire_reason_locked(entry, now)
+            if reason is None:
+                self._give_locked(entry, now)
+                continue
+            self._drop_locked(entry, reason)
+            disposals.append((entry, reason, error))
+        if self._closed:
+            self._changed.notify_all()
+        return disposals
 
     def _find_dead(
         self, entries: list[SessionEntry], check: Callable[[S], Any]
