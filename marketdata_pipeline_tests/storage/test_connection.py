@@ -68,7 +68,7 @@ def test_other_errors_are_not_retried(tmp_path):
     started = time.monotonic()
     with pytest.raises(duckdb.IOException), open_warehouse(tmp_path / "missing.duckdb", read_only=True):
         pass
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # a retried error would wait the 30 s lock_timeout
 
 
 def test_a_held_lock_fails_after_the_timeout_naming_file_and_pid(created):
@@ -78,7 +78,7 @@ def test_a_held_lock_fails_after_the_timeout_naming_file_and_pid(created):
             pass
         waited = time.monotonic() - started
         holder.kill()
-    assert 1.0 <= waited < 5.0
+    assert 1.0 <= waited < 15.0
     message = str(raised.value)
     assert str(created) in message and f"locked by process {holder.pid}" in message
     assert "stop that process" in message and "raise lock_timeout" in message
@@ -88,12 +88,12 @@ def test_a_held_lock_fails_after_the_timeout_naming_file_and_pid(created):
 def test_waits_with_backoff_until_the_lock_is_released(created):
     with _lock_holder(created, 0.8) as holder:
         started = time.monotonic()
-        with open_warehouse(created, lock_timeout=20.0) as con:
+        with open_warehouse(created, lock_timeout=60.0) as con:
             waited = time.monotonic() - started
             assert con.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
         assert holder.stdout.readline() == "released\n"
         holder.kill()
-    assert 0.5 <= waited < 10.0
+    assert 0.5 <= waited < 30.0
 
 
 def test_a_negative_lock_timeout_is_refused(db_path):
