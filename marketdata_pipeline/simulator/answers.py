@@ -48,6 +48,13 @@ def records_json(rows: list[list[str]]) -> str:
     return json.dumps({"record": rows}, ensure_ascii=False, separators=(",", ":"))
 
 
+def numeric_records_json(rows: list[list[str]]) -> str:
+    """records_json for rows of numbers, dates and codes only (nothing to escape): a plain join."""
+    if not rows:
+        return ""
+    return '{"record":[["' + '"],["'.join('","'.join(row) for row in rows) + '"]]}'
+
+
 class Answers:
     """The query handlers of one simulator: a market and a publication clock."""
 
@@ -99,7 +106,7 @@ class Answers:
         if span is not None:
             factors = self.market.timeline.index_on_or_before(self.clock.factors_through())
             rows = kdata.kdata_rows(self.market, sym, *span, frequency, flag, names, factors)
-        body = _page(rows, page_no, size)
+        body = numeric_records_json(rows[(page_no - 1) * size : page_no * size])
         return [*SUCCESS, method, user, page, per_page, body, code, fields, start, end, frequency, flag]
 
     def all_stock(self, f: list[str]) -> list[str]:
@@ -167,7 +174,7 @@ class Answers:
         index = self.market.timeline.index_of(when)
         if index is not None and when <= self.clock.bars_through():
             rows = self._whole_market_rows(day, index)
-        return [*SUCCESS, method, user, records_json(rows), WHOLE_MARKET_FIELDS]
+        return [*SUCCESS, method, user, numeric_records_json(rows), WHOLE_MARKET_FIELDS]
 
     def daily_adjust_factor(self, f: list[str]) -> list[str]:
         method, user, day = _expect(f, 3)
