@@ -140,3 +140,19 @@ def test_check_idle_leaves_borrowed_sessions_alone(make_pool):
     assert pool.check_idle()["checked"] == 1
     assert checked == [idle.number]
     pool.release(borrowed)
+
+
+def test_check_idle_during_close_leaves_nothing_open(make_pool, factory):
+    pool = make_pool(max_size=2)
+    sessions = [pool.acquire() for _ in range(2)]
+    for session in sessions:
+        pool.release(session)
+
+    def close_pool_mid_check(session) -> None:
+        if session is sessions[0]:
+            pool.close(timeout=0.0)
+
+    report = pool.check_idle(close_pool_mid_check)
+    assert report["checked"] == 2 and report["replaced"] == 0
+    assert all(session.close_calls == 1 for session in factory.made)
+    assert pool.stats()["size"] == 0 and pool.stats()["idle"] == 0
