@@ -80,9 +80,7 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
                 return Call(error=exc, requests=sent)
             time.sleep(policy.pause(attempt))
         except Exception as exc:  # isolation: the caller records it, the run goes on
-            if transport_error is not None:
-                exc.add_note(f"attempt {attempt - 1} failed with {_describe(transport_error)}")
-            return Call(error=exc, requests=sent + counter.sent)
+            return Call(error=_first_cause(transport_error, exc, attempt), requests=sent + counter.sent)
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
@@ -93,8 +91,17 @@ def result_or_raise(call: Call) -> Any:
     return call.result
 
 
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
+def _first_cause(transport_error: Exception | None, error: Exception, attempt: int) -> Exception:
+    """The error to report when a retry failed otherwise: the transport error that started it.
+
+    A retry that gets no session (PoolTimeout because logins hang, say) is a
+    consequence; the first error is the diagnosis, and the later one is kept
+    as a note.
+    """
+    if transport_error is None:
+        return error
+    transport_error.add_note(f"retry {attempt - 1} failed: {type(error).__name__}: {error}")
+    return transport_error
 
 
 class _FrameCounter:

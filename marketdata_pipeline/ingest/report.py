@@ -29,11 +29,11 @@ class FetchFailure:
         """The failure for `error`, typed by its root cause.
 
         A pool error caused by a BaoStock error (no session could be made
-        because logins time out, say) is reported as that BaoStock error, with
-        the pool's message kept after it; notes (earlier attempts) are appended.
+        because logins time out, say: PoolTimeout from AllEndpointsDown from
+        BaoStockTimeout) is reported as that BaoStock error, with the pool's
+        message kept after it; notes (earlier attempts) are appended.
         """
-        cause = error.__cause__
-        root = cause if not isinstance(error, BaoStockError) and isinstance(cause, BaoStockError) else error
+        root = _baostock_cause(error)
         message = root.message if isinstance(root, BaoStockError) else str(root)
         if root is not error:
             message += f" ({type(error).__name__}: {error})"
@@ -53,6 +53,18 @@ class FetchFailure:
             "error_code": self.error_code,
             "message": self.message,
         }
+
+
+def _baostock_cause(error: BaseException) -> BaseException:
+    """The first BaoStock error down `error`'s chain of causes, or `error` itself."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, BaoStockError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return error
 
 
 @dataclass(frozen=True)
