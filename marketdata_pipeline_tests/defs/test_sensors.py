@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
 from marketdata_pipeline.definitions import defs
 from marketdata_pipeline.defs.market.publication import SHANGHAI
@@ -269,6 +270,31 @@ def test_a_failed_range_run_is_retried_as_the_same_range(watching, instance):
     assert request.partition_key is None
     assert {tag: request.tags[tag] for tag in tags} == tags
     assert request.run_key.startswith("retry|b05|2024-10-08...b05|2024-10-10|1|")
+
+
+def test_a_due_retry_is_dropped_while_the_partition_runs_again(watching, instance):
+    run_daily_bars(instance, "crash", "b06|2024-10-08")
+    create_run_for_test(  # the 17:45 schedule's run of the partition is running meanwhile
+        instance, job_name="daily_bars_job", status=dg.DagsterRunStatus.STARTED,
+        tags={"dagster/partition": "b06|2024-10-08"},
+    )  # fmt: skip
+
+    data = watching(6 * MINUTE)
+
+    assert not data.run_requests
+    assert json.loads(data.cursor)["pending"] == {}
+
+
+def test_failures_of_other_jobs_are_not_retried(watching, instance):
+    other = create_run_for_test(
+        instance, job_name="stock_universe_job", tags={"dagster/partition": "2024-10-08"}
+    )
+    instance.report_run_failed(other)
+
+    data = watching(timedelta(hours=1))
+
+    assert not data.run_requests
+    assert data.skip_message == "no daily_bars partition waits for a retry"
 
 
 def test_a_cursor_the_sensor_did_not_write_is_refused_clearly():
