@@ -68,9 +68,12 @@ def ingest_batch(context: dg.AssetExecutionContext, pool, warehouse, config, bat
             ok_codes = [code for code in codes if code not in failed]
             bars = report.bars[report.bars["code"].isin(ok_codes)]
             written = replace_daily_bars(con, bars, batch=batch, start=days[0], end=days[-1], codes=ok_codes)
+            slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
+            types = (1, 2) if config.include_indices else (1,)
             data_checks = [
-                check(con, batch=batch, start=days[0], end=days[-1])
-                for check in (check_unique_bars, check_ohlc, check_completeness)
+                check_unique_bars(con, **slice_),
+                check_ohlc(con, **slice_),
+                check_completeness(con, **slice_, types=types),
             ]
     if not allowed:
         context.log.error(

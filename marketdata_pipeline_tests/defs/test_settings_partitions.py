@@ -1,0 +1,128 @@
+"""Env settings fail at load naming the variable; partitions are XSHG trading days x 16 batches."""
+
+import re
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from marketdata_pipeline.defs.baostock.resources import baostock_pool_from_env
+from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, date_partitions, is_trading_day
+from marketdata_pipeline.defs.market.publication import SHANGHAI, latest_published_day, latest_published_days
+from marketdata_pipeline.defs.market.slices import batches_and_days
+from marketdata_pipeline.defs.settings import SETTINGS, SettingError, setting
+from marketdata_pipeline.ingest.batching import batch_of
+
+ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "complaint"),
+    [
+        ("BAOSTOCK_PORT", "http", "BAOSTOCK_PORT='http' is invalid"),
+        ("BAOSTOCK_PORT", "70000", "between 1 and 65535"),
+        ("BAOSTOCK_POOL_SIZE", "0", "at least 1"),
+        ("BAOSTOCK_POOL_TIMEOUT", "-3", "greater than 0"),
+        ("BAOSTOCK_FALLBACK_ENDPOINTS", "hostonly", "is not host:port"),
+        ("MARKETDATA_SOURCE", "bloomberg", "'baostock' or 'simulator'"),
+    ],
+)
+def test_a_bad_value_fails_at_load_naming_the_variable(monkeypatch, name, raw, complaint):
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(SettingError, match=re.escape(complaint)) as raised:
+        baostock_pool_from_env() if name.startswith("BAOSTOCK") else setting(name)
+    assert name in str(raised.value)
+
+
+def test_a_bad_secret_is_never_echoed(monkeypatch):
+    monkeypatch.setitem(SETTINGS, "BAOSTOCK_PASSWORD", replace(SETTINGS["BAOSTOCK_PASSWORD"], parse=_refuse))
+    monkeypatch.setenv("BAOSTOCK_PASSWORD", "hunter2")
+    with pytest.raises(SettingError) as raised:
+        setting("BAOSTOCK_PASSWORD")
+    assert "hunter2" not in str(raised.value) and "<hidden>" in str(raised.value)
+
+
+def _refuse(raw: str) -> str:
+    raise ValueError("refused")
+
+
+def test_set_variables_reach_the_resource_as_env_vars(monkeypatch):
+    monkeypatch.setenv("BAOSTOCK_PASSWORD", "s3cret")
+    monkeypatch.setenv("BAOSTOCK_PORT", "10031")
+    monkeypatch.delenv("BAOSTOCK_HOST", raising=False)
+    resource = baostock_pool_from_env()
+    assert resource.host == "public-api.baostock.com"
+    config = resource.get_resource_definition().config_schema.default_value
+    assert config["password"] == {"env": "BAOSTOCK_PASSWORD"}
+    assert config["port"] == {"env": "BAOSTOCK_PORT"}
+
+
+def test_env_example_documents_every_setting():
+    documented = set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
+    assert documented == set(SETTINGS)
+
+
+def test_partition_keys_read_batch_then_date():
+    keys = daily_bars_partitions.get_partition_keys()
+    assert keys[0] == "b00|2015-01-05"  # 2015-01-01/02 were New Year holidays
+    assert "b03|2024-01-02" in keys
+    assert len({key.split("|")[0] for key in keys}) == 16
+
+
+@pytest.mark.parametrize(
+    ("day", "trading"),
+    [
+        (date(2024, 1, 2), True),
+        (date(2024, 1, 6), False),  # Saturday
+        (date(2024, 10, 1), False),  # National Day
+        (date(2024, 10, 8), True),
+        (date(2024, 2, 9), False),  # Spring Festival eve
+    ],
+)
+def test_date_partitions_are_xshg_trading_days(day, trading):
+    assert is_trading_day(day) is trading
+    assert (day.isoformat() in date_partitions.get_partition_keys()) is trading
+
+
+def test_keys_group_by_batch_with_their_days():
+    grouped = batches_and_days(["b03|2024-01-03", "b03|2024-01-02", "b07|2024-01-02"])
+    assert grouped == {"b03": [date(2024, 1, 2), date(2024, 1, 3)], "b07": [date(2024, 1, 2)]}
+
+
+def test_a_code_keeps_its_batch():
+    assert batch_of("sh.600000") == batch_of("sh.600000")
+    assert re.fullmatch(r"b(0\d|1[0-5])", batch_of("sz.000001"))
+
+
+@pytest.mark.parametrize(
+    ("now", "latest"),
+    [
+        ("2024-10-08 17:29", date(2024, 9, 30)),  # Tuesday after National Day, before publication
+        ("2024-10-08 17:31", date(2024, 10, 8)),
+        ("2024-10-12 12:00", date(2024, 10, 11)),  # Saturday
+    ],
+)
+def test_latest_published_day_follows_the_1730_publication(now, latest):
+    assert latest_published_day(_shanghai(now)) == latest
+
+
+def test_latest_published_days_skip_holidays():
+    days = latest_published_days(3, _shanghai("2024-10-08 18:00"))
+    assert days == [date(2024, 9, 27), date(2024, 9, 30), date(2024, 10, 8)]
+
+
+def _shanghai(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+
+
+def test_definitions_hold_the_market_assets_and_checks():
+    from marketdata_pipeline.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"trade_calendar", "stock_universe", "daily_bars", "adjust_factors"}
+    checks = {key.name for key in graph.asset_check_keys}
+    assert {"pool_health", "failure_rate", "unique_bars", "ohlc_consistent", "complete_vs_universe"} <= checks
+    assert isinstance(date_partitions, dg.DailyPartitionsDefinition)
