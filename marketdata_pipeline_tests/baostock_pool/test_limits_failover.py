@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from marketdata_pipeline.pool import CapacityLimited, Failover
+from marketdata_pipeline.pool import CapacityLimited, Failover, PoolTimeout
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
 from marketdata_pipeline_tests.pool.fakes import wait_until
@@ -112,3 +112,21 @@ def _use_and_read_endpoint(pool) -> str | None:
     with pool.session() as session:
         fetch_day(session)
         return session.endpoint
+
+
+def test_blacklist_answer_backs_off_and_recovers(simulator, make_pool):
+    events = []
+    pool = make_pool([simulator.address], max_size=4, on_event=events.append)
+    simulator.faults.error_code = "10001011"
+    simulator.faults.error_rate = 1.0
+    with pytest.raises(PoolTimeout, match="BlacklistedError"):
+        pool.session(timeout=0.6).__enter__()
+    logins_tried = simulator.stats()["requests_by_method"]["login"]
+    assert 2 <= logins_tried <= 12  # backed off, not a tight loop
+    stats = pool.stats()
+    assert stats["target_size"] == 1 and stats["capacity_limits"] >= 2
+    assert abs(stats["login_failures"] - logins_tried) <= 1  # a retry may land between the two reads
+    assert any(isinstance(e, CapacityLimited) and "10001011" in e.error for e in events)
+    simulator.faults.error_rate = 0.0
+    with pool.session(timeout=3.0) as session:
+        assert fetch_day(session)
