@@ -24,9 +24,17 @@ from marketdata_pipeline.ingest.completeness import (
 )
 from marketdata_pipeline.ingest.inputs import check_codes, check_days, check_progress_every, worker_count
 from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
-from marketdata_pipeline.ingest.report import INCOMPLETE, WHOLE_MARKET, FetchFailure, FetchReport, Progress
+from marketdata_pipeline.ingest.report import (
+    EMPTY_ANSWER,
+    INCOMPLETE,
+    WHOLE_MARKET,
+    FetchFailure,
+    FetchReport,
+    Progress,
+)
 
 DEFAULT_PROGRESS_EVERY = 50
+_EMPTY_DAY = "the whole-market answer has no rows: not published yet, or not a trading day"
 
 
 def fetch_daily_bars(
@@ -147,23 +155,31 @@ class _FetchRun:
 
 
 def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -> None:
-    """One whole-market request per day; keeps this run's codes, records days that failed."""
+    """One whole-market request per day; keeps this run's codes, records days that failed.
+
+    An empty whole-market answer for a day of the run is recorded as a failed
+    day too (`EmptyAnswer`: not published yet, or not a trading day); its
+    symbols are asked one by one like those of any failed day.
+    """
 
     def fetch_day(day: date) -> Call:
-        def query(session):
+        def query(session) -> tuple[list, int]:
             answer = session.query_daily_history_k_AStock(day.isoformat())
             rows = daily_rows(answer, f"query_daily_history_k_AStock({day.isoformat()})")
-            return [row for row in rows if run.collector.wants(row) and row_date(row) == day.isoformat()]
+            kept = [row for row in rows if run.collector.wants(row) and row_date(row) == day.isoformat()]
+            return kept, len(rows)
 
         return call_with_retry(pool, query, retry)
 
     for day, call in run_bounded(fetch_day, run.days, workers):
         run.requests += call.requests
         run.days_done += 1
-        if call.ok:
-            run.collector.add(call.result)
-        else:
+        if not call.ok:
             run.market_failures.append(FetchFailure.from_error(WHOLE_MARKET, day, day, call.error))
+        elif call.result[1] == 0:
+            run.market_failures.append(FetchFailure(WHOLE_MARKET, day, day, EMPTY_ANSWER, _EMPTY_DAY))
+        else:
+            run.collector.add(call.result[0])
         run.report_progress("market")
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from marketdata_pipeline.baostock.errors import BaoStockError
 
 INCOMPLETE = "Incomplete"
+EMPTY_ANSWER = "EmptyAnswer"
 WHOLE_MARKET = "*"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import pytest
 
@@ -218,3 +220,30 @@ def _first_listing(pool, wanted) -> tuple[str, str, str]:
     with pool.session() as session:
         basic = session.query_stock_basic().rows
     return next((code, ipo, out) for code, _, ipo, out, kind, _ in basic if kind == "1" and wanted(ipo, out))
+
+
+def test_an_empty_whole_market_day_is_recorded_and_its_symbols_asked_one_by_one(shared_pool, universe):
+    codes = a_share_codes(universe)[:3]
+    days = [date(2024, 12, 27), date(2024, 12, 28)]  # a Friday and a Saturday, passed as trading days
+    report = fetch_daily_bars(shared_pool, codes, days, strategy="market", listed=listing_windows(universe))
+    assert [(f.code, f.start_date, f.error_type) for f in report.market_failures] == [
+        ("*", date(2024, 12, 28), "EmptyAnswer")
+    ]
+    assert report.fallback_symbols == 3
+    assert report.requests == 2 + 3
+    assert [f.message for f in report.failures] == ["incomplete: 1 of 2 days"] * 3
+
+
+def test_a_progress_callback_that_raises_stops_the_run_and_returns_every_session(
+    shared_pool, universe, last_days
+):
+    def give_up(progress):
+        raise KeyboardInterrupt("stop")
+
+    codes = a_share_codes(universe)[500:540]
+    with pytest.raises(KeyboardInterrupt):
+        fetch_daily_bars(
+            shared_pool, codes, last_days[-2:], strategy="symbol", progress_every=5, on_progress=give_up
+        )
+    stats = shared_pool.stats()
+    assert stats["in_use"] == 0 and stats["waiting"] == 0

@@ -1,0 +1,53 @@
+"""Retry policy and the bounded runner: pauses, limits, order of results."""
+
+import threading
+import time
+
+import pytest
+
+from marketdata_pipeline.ingest.calls import RetryPolicy, run_bounded
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap():
+    policy = RetryPolicy(attempts=5, backoff_s=0.1, max_backoff_s=0.3)
+    for retry, ceiling in [(1, 0.1), (2, 0.2), (3, 0.3), (4, 0.3)]:
+        pauses = [policy.pause(retry) for _ in range(50)]
+        assert all(ceiling / 2 <= pause <= ceiling for pause in pauses)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"attempts": 0}, "attempts must be >= 1"), ({"backoff_s": -1}, ">= 0")]
+)
+def test_a_bad_retry_policy_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RetryPolicy(**kwargs)
+
+
+def test_run_bounded_never_runs_more_than_max_workers_at_once():
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def work(item):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return item * 2
+
+    results = dict(run_bounded(work, range(20), max_workers=3))
+    assert results == {item: item * 2 for item in range(20)}
+    assert 1 < peak[0] <= 3
+
+
+def test_leaving_run_bounded_early_cancels_the_work_not_started():
+    started = []
+
+    def work(item):
+        started.append(item)
+        time.sleep(0.01)
+        return item
+
+    for _ in run_bounded(work, range(100), max_workers=2):
+        break
+    assert len(started) < 10
