@@ -114,7 +114,7 @@ class PriceModel:
         sigma = p.sigma[syms][:, None]
         up = np.floor(preclose * (1 + walk.limit) * 100 + 1e-6) / 100
         down = np.ceil(preclose * (1 - walk.limit) * 100 - 1e-6) / 100
-        open_ = np.clip(round2(preclose * np.exp(0.4 * sigma * z_open)), down, up)
+        open_ = np.minimum(np.maximum(round2(preclose * np.exp(0.4 * sigma * z_open)), down), up)
         top, bottom = np.maximum(open_, close), np.minimum(open_, close)
         high = np.maximum(np.minimum(round2(top * (1 + 0.5 * sigma * np.abs(z_high))), up), top)
         low = np.minimum(np.maximum(round2(bottom * (1 - 0.5 * sigma * np.abs(z_low))), down), bottom)
@@ -220,7 +220,7 @@ class PriceModel:
         z = noise.normal(self.seed, _S_RETURN, p.code_id[syms][:, None], days[None, :])
         cap = self._move_cap[syms][:, None] * _DAILY_SHARE
         suspended = self._suspended(syms, days)
-        returns = np.where(suspended, 0.0, np.clip(p.sigma[syms][:, None] * z, -cap, cap))
+        returns = np.where(suspended, 0.0, np.minimum(np.maximum(p.sigma[syms][:, None] * z, -cap), cap))
         return returns, suspended
 
     def _suspended(self, syms: np.ndarray, days: np.ndarray) -> np.ndarray:
