@@ -297,6 +297,16 @@ def test_failures_of_other_jobs_are_not_retried(watching, instance):
     assert data.skip_message == "no daily_bars partition waits for a retry"
 
 
+def test_a_run_with_a_garbled_attempt_tag_is_reported_not_retried(watching, instance):
+    run_daily_bars(instance, "crash", "b08|2024-10-08", tags={"marketdata/retry_attempt": "two"})
+
+    data = watching(timedelta(hours=1))
+
+    assert not data.run_requests
+    assert data.skip_message.startswith("cannot retry daily_bars b08|2024-10-08: run ")
+    assert "marketdata/retry_attempt='two', not a number" in data.skip_message
+
+
 def test_a_cursor_the_sensor_did_not_write_is_refused_clearly():
     with pytest.raises(ValueError, match="clear the cursor in the UI"):
         RetryState.from_cursor("2024-10-08")
@@ -307,3 +317,7 @@ def test_sensors_are_registered_stopped(repository):
         sensor = repository.get_sensor_def(name)
         assert sensor.minimum_interval_seconds == interval
         assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert (
+        "at most 3 times, after 5, 15, 45 minutes"
+        in repository.get_sensor_def("daily_bars_retry_sensor").description
+    )

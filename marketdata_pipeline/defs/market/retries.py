@@ -64,23 +64,28 @@ def retry_delay(attempt: int) -> timedelta:
     return FIRST_DELAY * DELAY_GROWTH ** (attempt - 1)
 
 
-def attempt_of(run: dg.DagsterRun) -> int:
-    """Which retry `run` was: 0 for a run nobody retried."""
+def attempt_of(run: dg.DagsterRun) -> int | None:
+    """Which retry `run` was: 0 for a run nobody retried, None when its tag is not a number."""
     raw = run.tags.get(RETRY_ATTEMPT_TAG, "0")
-    if not raw.isdigit():
-        raise ValueError(f"run {run.run_id} has tag {RETRY_ATTEMPT_TAG}={raw!r}; expected a whole number")
-    return int(raw)
+    return int(raw) if raw.isdigit() else None
 
 
 def plan_retry(state: RetryState, finished: FinishedRun, max_retries: int) -> str | None:
-    """Record what `finished` means for its partition; the give-up message after the last retry failed."""
+    """Record what `finished` means for its partition; a message when a failure will not be retried."""
     partition = partition_of(finished.run.tags)
     if partition is None:
         return None
     if finished.failure is None:
         state.pending.pop(partition, None)
         return None
-    attempt = attempt_of(finished.run) + 1
+    previous = attempt_of(finished.run)
+    if previous is None:
+        state.pending.pop(partition, None)
+        return (
+            f"cannot retry daily_bars {partition}: run {finished.run.run_id} has tag "
+            f"{RETRY_ATTEMPT_TAG}={finished.run.tags[RETRY_ATTEMPT_TAG]!r}, not a number; re-run it by hand"
+        )
+    attempt = previous + 1
     if attempt > max_retries:
         state.pending.pop(partition, None)
         return (
@@ -136,6 +141,12 @@ def waiting_summary(state: RetryState) -> str:
     return f"waiting ({TIMEZONE}): {waiting}"
 
 
+def _minutes(max_retries: int) -> str:
+    return ", ".join(
+        str(int(retry_delay(attempt).total_seconds() // 60)) for attempt in range(1, max_retries + 1)
+    )
+
+
 def _shanghai(timestamp: float) -> str:
     return f"{datetime.fromtimestamp(timestamp, SHANGHAI):%Y-%m-%d %H:%M}"
 
@@ -153,14 +164,14 @@ def build_retry_sensor(
         minimum_interval_seconds=CHECK_EVERY_SECONDS,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Re-runs a daily_bars partition whose run or failure_rate check failed, at most "
-        f"{max_retries} times, after 5, 15, 45 minutes.",
+        f"{max_retries} times, after {_minutes(max_retries)} minutes.",
     )
     def retry_sensor(context: dg.SensorEvaluationContext):
         state = RetryState.from_cursor(context.cursor)
         if state.after_storage_id is None:
             state.after_storage_id = newest_storage_id(context.instance)
-            return dg.SensorResult(skip_reason="watching daily_bars runs that end from now on",
-                                   cursor=state.to_cursor())  # fmt: skip
+            started = "watching daily_bars runs that end from now on"
+            return dg.SensorResult(skip_reason=started, cursor=state.to_cursor())
         ended, state.after_storage_id = finished_runs(context.instance, state.after_storage_id)
         gave_up = [message for run in ended if (message := plan_retry(state, run, max_retries))]
         for message in gave_up:
