@@ -1,8 +1,10 @@
 """The publication sensor against the simulator, and the retry sensor over real runs in an instance."""
 
 import contextlib
+import gc
 import json
 import socket
+import warnings
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -62,6 +64,18 @@ def baostock(monkeypatch):
         yield sim
 
 
+@contextlib.contextmanager
+def no_leaked_sockets():
+    """Fail when the block leaves a file descriptor open or lets the garbage collector close one."""
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield
+        gc.collect()
+    assert wait_for_fds(before) == before
+    assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
 def publication_sensor_at(at: datetime):
     return build_publication_sensor(clock=lambda: at)
 
@@ -76,9 +90,8 @@ def test_before_publication_the_sensor_skips_without_asking_baostock(baostock, r
 
 
 def test_after_publication_the_sensor_starts_the_day_and_closes_its_session(baostock, repository, instance):
-    before = open_fds()
-
-    data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
+    with no_leaked_sockets():
+        data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
 
     assert data.skip_message is None
     assert [(r.job_name, r.partition_key, r.run_key) for r in data.run_requests] == [
@@ -89,7 +102,6 @@ def test_after_publication_the_sensor_starts_the_day_and_closes_its_session(baos
     stats = baostock.stats()
     assert (stats["logins"], stats["logouts"], stats["active_connections"]) == (1, 1, 0)
     assert set(stats["requests_by_method"]) == {"login", "query_all_stock", "logout"}
-    assert wait_for_fds(before) == before
 
 
 def test_a_restarted_sensor_does_not_request_the_day_again(baostock, repository, instance):
@@ -138,16 +150,15 @@ def test_an_unreachable_server_is_a_skip_naming_host_and_port(monkeypatch, repos
         port = probe.getsockname()[1]
     monkeypatch.setenv("BAOSTOCK_HOST", "127.0.0.1")
     monkeypatch.setenv("BAOSTOCK_PORT", str(port))
-    before = open_fds()
 
-    data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
+    with no_leaked_sockets():
+        data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
 
     assert not data.run_requests
     assert data.skip_message.startswith(
         f"cannot ask BaoStock at 127.0.0.1:{port} whether 2024-10-08 is published"
     )
     assert "Connection refused" in data.skip_message
-    assert wait_for_fds(before) == before
 
 
 # -- retry sensor -------------------------------------------------------------------------------
