@@ -79,7 +79,8 @@ def kdata_rows(
         days = bars.days[index[1]]
         columns = _daily_columns(market, view, days, [code] * len(days), no_turn, factor[index[1]], flag)
     elif frequency in ("w", "m"):
-        columns = _period_columns(market, bars, keep, factor, flag, code, frequency)
+        back = factor_series(market, sym, bars.days, BACK, factors_through)
+        columns = _period_columns(market, bars, keep, factor, flag, code, frequency, back)
     else:
         columns = _minute_columns(market, sym, bars, keep, factor, flag, code, int(frequency))
     return [list(row) for row in zip(*(columns[name]() for name in fields), strict=True)]
@@ -164,38 +165,36 @@ def _daily_columns(market, view, days, codes, no_turn, factor, flag):
     return columns
 
 
-def _period_columns(market, bars, keep, factor, flag, code, frequency):
+def _period_columns(market, bars, keep, factor, flag, code, frequency, back):
+    """Weekly or monthly bars from the daily ones; pctChg is the period's total return."""
     tl = market.timeline
     days = bars.days[keep]
     keys = (tl.days[days] - 1) // 7 if frequency == "w" else tl.month_of[days]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], len(days)] - 1
     f = factor[keep]
-    adj = (lambda a: a[0][keep]) if flag == RAW else (lambda a: a[0][keep] * f)
-    open_, high, low, close = (adj(getattr(bars, n)) for n in ("open", "high", "low", "close"))
-    true_close = bars.close[0][keep] * factor[keep]
-    true_pre = bars.preclose[0][keep] * factor[keep]
-    fmt = (lambda v: f"{v:.4f}") if flag == RAW else (lambda v: f"{v:.10f}")
-    is_index = bool(market.profiles.float_shares[market.universe.position[code]] == 0)
+
+    def column(name: str) -> np.ndarray:
+        return getattr(bars, name)[0][keep]
+
+    def total(name: str) -> list:
+        return np.add.reduceat(column(name), starts).tolist()
+
+    growth = (column("close") * back[keep])[ends] / (column("preclose") * back[keep])[starts]
+    is_index = bool(market.profiles.is_index[market.universe.position[code]])
     n = len(starts)
     return {
         "date": lambda: [tl.iso_dates[d] for d in days[ends].tolist()],
         "code": lambda: [code] * n,
-        "open": lambda: [fmt(v) for v in open_[starts].tolist()],
-        "high": lambda: [fmt(v) for v in np.maximum.reduceat(high, starts).tolist()],
-        "low": lambda: [fmt(v) for v in np.minimum.reduceat(low, starts).tolist()],
-        "close": lambda: [fmt(v) for v in close[ends].tolist()],
-        "volume": lambda: [str(v) for v in np.add.reduceat(bars.volume[0][keep], starts).tolist()],
-        "amount": lambda: [
-            f"{v:.4f}" for v in round2(np.add.reduceat(bars.amount[0][keep], starts)).tolist()
-        ],
+        "open": lambda: _prices(column("open")[starts], f[starts], flag),
+        "high": lambda: _prices(np.maximum.reduceat(column("high") * f, starts), np.ones(n), flag),
+        "low": lambda: _prices(np.minimum.reduceat(column("low") * f, starts), np.ones(n), flag),
+        "close": lambda: _prices(column("close")[ends], f[ends], flag),
+        "volume": lambda: _formatted("%d", total("volume")),
+        "amount": lambda: _formatted("%.4f", round2(np.array(total("amount"))).tolist()),
         "adjustflag": lambda: [flag] * n,
-        "turn": lambda: (
-            [""] * n
-            if is_index
-            else [f"{v:.6f}" for v in np.add.reduceat(bars.turn[0][keep], starts).tolist()]
-        ),
-        "pctChg": lambda: [f"{v:.6f}" for v in ((true_close[ends] / true_pre[starts] - 1) * 100).tolist()],
+        "turn": lambda: [""] * n if is_index else _formatted("%.6f", total("turn")),
+        "pctChg": lambda: _formatted("%.6f", ((growth - 1) * 100).tolist()),
     }
 
 

@@ -88,6 +88,10 @@ def test_weekly_and_monthly_bars_end_on_the_periods_last_session(official):
     days = read_all(official.query_history_k_data_plus("sh.600000", DAILY, "2024-01-01", "2024-01-31"))
     assert months[0][2] == days[0][2] and months[0][5] == days[-1][5]
     assert int(months[0][6]) == sum(int(d[7]) for d in days)
+    back = read_all(
+        official.query_history_k_data_plus("sh.600000", fields, "2024-01-01", "2024-03-31", "w", "1")
+    )
+    assert [w[10] for w in back] == [w[10] for w in weeks], "pctChg is the period's return whatever the flag"
 
 
 def test_adjusted_prices_are_raw_prices_times_the_published_factor(official):
