@@ -28,7 +28,7 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently a query is retried after a transport error."""
+    """How often and how patiently a query is retried after a RETRIED error."""
 
     attempts: int = 3
     """Tries in all, the first included."""

@@ -60,17 +60,19 @@ def fetch_daily_bars(
     run = _FetchRun(check_codes(codes), check_days(trading_days), listed, on_progress, progress_every)
     workers = worker_count(pool, max_workers)
     plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
-    retry = retry or RetryPolicy()
-    if not run.codes or not run.days:
-        pass  # nothing to fetch: the report says so
-    elif plan.strategy == "market":
+    if run.codes and run.days:  # else nothing to fetch, and the report says so
+        _fetch_by_plan(run, plan, pool, workers, retry or RetryPolicy())
+    run.check_completeness()
+    run.report_progress("done")
+    return run.report(plan)
+
+
+def _fetch_by_plan(run: _FetchRun, plan: FetchPlan, pool, workers: int, retry: RetryPolicy) -> None:
+    if plan.strategy == "market":
         _fetch_market_days(run, pool, workers, retry)
         _fetch_symbol_ranges(run, pool, workers, retry, run.missing_by_code(), phase="fallback")
     else:
         _fetch_symbol_ranges(run, pool, workers, retry, run.expected_by_code(), phase="symbol")
-    run.check_completeness()
-    run.report_progress("done")
-    return run.report(plan)
 
 
 class _FetchRun:

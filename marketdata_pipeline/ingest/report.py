@@ -44,17 +44,6 @@ class FetchFailure:
         error_code = root.code if isinstance(root, BaoStockError) else ""
         return cls(code, start_date, end_date, type(root).__name__, message, error_code)
 
-    def as_dict(self) -> dict[str, str]:
-        """The failure as plain strings (ISO dates), ready for a table or a log line."""
-        return {
-            "code": self.code,
-            "start_date": self.start_date.isoformat(),
-            "end_date": self.end_date.isoformat(),
-            "error_type": self.error_type,
-            "error_code": self.error_code,
-            "message": self.message,
-        }
-
 
 def _baostock_cause(error: BaseException) -> BaseException:
     """The first BaoStock error down `error`'s chain of causes, or `error` itself."""
