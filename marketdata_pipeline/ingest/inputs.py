@@ -82,6 +82,10 @@ def check_progress_every(progress_every: int) -> int:
 
 def worker_count(pool, max_workers: int | None) -> int:
     """Threads for a run: `max_workers` capped at the pool's max_size (None means max_size)."""
+    if not hasattr(pool, "session") or not hasattr(pool, "max_size"):
+        raise TypeError(
+            f"pool={pool!r} is not a session pool: pass a BaoStockPool (with session() and max_size)"
+        )
     if max_workers is None:
         return pool.max_size
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:

@@ -215,6 +215,12 @@ def test_bad_arguments_are_refused_with_the_fix(shared_pool, kwargs, message):
         fetch_daily_bars(shared_pool, arguments.pop("codes"), arguments.pop("trading_days"), **arguments)
 
 
+def test_a_session_instead_of_a_pool_is_refused(shared_simulator):
+    refused = pytest.raises(TypeError, match="is not a session pool: pass a BaoStockPool")
+    with BaoStockSession(*shared_simulator.address) as session, refused:
+        fetch_daily_bars(session, ["sh.600000"], [date(2024, 12, 31)])
+
+
 def _first_listing(pool, wanted) -> tuple[str, str, str]:
     """(code, ipoDate, outDate) of the first A-share whose dates (ISO strings) satisfy `wanted`."""
     with pool.session() as session:
