@@ -29,7 +29,7 @@ STOCK_BASIC_FIELDS = "code, code_name, ipoDate, outDate, type, status"
 WHOLE_MARKET_FIELDS = ",".join(kdata.DAILY_FIELDS)
 _CODE_RE = re.compile(r"^(sh|sz)\.\d{6}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WHOLE_MARKET_CACHE = 8
+_WHOLE_MARKET_CACHE = 4  # ~6 MB of row strings per day
 
 
 class Refusal(Exception):
