@@ -8,6 +8,9 @@ Run: `python -m marketdata_pipeline_tests.ingest.measure_cost_model` (about a mi
 2. Check: `fetch_daily_bars` on 4 workers with each strategy forced, for a
    few shapes of one batch, next to what the model predicts with the fitted
    weights. The planner only needs the order right, not the seconds.
+3. Speed-up: `fetch_daily_bars` (planner's choice, 4 workers) against one
+   session asking symbol by symbol, as a script on the official client does,
+   on the same simulator, side by side.
 """
 
 from __future__ import annotations
@@ -91,6 +94,24 @@ def check_model(pool: BaoStockPool, model: CostModel, days: list[date], codes: l
             )
 
 
+def compare_with_one_session(pool: BaoStockPool, host: str, port: int, days: list[date], codes: list[str]):
+    print(f"  {'shape':<16} {'one session s':>13} {'fetch_daily_bars s':>18} {'ratio':>6}")
+    for n_days, n_symbols in [(1, 320), (5, 320)]:
+        window = days[-n_days - 20 : -20]  # days not fetched by the check above: cold on both sides
+        started = time.perf_counter()
+        with BaoStockSession(host, port, request_timeout=120) as session:
+            for code in codes[:n_symbols]:
+                session.query_history_k_data_plus(
+                    code, DAILY_FIELDS_CSV, window[0].isoformat(), window[-1].isoformat()
+                )
+        serial = time.perf_counter() - started
+        report = fetch_daily_bars(pool, codes[:n_symbols], window, max_workers=WORKERS)
+        print(
+            f"  {n_days:>3}d x {n_symbols:<4} sym {serial:13.2f} {report.duration_s:18.2f} "
+            f"{serial / report.duration_s:5.1f}x ({report.strategy})"
+        )
+
+
 def run() -> None:
     with Simulator(seed=0, today=TODAY, latency_ms=LATENCY_MS) as simulator:
         host, port = simulator.address
@@ -104,7 +125,10 @@ def run() -> None:
         print(f"  fitted: request_s={model.request_s:.4f} s, row_s={model.row_s * 1e6:.1f} us")
         print(f"check, {WORKERS} workers:")
         with BaoStockPool([(host, port)], max_size=WORKERS, request_timeout=120) as pool:
-            check_model(pool, model, [date.fromisoformat(day) for day in days], codes[::15])
+            trading = [date.fromisoformat(day) for day in days]
+            check_model(pool, model, trading, codes[::15])
+            print(f"speed-up over one session asking symbol by symbol, {LATENCY_MS} ms latency:")
+            compare_with_one_session(pool, host, port, trading, codes[7::15])
 
 
 if __name__ == "__main__":
