@@ -15,14 +15,17 @@ Round trips overlap across workers (a unit is a day or a symbol, the most that
 can be in flight at once); rows do not, because producing, compressing and
 decoding rows is CPU work under the GIL here (and bandwidth against the real
 server). The weights are parameters. The defaults were measured against the
-project's simulator with 20 ms latency on a 2-core machine, by
+project's simulator with 20 ms latency on a quiet 2-core machine, by
 `python -m marketdata_pipeline_tests.ingest.measure_cost_model`: one session,
 cold requests (each day or symbol asked once, as in a run), medians of a
 whole-market day (5,057 rows: 306 ms), a 5-day range (5 rows: 25 ms) and a
-one-year range (242 rows: 36 ms), least-squares fit request_s = 23.5 ms, row_s =
-56 us. With those weights the model predicted 4-worker runs of one batch within
+one-year range (242 rows: 36 ms), least-squares fit request_s = 23.5 ms,
+row_s = 56 us. The model then predicted 4-worker runs of one batch within
 ~25% (1 day: 0.31 s predicted / 0.32 s measured for "market"; 20 days: 2.24 /
-2.28 s for "symbol", 5.81 / 5.34 s for "market").
+2.28 s for "symbol", 5.81 / 5.34 s for "market"). Under load (load average
+10) the fitted row_s rose to 84-109 us and the seconds drifted, yet with the
+defaults the planner still picked the faster strategy for 1, 5, 20 and 60
+days of a batch; with them the boundary is 7 days for 320 symbols on 4 workers.
 """
 
 from __future__ import annotations
