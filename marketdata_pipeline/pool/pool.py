@@ -567,8 +567,13 @@ class SessionPool(Generic[S]):
             self._nconns += 1
             self._growing += 1
             grower = _Grower(self)
+            try:
+                grower.start()
+            except RuntimeError:  # "can't start new thread": give the slot back, tell the caller
+                self._nconns -= 1
+                self._growing -= 1
+                raise
             self._growers.add(grower)
-            grower.start()
             started.append(grower)
         return started
 

@@ -78,7 +78,7 @@ def test_no_file_descriptor_left_after_close(simulator, make_pool):
         thread.start()
     for thread in threads:
         thread.join(5)
-    simulator.kill_connections(wait=True)
+    simulator.kill_connections()
     with pool.session() as session:
         fetch_day(session)
     assert open_fds() > before

@@ -39,7 +39,7 @@ def test_connections_killed_while_idle_are_never_handed_out(simulator, make_pool
     with pool.session() as first, pool.session() as second:
         fetch_day(first)
         fetch_day(second)
-    simulator.kill_connections(wait=True)
+    simulator.kill_connections()
     for _ in range(4):
         with pool.session() as session:
             assert fetch_day(session)
@@ -52,7 +52,7 @@ def test_server_killed_mid_use_next_checkout_works(simulator, make_pool):
     pool = make_pool([simulator.address], max_size=1)
     with pytest.raises(TransportError), pool.session() as session:
         fetch_day(session)
-        simulator.kill_connections(wait=True)
+        simulator.kill_connections()
         fetch_day(session)
     with pool.session() as fresh:
         assert fresh is not session and fetch_day(fresh)
