@@ -1,6 +1,6 @@
 """Measure the planner's cost weights against the simulator at 20 ms latency, and check the model.
 
-Run: `python -m marketdata_pipeline_tests.ingest.measure_cost_model` (about a minute).
+Run: `make bench` or `python -m marketdata_pipeline_tests.bench planner` (about a minute).
 
 1. Weights: on one session (no overlap), the median time of three request
    shapes - a whole-market day (~5,050 rows), a 5-day range and a one-year
