@@ -16,7 +16,7 @@ can be in flight at once); rows do not, because producing, compressing and
 decoding rows is CPU work under the GIL here (and bandwidth against the real
 server). The weights are parameters. The defaults were measured against the
 project's simulator with 20 ms latency on a quiet 2-core machine, by
-`python -m marketdata_pipeline_tests.ingest.measure_cost_model`: one session,
+`python -m marketdata_pipeline_tests.bench planner`: one session,
 cold requests (each day or symbol asked once, as in a run), medians of a
 whole-market day (5,057 rows: 306 ms), a 5-day range (5 rows: 25 ms) and a
 one-year range (242 rows: 36 ms), least-squares fit request_s = 23.5 ms,
