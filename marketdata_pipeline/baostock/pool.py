@@ -15,10 +15,10 @@ import socket
 import threading
 import weakref
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from marketdata_pipeline.baostock import validation
 from marketdata_pipeline.baostock.errors import (
     BaoStockError,
     BlacklistedError,
@@ -96,16 +96,17 @@ class BaoStockPool:
         self._endpoints = _checked_endpoints(endpoints)
         self._user = user
         self._secrets = tuple(s for s in (password, api_key) if isinstance(s, str) and s)
-        self._check_credentials(user, password, api_key)
         self._password = password
         self._api_key = api_key
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
+        self._check_settings()
         self._counts_lock = threading.Lock()
         self._logins = 0
         self._login_failures = 0
         self._session_endpoint: weakref.WeakKeyDictionary[BaoStockSession, int] = weakref.WeakKeyDictionary()
         self._probe: threading.Thread | None = None
+        self._probe_lock = threading.Lock()
         self._failover = FailoverEndpoints(
             self._endpoints,
             is_endpoint_failure=lambda exc: isinstance(exc, TransportError),
@@ -114,25 +115,17 @@ class BaoStockPool:
             pool_name=name,
             events=EventSink(on_event),
         )
-        self._pool: SessionPool[BaoStockSession] = SessionPool(
-            self._open_session,
-            check=_check_socket,
-            close=_logout_and_close,
-            renew=self._login_again,
-            is_broken=_breaks_session,
-            is_capacity_error=_is_login_refused,
+        self._pool = self._open_pool(
+            name,
+            on_event,
             min_size=min_size,
             max_size=max_size,
             acquire_timeout=acquire_timeout,
             max_lifetime=session_ttl,
             max_idle=max_idle,
-            check_idle_after=0.0,
             reconnect_backoff=reconnect_backoff,
             capacity_retry=capacity_retry,
             leak_threshold=leak_threshold,
-            name=name,
-            on_event=on_event,
-            wrapper_modules=(__name__,),
         )
 
     # -- public API -------------------------------------------------------
@@ -147,7 +140,7 @@ class BaoStockPool:
         current = self._failover.current
         return None if current is None else _label(current)
 
-    def session(self, timeout: float | None = None):
+    def session(self, timeout: float | None = None) -> AbstractContextManager[BaoStockSession]:
         """`with pool.session() as s:` - a logged-in session for the block (see the class docstring)."""
         self._maybe_probe_preferred()
         return self._pool.session(timeout)
@@ -189,7 +182,8 @@ class BaoStockPool:
     def close(self, timeout: float = 5.0) -> None:
         """Log out and close every session (see `SessionPool.close`); joins the failback probe."""
         self._pool.close(timeout)
-        probe = self._probe
+        with self._probe_lock:
+            probe = self._probe
         if probe is not None:
             probe.join(timeout)
 
@@ -209,6 +203,28 @@ class BaoStockPool:
 
     # -- plumbing for SessionPool -----------------------------------------
 
+    def _open_pool(
+        self, name: str, on_event: EventHook | None, **limits: Any
+    ) -> SessionPool[BaoStockSession]:
+        """The generic pool, bound to BaoStock: how sessions open, are checked, renewed, judged, closed."""
+        try:
+            return SessionPool(
+                self._open_session,
+                check=_check_socket,
+                close=_logout_and_close,
+                renew=self._login_again,
+                is_broken=_breaks_session,
+                is_capacity_error=_is_login_refused,
+                check_idle_after=0.0,
+                name=name,
+                on_event=on_event,
+                wrapper_modules=(__name__,),
+                **limits,
+            )
+        except ValueError as exc:
+            # The generic pool names its own setting; name the one this class's caller passed.
+            raise ValueError(str(exc).replace("max_lifetime", "session_ttl")) from None
+
     def _open_session(self) -> BaoStockSession:
         """Connect and log in on the first endpoint that is up."""
         try:
@@ -218,9 +234,10 @@ class BaoStockPool:
         self._session_endpoint[session] = index
         return session
 
-    def _login_to(self, endpoint: tuple[str, int]) -> BaoStockSession:
+    def _new_session(self, endpoint: tuple[str, int]) -> BaoStockSession:
+        """A session object for `endpoint`; no socket is opened until login."""
         host, port = endpoint
-        session = BaoStockSession(
+        return BaoStockSession(
             host,
             port,
             user=self._user,
@@ -229,6 +246,9 @@ class BaoStockPool:
             connect_timeout=self._connect_timeout,
             request_timeout=self._request_timeout,
         )
+
+    def _login_to(self, endpoint: tuple[str, int]) -> BaoStockSession:
+        session = self._new_session(endpoint)
         try:
             self._counted_login(session)
         except BaseException:
@@ -256,13 +276,16 @@ class BaoStockPool:
     def _maybe_probe_preferred(self) -> None:
         """Lazily, at most once per `failback_probe_s`: is a preferred endpoint back?"""
         index = self._failover.due_probe()
-        if index is None or self._pool.closed:
+        if index is None:
             return
-        probe = threading.Thread(
-            target=self._probe_endpoint, args=(index,), name="baostock-probe", daemon=True
-        )
-        self._probe = probe
-        probe.start()
+        with self._probe_lock:  # close() joins the probe: it must only ever see a started thread
+            if self._pool.closed:
+                return
+            probe = threading.Thread(
+                target=self._probe_endpoint, args=(index,), name="baostock-probe", daemon=True
+            )
+            probe.start()
+            self._probe = probe
 
     def _probe_endpoint(self, index: int) -> None:
         if not self._failover.probe(index, self._reachable):
@@ -277,12 +300,16 @@ class BaoStockPool:
 
     # -- secrets ----------------------------------------------------------
 
-    def _check_credentials(self, user: str, password: str, api_key: str | None) -> None:
-        """Fail at construction, not in a background login, and never echo a secret while at it."""
+    def _check_settings(self) -> None:
+        """Fail at construction, not in a background login, and never echo a secret while at it.
+
+        Building (not connecting) a session per endpoint runs the session's own
+        checks of user, password, API key, port and timeouts: one place decides.
+        """
         try:
-            validation.check_credentials(user, password)
-            validation.check_api_key(api_key)
-        except BaoStockError as exc:
+            for endpoint in self._endpoints:
+                self._new_session(endpoint)
+        except (BaoStockError, ValueError) as exc:
             raise self._redacted(exc) from None
 
     def _redact(self, text: str | None) -> str | None:

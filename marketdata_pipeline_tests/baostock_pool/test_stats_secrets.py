@@ -110,3 +110,17 @@ def test_context_manager_closes_every_socket(simulator):
         fetch_day(s)
     assert s.closed and pool.stats()["closed"]
     assert pool.max_size == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"connect_timeout": 0}, "connect_timeout=0 must be a positive number"),
+        ({"request_timeout": -1}, "request_timeout=-1 must be a positive number"),
+        ({"max_size": 0}, "max_size must be an integer >= 1"),
+        ({"session_ttl": 0}, "session_ttl must be > 0"),
+    ],
+)
+def test_bad_settings_fail_at_construction(options, message):
+    with pytest.raises(ValueError, match=message):
+        BaoStockPool([("127.0.0.1", 10030)], **options)
