@@ -210,6 +210,7 @@ class SessionPool(Generic[S]):
         """Close idle sessions matching `predicate` (all if None) now, and checked-out ones on return.
 
         Returns how many sessions were marked. The pool refills on demand.
+        `predicate` runs under the pool's lock: keep it to a cheap lookup.
         """
         with self._lock:
             matches = [e for e in self._idle if predicate is None or predicate(e.session)]
@@ -351,7 +352,17 @@ class SessionPool(Generic[S]):
         self._force_close_outstanding()
 
     def stats(self) -> dict[str, Any]:
-        """A flat snapshot: sizes now, plus counters since the pool opened."""
+        """A flat snapshot: sizes now, plus counters since the pool opened.
+
+        Sizes: size (sessions that exist), idle, in_use, waiting, growing (being
+        created), min_size, max_size, target_size (max_size, or lower while the
+        server refuses more sessions). Counters: created, create_failures,
+        acquires, reused (acquires served by a session that served before),
+        hit_rate (reused / acquires), waited (acquires that queued),
+        acquire_wait_p50_ms / _p95_ms (over the last 4,096 acquires), timeouts,
+        discarded_by_reason (by close reason, see `reasons`), evictions
+        ({"ttl", "idle"}), leaks, renewals, capacity_limits.
+        """
         with self._lock:
             snapshot: dict[str, Any] = {
                 "name": self.name,
