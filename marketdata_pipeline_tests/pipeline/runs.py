@@ -71,11 +71,12 @@ def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCh
 
 
 def step_failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The failed step's error: its message and every cause's, one per line."""
-    failures = [event for event in result.all_events if event.is_step_failure]
+    """The error that failed the step (or its resources): its message and every cause's, one per line."""
+    failed = (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE)
+    failures = [event for event in result.all_events if event.event_type in failed]
     if not failures:
-        raise AssertionError("the run has no step failure")
-    lines, error = [], failures[0].step_failure_data.error
+        raise AssertionError("the run has no step or resource failure")
+    lines, error = [], failures[0].event_specific_data.error
     while error is not None:
         lines.append(error.message.strip())
         error = error.cause
