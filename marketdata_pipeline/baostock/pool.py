@@ -10,7 +10,6 @@ past `session_ttl`), which errors break a session (`TransportError`,
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 import weakref
@@ -370,34 +369,18 @@ def _check_socket(session: BaoStockSession) -> None:
     and an idle timeout on the server (all of which close the socket and so
     leave an end-of-stream to read) before the session is handed out.
     """
-    problem = _socket_problem(session)
-    if problem is not None:
-        raise ConnectionLostError(f"session to {session.endpoint} {problem}")
-
-
-def _socket_problem(session: BaoStockSession) -> str | None:
     if session.closed or not session.logged_in:
-        return "is closed or logged out"
-    sock = session._sock  # BaoStockSession has no public liveness probe yet (see the pool's report)
-    if sock is None:
-        return "has no socket"
-    poller = select.poll()
-    poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-    if not poller.poll(0):
-        return None
-    try:
-        pending = sock.recv(1, socket.MSG_PEEK)
-    except OSError as exc:
-        return f"is broken: {exc}"
-    # An idle session has nothing to read: either the server hung up, or it sent bytes nobody asked for.
-    return "was closed by the server" if not pending else "has unexpected bytes waiting"
+        raise ConnectionLostError(f"session to {session.endpoint} is closed or logged out")
+    session.check_socket()
 
 
 def _logout_and_close(session: BaoStockSession) -> None:
     """Log out when the socket is still sound (bounded, best effort), then close it."""
     try:
-        if _socket_problem(session) is None:
-            session.logout(timeout=LOGOUT_TIMEOUT_S)
+        _check_socket(session)
+        session.logout(timeout=LOGOUT_TIMEOUT_S)
+    except BaoStockError:
+        pass  # a session whose socket is gone has nothing to log out
     finally:
         session.close()
 

@@ -177,7 +177,8 @@ def plain_text(value: str, name: str) -> str:
     """Free text sent as one field: it may not hold the field separator or the frame's final newline."""
     if not isinstance(value, str) or cons.MESSAGE_SPLIT in value or cons.DELIMITER in value:
         raise BadParameterError(
-            f"{name}={value!r} must be text without the \\x01 separator or a newline; remove them",
+            # The value is not echoed: this guards the password too.
+            f"{name} must be text without the \\x01 separator or a newline; remove them",
             cons.BSERR_PARAM_ERR,
         )
     return value

@@ -142,9 +142,10 @@ class Simulator:
         connection = Connection(sock, self._answers, self.faults, self._dice, self._stats, self._stopping)
         thread = threading.Thread(target=self._serve, args=(connection,), daemon=True,
                                   name=f"simulator-conn-{self._port}")  # fmt: skip
+        # Started under the lock, so stop() never finds a registered thread it cannot join yet.
         with self._lock:
             self._connections[connection] = thread
-        thread.start()
+            thread.start()
 
     def _serve(self, connection: Connection) -> None:
         try:

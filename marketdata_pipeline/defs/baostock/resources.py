@@ -43,8 +43,9 @@ class BaoStockPoolResource(dg.ConfigurableResource):
         log = context.log
 
         def forward(event) -> None:
-            if log is not None and getattr(event, "kind", "") not in ("acquired", "released"):
-                log.info(f"baostock pool: {event}")
+            # Checkouts and returns are counted in stats(); a line each would drown the run log.
+            if log is not None and event.kind not in ("acquired", "released"):
+                log.info(f"baostock pool: {event.describe()}")
 
         self._pool = BaoStockPool(
             endpoints=self.endpoints(),

@@ -109,8 +109,8 @@ def pool_health_result(pool) -> dg.AssetCheckResult:
         problems.append(f"{stats['in_use']} sessions still checked out")
     if stats["leaks"]:
         problems.append(f"{stats['leaks']} leaked sessions")
-    if report.errors:
-        problems.append(f"{len(report.errors)} sessions failed the ping and could not be replaced")
+    if report.unreplaced:
+        problems.append(f"{report.unreplaced} sessions failed the ping and could not be replaced")
     return dg.AssetCheckResult(
         check_name="pool_health",
         passed=not problems,
