@@ -57,6 +57,8 @@ class BaoStockPoolResource(dg.ConfigurableResource):
             session_ttl=self.session_ttl,
             request_timeout=self.request_timeout,
             connect_timeout=self.connect_timeout,
+            # A session serves one request (all its pages) at a time: held much longer, it leaked.
+            leak_threshold=max(60.0, 4 * self.request_timeout),
             on_event=forward,
         )
 
