@@ -12,6 +12,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from marketdata_pipeline.simulator import Simulator
+from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pipeline.runs import (
     check_evaluations,
@@ -28,20 +30,15 @@ PARTITION = f"{BATCH}|{DAY}"
 PER_SYMBOL = {"strategy": "symbol"}
 
 
-@pytest.fixture
-def populated(simulator, tmp_path):
-    """A warehouse whose b03|2024-01-02 slice is already stored (a run on a healthy simulator)."""
-    db = tmp_path / "warehouse.duckdb"
-    assert materialize_daily_bars(resources_for(simulator.address, db), PARTITION).success
-    return db
-
-
-def test_dropped_connections_are_retried_and_the_run_succeeds(simulator, populated):
+def test_dropped_connections_are_retried_and_the_run_succeeds(simulator, tmp_path):
     simulator.faults.drop_rate = 0.05
     before = open_fds()
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize_daily_bars(
-            resources_for(simulator.address, populated), PARTITION, instance=instance, config=PER_SYMBOL
+            resources_for(simulator.address, tmp_path / "warehouse.duckdb"),
+            PARTITION,
+            instance=instance,
+            config=PER_SYMBOL,
         )
         log = [entry.user_message for entry in instance.all_logs(result.run_id)]
     dropped = simulator.stats()["dropped"]
@@ -57,22 +54,25 @@ def test_dropped_connections_are_retried_and_the_run_succeeds(simulator, populat
     assert wait_for_fds(before) == before
 
 
-@pytest.fixture
-def too_many_failures(simulator, populated):
-    """A run in which ~10% of symbols get a server error (not retried), above a 1% error threshold."""
-    old = stored_bars(populated, BATCH, DAY, DAY), slice_versions(populated, BATCH, DAY, DAY)
-    simulator.faults.error_rate = 0.1
-    before = open_fds()
-    result = materialize_daily_bars(
-        resources_for(simulator.address, populated),
-        PARTITION,
-        config={**PER_SYMBOL, "warn_failure_rate": 0.005, "error_failure_rate": 0.01},
-    )
-    return populated, result, old, before
+@pytest.fixture(scope="module")
+def too_many_failures(tmp_path_factory):
+    """A run in which ~10% of symbols get a server error (not retried), above a 1% error threshold,
+    over a stored slice; shared by the tests that judge it (a run costs seconds)."""
+    db = tmp_path_factory.mktemp("too_many_failures") / "warehouse.duckdb"
+    with Simulator(seed=0, today=SIMULATOR_TODAY) as simulator:
+        resources = resources_for(simulator.address, db)
+        assert materialize_daily_bars(resources, PARTITION).success
+        old = stored_bars(db, BATCH, DAY, DAY), slice_versions(db, BATCH, DAY, DAY)
+        simulator.faults.error_rate = 0.1
+        before = open_fds()
+        thresholds = {"warn_failure_rate": 0.005, "error_failure_rate": 0.01}
+        result = materialize_daily_bars(resources, PARTITION, config={**PER_SYMBOL, **thresholds})
+        after = wait_for_fds(before)
+    return db, result, old, before, after
 
 
 def test_above_the_error_rate_the_run_fails_and_the_stored_slice_is_unchanged(too_many_failures):
-    db, result, (old_rows, old_versions), before = too_many_failures
+    db, result, (old_rows, old_versions), before, after = too_many_failures
 
     assert not result.success
     failure_rate = check_evaluations(result)["failure_rate"]
@@ -82,7 +82,7 @@ def test_above_the_error_rate_the_run_fails_and_the_stored_slice_is_unchanged(to
     assert not result.asset_materializations_for_node("daily_bars")
     assert stored_bars(db, BATCH, DAY, DAY) == old_rows
     assert slice_versions(db, BATCH, DAY, DAY) == old_versions
-    assert wait_for_fds(before) == before
+    assert after == before
 
 
 @pytest.mark.xfail(

@@ -22,9 +22,9 @@ from marketdata_pipeline_tests.pipeline.stored import slice_versions, stored_bar
 BATCH = "b03"
 DAY = date(2024, 1, 2)
 REQUEST_TIMEOUT_S = 0.5
-# Start-up (~10 s on a loaded 2-core machine) plus a few dozen request timeouts: a dead server must
+# Start-up (~10 s on a loaded 2-core machine) plus a score of request timeouts: a dead server must
 # cost the run a handful of timeouts, not three per symbol of the batch (~322 x 3 x 0.5 s).
-HANG_BOUND_S = 30.0
+HANG_BOUND_S = 20.0
 
 
 @pytest.mark.slow
