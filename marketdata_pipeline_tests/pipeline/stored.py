@@ -60,3 +60,12 @@ def duplicate_keys(db_path: Path) -> int:
             "SELECT count(*) FROM (SELECT code, trade_date FROM daily_bars GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()
     return count
+
+
+def row_count(db_path: Path, table: str = "daily_bars") -> int:
+    """How many rows `table` holds."""
+    if table not in ("daily_bars", "stock_universe", "adjust_factors", "ingest_failures"):
+        raise ValueError(f"table {table!r} is not one of the warehouse's tables")
+    with open_warehouse(db_path, read_only=True) as con:
+        (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return count

@@ -17,7 +17,7 @@ from marketdata_pipeline_tests.pipeline.commands import (
     materialize_command,
     pipeline_env,
 )
-from marketdata_pipeline_tests.pipeline.stored import stored_bars
+from marketdata_pipeline_tests.pipeline.stored import row_count, stored_bars
 
 BATCH = "b03"
 DAY = date(2024, 1, 2)
@@ -46,6 +46,7 @@ def test_dagster_asset_materialize_writes_exactly_the_batchs_rows_for_the_day(sh
     assert len(stored) == len(expected) > 300
     assert [row[1] for row in stored] == [row[1] for row in expected]
     assert stored == expected
+    assert row_count(db) == len(expected), "rows outside the partition were written"
     assert {name: check.passed for name, check in check_evaluations_in(home).items()} == {
         "pool_health": True,
         "failure_rate": True,

@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 
+from marketdata_pipeline.ingest.batching import batch_of
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pipeline import official
 from marketdata_pipeline_tests.pipeline.runs import (
@@ -128,12 +129,12 @@ def test_rerunning_a_partition_is_idempotent(one_day, shared_simulator):
     assert duplicate_keys(db) == 0
 
 
-def test_range_is_one_run_materializing_each_day(five_days):
+def test_range_is_one_run_that_fetches_all_days_at_once(five_days):
     _, bars, _ = five_days
     assert bars.success
-    keys = sorted(m.partition for m in bars.asset_materializations_for_node("daily_bars"))
-    assert len(keys) == RANGE_DAYS
-    assert all(key.startswith(f"{BATCH}|2024-07-0") for key in keys)
+    materializations = bars.asset_materializations_for_node("daily_bars")
+    assert sorted(m.partition for m in materializations) == [f"{BATCH}|2024-07-0{day}" for day in range(1, 6)]
+    assert {m.metadata["days"].value for m in materializations} == {RANGE_DAYS}
 
 
 def test_range_equals_the_official_client_value_for_value(five_days, client):
@@ -153,7 +154,7 @@ def codes_with_ex_dates(client, start: date, end: date) -> list[str]:
     for day in range((end - start).days + 1):
         when = date.fromordinal(start.toordinal() + day).isoformat()
         codes |= {row[0] for row in official.read_all(client.query_daily_adjust_factor(when))}
-    return sorted(code for code in codes if official.batch_of(code) == BATCH)
+    return sorted(code for code in codes if batch_of(code) == BATCH)
 
 
 @pytest.mark.parametrize(("view", "adjustflag"), [("daily_bars_hfq", "1"), ("daily_bars_qfq", "2")])
