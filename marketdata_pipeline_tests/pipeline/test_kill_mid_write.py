@@ -105,5 +105,7 @@ def test_kill_9_mid_write_leaves_the_old_slice_or_the_new_one(simulator, tmp_pat
         outcomes.append((moment, process.returncode, "new" if versions[0][0] > version else "old"))
         version = versions[0][0]
 
-    assert all(code == -signal.SIGKILL for _, code, _ in outcomes), f"a run ended before its kill: {outcomes}"
+    # A committed run may get to exit by itself before its kill; the two earlier moments may not.
+    killed = {moment for moment, code, _ in outcomes if code == -signal.SIGKILL}
+    assert killed >= {"wal", "commit"}, f"a run ended before its kill: {outcomes}"
     assert {found for *_, found in outcomes} == {"old", "new"}, f"kills missed the commit: {outcomes}"
