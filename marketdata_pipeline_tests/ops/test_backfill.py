@@ -1,0 +1,66 @@
+"""A backfill of 10 trading days x all 16 batches of daily_bars through the webserver's GraphQL API.
+
+One backfill, two promises. It is split into single-run ranges and stores
+exactly the simulator's bars. And its runs, however the queue and the
+"baostock" pool interleave them, never hold more BaoStock sessions than the
+budget: the simulator refuses a login beyond 8 (10001005), which the run's
+pool would count in its `pool_health` check as a login failure.
+
+Dagster splits a multi-partition selection into ranges along whichever
+dimension has fewer distinct keys: 10 days < 16 batches gives one run per
+day covering b00..b15 (with more days than batches it is one run per batch).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from marketdata_pipeline.defs.market.partitions import trading_days
+from marketdata_pipeline.ingest.batching import BATCHES
+from marketdata_pipeline_tests.ops.dagster_dev import SESSION_BUDGET
+from marketdata_pipeline_tests.ops.graphql_ops import (
+    BACKFILL_TAG,
+    check_evaluations,
+    launch_asset_backfill,
+    most_at_once,
+    run_windows,
+    runs_tagged,
+    wait_for_backfill,
+)
+from marketdata_pipeline_tests.ops.row_counts import simulator_rows, stored_rows
+
+DAYS = trading_days(date(2024, 12, 16), date(2024, 12, 27))
+POOL_SIZE = 4  # BAOSTOCK_POOL_SIZE's default: the most sessions one step holds
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_ten_day_backfill_of_every_batch_stores_the_simulators_bars_within_the_session_budget(
+    dagster_dev,
+):
+    assert len(DAYS) == 10
+    backfill_id = launch_asset_backfill(
+        dagster_dev, "daily_bars", [f"{batch}|{day}" for batch in BATCHES for day in DAYS]
+    )
+
+    status = wait_for_backfill(dagster_dev, backfill_id, timeout=720)
+    runs = runs_tagged(dagster_dev, BACKFILL_TAG, backfill_id)
+    assert status["status"] == "COMPLETED_SUCCESS", (status, dagster_dev.log_tail())
+    assert sorted(run.partition_range for run in runs) == [
+        (f"{BATCHES[0]}|{day}", f"{BATCHES[-1]}|{day}") for day in DAYS
+    ]
+    assert {run.status for run in runs} == {"SUCCESS"}
+    assert most_at_once(run_windows(dagster_dev, [run.run_id for run in runs])) >= 2
+
+    health = check_evaluations(dagster_dev, "daily_bars", "pool_health")
+    for run in runs:
+        pool = health[run.run_id]
+        assert pool["success"] is True, pool
+        assert pool["login_failures"] == 0, f"a login beyond the budget of {SESSION_BUDGET}: {pool}"
+        assert 1 <= pool["logins"] <= POOL_SIZE, pool
+
+    expected = simulator_rows(dagster_dev.simulator, DAYS, BATCHES)
+    assert len(expected) == len(DAYS) * len(BATCHES)
+    assert stored_rows(dagster_dev.duckdb_path, DAYS, BATCHES) == expected
