@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV, BarCollector, daily_rows, row_code, row_date
+from marketdata_pipeline.ingest.breaker import NOT_TRIED, Breaker, threshold_for
 from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, run_bounded
 from marketdata_pipeline.ingest.completeness import (
     ALWAYS_LISTED,
@@ -57,8 +58,11 @@ def fetch_daily_bars(
     caller's thread every `progress_every` symbols, after each whole-market
     day, and once at the end. Failures never raise: they are in the report.
     """
-    run = _FetchRun(check_codes(codes), check_days(trading_days), listed, on_progress, progress_every)
     workers = worker_count(pool, max_workers)
+    run = _FetchRun(
+        check_codes(codes), check_days(trading_days), listed, on_progress, progress_every,
+        Breaker(threshold_for(workers)),
+    )  # fmt: skip
     plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
     if run.codes and run.days:  # else nothing to fetch, and the report says so
         _fetch_by_plan(run, plan, pool, workers, retry or RetryPolicy())
@@ -85,6 +89,7 @@ class _FetchRun:
         listed: Mapping | None,
         on_progress: Callable[[Progress], None] | None,
         progress_every: int,
+        breaker: Breaker,
     ):
         self.started = time.monotonic()
         self.codes, self.days = codes, days
@@ -96,6 +101,7 @@ class _FetchRun:
         self.requests = self.symbols_done = self.days_done = self.fallback_symbols = 0
         self.on_progress = on_progress
         self.progress_every = check_progress_every(progress_every)
+        self.breaker = breaker
 
     def expected_days(self, code: str) -> list[date]:
         if not self.check_listing:
@@ -176,6 +182,7 @@ def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -
     for day, call in run_bounded(fetch_day, run.days, workers):
         run.requests += call.requests
         run.days_done += 1
+        run.breaker.record(call)
         if not call.ok:
             run.market_failures.append(FetchFailure.from_error(WHOLE_MARKET, day, day, call.error))
         elif call.result[1] == 0:
@@ -183,6 +190,8 @@ def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -
         else:
             run.collector.add(call.result[0])
         run.report_progress("market")
+        if run.breaker.open:
+            break  # leaving the loop cancels the days not started; the fallback will not run either
 
 
 def _fetch_symbol_ranges(
@@ -206,12 +215,25 @@ def _fetch_symbol_ranges(
 
         return call_with_retry(pool, query, retry)
 
-    for count, (code, call) in enumerate(run_bounded(fetch_range, list(todo), workers), start=1):
-        run.requests += call.requests
+    done: set[str] = set()
+    if not run.breaker.open:
+        for count, (code, call) in enumerate(run_bounded(fetch_range, list(todo), workers), start=1):
+            done.add(code)
+            run.requests += call.requests
+            run.symbols_done += 1
+            run.breaker.record(call)
+            if call.ok:
+                run.collector.add(call.result)
+            else:
+                run.record_failure(code, todo[code][0], todo[code][-1], call.error)
+            if count % run.progress_every == 0 or count == len(todo):
+                run.report_progress(phase)
+            if run.breaker.open:
+                break  # leaving the loop cancels the symbols not started
+    for code in todo.keys() - done:
         run.symbols_done += 1
-        if call.ok:
-            run.collector.add(call.result)
-        else:
-            run.record_failure(code, todo[code][0], todo[code][-1], call.error)
-        if count % run.progress_every == 0 or count == len(todo):
-            run.report_progress(phase)
+        run.failures.setdefault(
+            code, FetchFailure(code, todo[code][0], todo[code][-1], NOT_TRIED, run.breaker.reason())
+        )
+    if todo.keys() - done:
+        run.report_progress(phase)

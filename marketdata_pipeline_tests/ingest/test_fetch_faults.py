@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from marketdata_pipeline.baostock.errors import ConnectionLostError
 from marketdata_pipeline.ingest import RetryPolicy, a_share_codes, fetch_daily_bars
+from marketdata_pipeline.ingest.breaker import Breaker
+from marketdata_pipeline.ingest.calls import Call
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.ingest.conftest import pool_on
 
@@ -70,6 +73,35 @@ def test_hangs_fail_fast_as_timeouts_and_every_symbol_is_reported(simulator, uni
     # Bounded by the request and acquire timeouts: seconds, not the 30 s defaults or forever.
     assert report.duration_s < 10
     assert wait_for_fds(before) <= before
+
+
+def test_a_server_that_stops_answering_opens_the_breaker(simulator, universe, last_days):
+    codes, days = a_share_codes(universe)[:60], last_days[-2:]
+    settings = {"min_size": 2, "max_size": 2, "request_timeout": 0.3, "acquire_timeout": 0.5}
+    with pool_on(simulator, reconnect_backoff=(0.05, 0.2), **settings) as pool:
+        pool.wait_ready()
+        simulator.faults.hang_rate = 1.0
+        report = fetch_daily_bars(pool, codes, days, strategy="symbol", retry=QUICK_RETRY)
+    assert sorted(f.code for f in report.failures) == codes  # every symbol reported
+    tried = [f for f in report.failures if f.error_type != "NotTried"]
+    # 2 workers: the breaker opens after 4 failures in a row, plus what was already running.
+    assert 4 <= len(tried) <= 6
+    not_tried = [f for f in report.failures if f.error_type == "NotTried"]
+    assert not_tried and all("BaoStockTimeout" in f.message for f in not_tried)
+    assert report.duration_s < 15  # 60 symbols timed out one by one would take minutes
+
+
+def test_scattered_failures_never_open_the_breaker():
+    breaker = Breaker(3)
+    for outcome in [ConnectionLostError("x"), ConnectionLostError("x"), None] * 5:
+        breaker.record(Call(error=outcome))
+        assert not breaker.open
+    breaker.record(Call(error=ValueError("bad code")))  # an answer error is no outage
+    breaker.record(Call(error=ConnectionLostError("x")))
+    breaker.record(Call(error=ConnectionLostError("x")))
+    assert not breaker.open
+    breaker.record(Call(error=ConnectionLostError("x")))
+    assert breaker.open and "last 3 requests failed in a row" in breaker.reason()
 
 
 def test_concurrency_never_exceeds_the_pool_size(simulator, universe, last_days):

@@ -85,12 +85,6 @@ def test_above_the_error_rate_the_run_fails_and_the_stored_slice_is_unchanged(to
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daily_bars yields no unique_bars/ohlc_consistent/complete_vs_universe results when nothing "
-    "is written, so the step dies with DagsterStepOutputNotFoundError instead of the blocking "
-    "failure_rate check (defs/market/assets.py daily_bars + checks.data_check_results)",
-)
 def test_above_the_error_rate_the_failure_names_the_failure_rate_check(too_many_failures):
     _, result, *_ = too_many_failures
 

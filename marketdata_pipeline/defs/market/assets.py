@@ -130,11 +130,15 @@ def daily_bars(
         ingest_batch(context, pool, warehouse, config, batch, days)
         for batch, days in slices.batches_and_days(context.partition_keys).items()
     ]
-    if all(outcome.wrote for outcome in outcomes):
+    stopped = [outcome for outcome in outcomes if not outcome.wrote]
+    if not stopped:
         yield dg.MaterializeResult(metadata=slices.run_metadata(outcomes, pool.stats()))
+        yield from checks.data_check_results(outcomes)
     yield checks.failure_rate_result(outcomes, config.warn_failure_rate, config.error_failure_rate)
-    yield from checks.data_check_results(outcomes)
     yield checks.pool_health_result(pool)
+    if stopped:
+        # The data checks would judge a slice this run did not write: none are emitted.
+        raise dg.Failure(checks.stopped_message(stopped, config.error_failure_rate))
 
 
 @dg.asset(

@@ -68,6 +68,21 @@ def failure_rate_result(outcomes: Sequence, warn_above: float, error_above: floa
     )
 
 
+def stopped_message(stopped: Sequence, error_above: float) -> str:
+    """Why a run wrote nothing for some batches: their failure rates and the threshold."""
+    parts = [
+        f"{o.batch}: {o.report.symbols_requested - o.report.symbols_ok} of {o.report.symbols_requested} "
+        f"symbols failed ({o.report.failure_rate:.1%})"
+        for o in stopped
+    ]
+    first = next((f for o in stopped for f in o.report.failures), None)
+    example = f"; first failure {first.code}: {first.error_type}: {first.message}" if first else ""
+    return (
+        f"failure_rate above error_failure_rate={error_above:.1%} - {'; '.join(parts)}: nothing written, "
+        f"the stored slice is unchanged (failures are in ingest_failures){example}"
+    )
+
+
 def data_check_results(outcomes: Sequence) -> list[dg.AssetCheckResult]:
     """The storage checks of every written batch, merged per check (all batches must pass)."""
     merged: dict[str, list] = {}
