@@ -43,6 +43,7 @@ import dagster as dg
 
 from marketdata_pipeline.baostock import BaoStockSession
 from marketdata_pipeline.baostock.pool import BaoStockPool
+from marketdata_pipeline.defs.settings import SETTINGS
 from marketdata_pipeline.demo import temporary_dagster_home
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV
 from marketdata_pipeline.ingest.batching import BATCHES
@@ -61,7 +62,7 @@ TODAY = "2024-12-31"  # the simulator publishes through this day
 DAY = date(2024, 6, 3)
 YEAR = (date(2024, 1, 2), date(2024, 12, 31))
 YEAR_BATCH = "b03"
-POOL_SIZE = 4
+POOL_SIZE = SETTINGS["BAOSTOCK_POOL_SIZE"].default
 OFFICIAL_SAMPLE = 400
 SAMPLE_SEED = 20240603
 TARGET_SPEEDUP = 50.0
@@ -103,7 +104,7 @@ def pipeline_environment(home: Path, address: tuple[str, int]) -> Iterator[Path]
     settings = {
         "BAOSTOCK_HOST": host,
         "BAOSTOCK_PORT": str(port),
-        "BAOSTOCK_POOL_SIZE": str(POOL_SIZE),
+        "BAOSTOCK_POOL_SIZE": "",  # empty: the default size, as `make demo` runs
         "MARKETDATA_DUCKDB_PATH": str(warehouse),
     }
     with _environment(**settings):
@@ -221,11 +222,11 @@ def print_market_day(day: MarketDay) -> None:
           f"pool size {POOL_SIZE}, simulator in its own process")  # fmt: skip
     print(f"official client: sequential loop timed over {day.sample} codes sampled at random (seed "
           f"{SAMPLE_SEED}), scaled x{scale:.2f} to {day.codes:,} codes; rows = warehouse")  # fmt: skip
-    header = ("case", "runs", "wall s", "cpu s", "fetch s", "requests", "rows", "vs official")
+    header = ("case", "runs", "wall s", "cpu s", "fetch s", "requests", "rows", "events", "vs official")
     print(f"{header[0]:<44}{header[1]:>5}{header[2]:>9}{header[3]:>8}{header[4]:>9}{header[5]:>10}"
-          f"{header[6]:>7}{header[7]:>13}")  # fmt: skip
+          f"{header[6]:>7}{header[7]:>8}{header[8]:>13}")  # fmt: skip
     print(f"{'official client loop (scaled)':<44}{'-':>5}{official:>9.1f}{day.official_cpu_s * scale:>8.1f}"
-          f"{official:>9.1f}{day.codes:>10}{day.codes:>7}{1.0:>12.2f}x")  # fmt: skip
+          f"{official:>9.1f}{day.codes:>10}{day.codes:>7}{'-':>8}{1.0:>12.2f}x")  # fmt: skip
     cases = (
         ("stock_universe + 16 daily_bars runs (demo)", [day.universe, *day.per_batch]),
         ("  stock_universe run", [day.universe]),
@@ -237,8 +238,9 @@ def print_market_day(day: MarketDay) -> None:
         fetch = sum(run.number("duration_s") for run in runs)
         requests = sum(int(run.number("requests")) for run in runs)
         rows = sum(int(run.number("rows")) for run in runs if run.job == "daily_bars_job")
+        events = sum(run.events for run in runs)
         print(f"{label:<44}{len(runs):>5}{wall:>9.1f}{cpu:>8.1f}{fetch:>9.1f}{requests:>10}{rows:>7}"
-              f"{official / wall:>12.2f}x")  # fmt: skip
+              f"{events:>8}{official / wall:>12.2f}x")  # fmt: skip
     demo_wall = sum(run.seconds for run in (day.universe, *day.per_batch))
     verdict = "meets" if official / demo_wall >= TARGET_SPEEDUP else "MISSES"
     print(f"target >= {TARGET_SPEEDUP:.0f}x (demo shape): {official / demo_wall:.1f}x, {verdict} it")
@@ -269,14 +271,15 @@ def print_year_batch(universe: JobRun, bars: JobRun) -> None:
     days = int(bars.number("days"))
     print(f"\none year of {YEAR_BATCH} ({first}..{last}, {days} trading days) as one run (single-run "
           f"backfill), {LATENCY_MS} ms injected latency, pool size {POOL_SIZE}")  # fmt: skip
-    header = ("run", "wall s", "cpu s", "fetch s", "requests", "rows", "rows/s fetch", "rows/s wall")
-    print(f"{header[0]:<34}{header[1]:>8}{header[2]:>8}{header[3]:>9}{header[4]:>10}{header[5]:>10}"
-          f"{header[6]:>14}{header[7]:>13}")  # fmt: skip
-    print(f"{'stock_universe (the year)':<34}{universe.seconds:>8.1f}{universe.cpu_seconds:>8.1f}{'-':>9}"
-          f"{'-':>10}{int(universe.number('rows')):>10}{'-':>14}{'-':>13}")  # fmt: skip
+    header = ("run", "wall s", "cpu s", "fetch s", "requests", "rows", "events")
+    header += ("rows/s fetch", "rows/s wall")
+    print(f"{header[0]:<28}{header[1]:>8}{header[2]:>8}{header[3]:>9}{header[4]:>10}{header[5]:>10}"
+          f"{header[6]:>8}{header[7]:>14}{header[8]:>13}")  # fmt: skip
+    print(f"{'stock_universe (the year)':<28}{universe.seconds:>8.1f}{universe.cpu_seconds:>8.1f}{'-':>9}"
+          f"{'-':>10}{int(universe.number('rows')):>10}{universe.events:>8}{'-':>14}{'-':>13}")  # fmt: skip
     rows = int(bars.number("rows"))
-    print(f"{'daily_bars ' + YEAR_BATCH:<34}{bars.seconds:>8.1f}{bars.cpu_seconds:>8.1f}"
-          f"{bars.number('duration_s'):>9.1f}{int(bars.number('requests')):>10}{rows:>10}"
+    print(f"{'daily_bars ' + YEAR_BATCH:<28}{bars.seconds:>8.1f}{bars.cpu_seconds:>8.1f}"
+          f"{bars.number('duration_s'):>9.1f}{int(bars.number('requests')):>10}{rows:>10}{bars.events:>8}"
           f"{bars.number('rows_per_s'):>14,.0f}{rows / bars.seconds:>13,.0f}")  # fmt: skip
     print(f"strategy: {bars.metadata.get('strategy')}; {bars.metadata.get('symbols')} symbols; "
           f"plan: {bars.metadata.get('plan')}")  # fmt: skip

@@ -34,13 +34,15 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 @dataclass
 class JobRun:
-    """One run: what it covered, its outcome, wall and CPU seconds, and its plain metadata."""
+    """One run: what it covered, its outcome, wall and CPU seconds, events stored, plain metadata."""
 
     job: str
     partitions: str
     success: bool
     seconds: float
     cpu_seconds: float
+    events: int
+    """Entries the run wrote to the instance's event log (each one a write to its storage)."""
     metadata: dict[str, object] = field(default_factory=dict)
 
     def number(self, key: str) -> float:
@@ -60,7 +62,8 @@ def run_job(definitions: dg.Definitions, instance, job_name: str, first: str, la
     materializations = result.asset_materializations_for_node(asset)[:1]
     metadata = {key: value.value for m in materializations for key, value in m.metadata.items()}
     plain = {key: value for key, value in metadata.items() if isinstance(value, int | float | str)}
-    return JobRun(job_name, f"{first}..{last}", result.success, seconds, cpu_seconds, plain)
+    events = len(instance.all_logs(result.run_id))
+    return JobRun(job_name, f"{first}..{last}", result.success, seconds, cpu_seconds, events, plain)
 
 
 def run_universe(definitions: dg.Definitions, instance, first: date, last: date) -> JobRun:
