@@ -18,22 +18,10 @@ from baostock.login.loginout import ALPHABET as API_KEY_ALPHABET
 from baostock.login.loginout import calculate_checksum as api_key_checksum
 
 from marketdata_pipeline.baostock.errors import BadParameterError
+from marketdata_pipeline.baostock.fields import FIELDS_BY_FREQUENCY
 
-FREQUENCIES = ("d", "w", "m", "5", "15", "30", "60")
+FREQUENCIES = tuple(FIELDS_BY_FREQUENCY)
 ADJUSTFLAGS = ("1", "2", "3")
-
-DAILY_FIELDS = frozenset(
-    ("date", "code", "open", "high", "low", "close", "preclose", "volume", "amount", "adjustflag")
-    + ("turn", "tradestatus", "pctChg", "peTTM", "psTTM", "pcfNcfTTM", "pbMRQ", "isST")
-)
-# Weekly/monthly and minute fields as the official client's demos list them
-# (baostock/demo/demo_A_stock_5mk-data.py).
-WEEKLY_MONTHLY_FIELDS = frozenset(
-    ("date", "code", "open", "high", "low", "close", "volume", "amount", "adjustflag", "turn", "pctChg")
-)
-MINUTE_FIELDS = frozenset(
-    ("date", "time", "code", "open", "high", "low", "close", "volume", "amount", "adjustflag")
-)
 
 _CODE = re.compile(r"(sh|sz|bj)\.\d{6}")
 _SUFFIXED_CODE = re.compile(r"(\d{6})\.(sh|sz|bj)")
@@ -117,11 +105,7 @@ def check_adjustflag(adjustflag: str) -> str:
 
 def known_fields(frequency: str) -> frozenset[str]:
     """The k-data fields the server accepts at `frequency`."""
-    if frequency == "d":
-        return DAILY_FIELDS
-    if frequency in ("w", "m"):
-        return WEEKLY_MONTHLY_FIELDS
-    return MINUTE_FIELDS
+    return frozenset(FIELDS_BY_FREQUENCY[frequency])
 
 
 def normalize_fields(fields: str | Iterable[str], frequency: str) -> str:

@@ -6,28 +6,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.ingest.answers import pick_fields
 
-DAILY_FIELDS: tuple[str, ...] = (
-    "date",
-    "code",
-    "open",
-    "high",
-    "low",
-    "close",
-    "preclose",
-    "volume",
-    "amount",
-    "adjustflag",
-    "turn",
-    "tradestatus",
-    "pctChg",
-    "peTTM",
-    "psTTM",
-    "pcfNcfTTM",
-    "pbMRQ",
-    "isST",
-)
 DAILY_FIELDS_CSV = ",".join(DAILY_FIELDS)
 _DATE, _CODE = DAILY_FIELDS.index("date"), DAILY_FIELDS.index("code")
 

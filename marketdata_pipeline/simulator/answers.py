@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 from baostock.common import contants as cons
 
+from marketdata_pipeline.baostock.fields import DAILY_FIELDS, FIELDS_BY_FREQUENCY
 from marketdata_pipeline.simulator import kdata
 from marketdata_pipeline.simulator.clock import PublicationClock
 from marketdata_pipeline.simulator.market import Market
@@ -26,7 +27,7 @@ ALL_STOCK_FIELDS = "code,tradeStatus,code_name"
 TRADE_DATES_FIELDS = "calendar_date, is_trading_day"
 ADJUST_FACTOR_FIELDS = "code,dividOperateDate,foreAdjustFactor,backAdjustFactor,adjustFactor"
 STOCK_BASIC_FIELDS = "code, code_name, ipoDate, outDate, type, status"
-WHOLE_MARKET_FIELDS = ",".join(kdata.DAILY_FIELDS)
+WHOLE_MARKET_FIELDS = ",".join(DAILY_FIELDS)
 _CODE_RE = re.compile(r"^(sh|sz)\.\d{6}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WHOLE_MARKET_CACHE = 4  # ~6 MB of row strings per day
@@ -96,11 +97,11 @@ class Answers:
         page_no, size = _paging(page, per_page)
         sym = self._symbol(code)
         first, last = _date_range(start, end)
-        if frequency not in kdata.FIELDS_BY_FREQUENCY:
+        if frequency not in FIELDS_BY_FREQUENCY:
             raise Refusal(cons.BSERR_PARAM_ERR, f"frequency {frequency!r} is not one of d,w,m,5,15,30,60")
         if flag not in (kdata.RAW, kdata.BACK, kdata.FORWARD):
             raise Refusal(cons.BSERR_PARAM_ERR, f"adjustflag {flag!r} is not 1, 2 or 3")
-        names = _field_list(fields, kdata.FIELDS_BY_FREQUENCY[frequency])
+        names = _field_list(fields, FIELDS_BY_FREQUENCY[frequency])
         rows = []
         span = self._day_span(first, min(last, self.clock.bars_through()))
         if span is not None:

@@ -10,37 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.simulator import noise
 from marketdata_pipeline.simulator.market import Market
 from marketdata_pipeline.simulator.prices import DailyBars, round2, round6
 
-DAILY_FIELDS = (
-    "date", "code", "open", "high", "low", "close", "preclose", "volume", "amount", "adjustflag",
-    "turn", "tradestatus", "pctChg", "peTTM", "psTTM", "pcfNcfTTM", "pbMRQ", "isST",
-)  # fmt: skip
-PERIOD_FIELDS = (
-    "date",
-    "code",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "amount",
-    "adjustflag",
-    "turn",
-    "pctChg",
-)
-MINUTE_FIELDS = ("date", "time", "code", "open", "high", "low", "close", "volume", "amount", "adjustflag")
-FIELDS_BY_FREQUENCY = {
-    "d": DAILY_FIELDS,
-    "w": PERIOD_FIELDS,
-    "m": PERIOD_FIELDS,
-    "5": MINUTE_FIELDS,
-    "15": MINUTE_FIELDS,
-    "30": MINUTE_FIELDS,
-    "60": MINUTE_FIELDS,
-}
 RAW, BACK, FORWARD = "3", "1", "2"
 _RATIO_FIELDS = ("peTTM", "psTTM", "pcfNcfTTM", "pbMRQ")
 _S_MINUTE = 200

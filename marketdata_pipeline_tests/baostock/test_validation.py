@@ -9,6 +9,7 @@ from baostock.common import contants as cons
 
 from marketdata_pipeline.baostock import BadParameterError, normalize_code
 from marketdata_pipeline.baostock import validation as v
+from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_unknown_adjustflags_explain_the_choices(adjustflag):
         ("date, code , peTTM,isST", "d", "date,code,peTTM,isST"),
         (["date", "code", "turn", "pctChg"], "w", "date,code,turn,pctChg"),
         ("date,time,code,close,volume", "5", "date,time,code,close,volume"),
-        (",".join(sorted(v.DAILY_FIELDS)), "d", ",".join(sorted(v.DAILY_FIELDS))),
+        (",".join(sorted(DAILY_FIELDS)), "d", ",".join(sorted(DAILY_FIELDS))),
     ],
 )
 def test_known_fields_are_normalised(fields, frequency, expected):

@@ -11,7 +11,7 @@ import baostock as bs
 import pytest
 
 from marketdata_pipeline.baostock import BaoStockSession
-from marketdata_pipeline.simulator import kdata
+from marketdata_pipeline.baostock.fields import FIELDS_BY_FREQUENCY
 from marketdata_pipeline_tests.conftest import point_official_client_at
 
 REQUESTS = 200
@@ -42,7 +42,7 @@ def random_request(rng: random.Random, codes: list[str]) -> tuple[str, tuple]:
                        weights=[70, 6, 4, 8, 6, 2, 4])[0]  # fmt: skip
     if kind == "k":
         frequency = rng.choice(["d", "d", "w", "m", "5", "15", "30", "60"])
-        allowed = list(kdata.FIELDS_BY_FREQUENCY[frequency])
+        allowed = list(FIELDS_BY_FREQUENCY[frequency])
         fields = ",".join(rng.sample(allowed, rng.randint(1, len(allowed))))
         start, end = random_range(rng, 3000 if frequency in "dwm" else 45)
         return "query_history_k_data_plus", (
