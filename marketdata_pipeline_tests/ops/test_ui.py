@@ -111,6 +111,7 @@ def launch_one_partition(page: Page) -> str:
     page.keyboard.type(BATCH)
     page.locator(".dagster-popover").get_by_text(BATCH, exact=True).first.click()
     page.keyboard.press("Escape")
+    expect(page.locator(".dagster-popover")).to_be_hidden()
     expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
     shot(page, "04-launch-dialog")
     dialog.get_by_role("button", name="Launch 1 run").click()
