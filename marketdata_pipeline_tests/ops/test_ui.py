@@ -9,6 +9,7 @@ test-artifacts/ui/. Without /usr/bin/chromium the test is skipped, saying so.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def page() -> Page:
+def page() -> Iterator[Page]:
     """A 1400x900 page of a fresh headless chromium, closed after the test."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
