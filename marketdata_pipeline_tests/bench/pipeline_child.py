@@ -1,8 +1,8 @@
 """Runs of `daily_bars_job` per batch over a date range: the bench's shared runner and its child process.
 
 `run_batches` executes one real run per batch (as `make demo` does) on the
-instance of DAGSTER_HOME and returns each run's wall and CPU time and
-metadata. Run as a module, it does that in a process of its own and prints
+instance of DAGSTER_HOME and returns each run's wall and CPU time, events
+and metadata. Run as a module, it does that in a process of its own and prints
 one JSON line with the runs and its own peak resident memory after each, so
 a parent can measure a whole-market backfill without counting itself or the
 simulator:
@@ -79,10 +79,12 @@ def run_batches(
     batches: Iterable[str] = BATCHES,
 ) -> list[JobRun]:
     """One `daily_bars_job` run per batch over the days, sequentially, as `make demo` runs them."""
-    return [
-        run_job(definitions, instance, "daily_bars_job", f"{batch}|{first}", f"{batch}|{last}")
-        for batch in batches
-    ]
+    return [run_batch(definitions, instance, batch, first, last) for batch in batches]
+
+
+def run_batch(definitions: dg.Definitions, instance, batch: str, first: date, last: date) -> JobRun:
+    """One `daily_bars_job` run of `batch` over the days: a single-run backfill."""
+    return run_job(definitions, instance, "daily_bars_job", f"{batch}|{first}", f"{batch}|{last}")
 
 
 def peak_rss_mb() -> float:
@@ -101,7 +103,7 @@ def main(argv: list[str]) -> int:
     runs = []
     with dg.DagsterInstance.get() as instance:
         for batch in BATCHES:
-            run = run_batches(definitions, instance, args.first, args.last, [batch])[0]
+            run = run_batch(definitions, instance, batch, args.first, args.last)
             runs.append({**asdict(run), "batch": batch, "peak_rss_mb": peak_rss_mb()})
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "runs": runs}), flush=True)
     return 0 if all(run["success"] for run in runs) else 1
