@@ -47,6 +47,10 @@ class SessionEntry:
         return "".join(self.borrower.format()).rstrip()
 
 
+Disposal = tuple[SessionEntry, str, BaseException | None]
+"""A session leaving the pool: its entry, the close reason (see `reasons`), and the error that caused it."""
+
+
 def capture_borrower(skip_prefixes: tuple[str, ...]) -> traceback.StackSummary:
     """The caller's stack without the pool's own frames; source lines are read only when formatted."""
     frame = sys._getframe(1)

@@ -1,4 +1,4 @@
-"""The pool's exceptions: what a borrower can be told instead of a session."""
+"""The pool's exceptions (what a borrower is told instead of a session) and how errors read in messages."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ class TooManyWaiting(PoolError):
 
 class PoolClosed(PoolError):
     """The pool is closed (or closing): no session will be handed out."""
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """An exception as one line for messages and events: "Type: message" ("none" for None)."""
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "none"

@@ -7,7 +7,8 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from marketdata_pipeline.pool.errors import PoolClosed
-from marketdata_pipeline.pool.pool import SessionPool, _Lease
+from marketdata_pipeline.pool.lending import Lease
+from marketdata_pipeline.pool.pool import SessionPool
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
@@ -55,7 +56,7 @@ class KeyedPool(Generic[K, S]):
                 pool = self._pools[key] = self._make_pool(key)
         return pool
 
-    def session(self, key: K, timeout: float | None = None) -> _Lease[S]:
+    def session(self, key: K, timeout: float | None = None) -> Lease[S]:
         """`with keyed.session(key) as s:` - a session from `key`'s pool."""
         return self.pool(key).session(timeout)
 

@@ -1,9 +1,12 @@
-"""SessionPool: a thread-safe pool of sessions with FIFO waiters, eviction, backoff and leak detection.
+"""SessionPool: the pool's state and lifecycle (open, wait_ready, close, stats), assembled from its parts.
 
-Policy lives here; the data structures it works with are the entry
-(`entry.py`), the waiter (`waiter.py`) and the counters (`metrics.py`).
-Locking rule: decide under `self._lock`, act (create, check, close, emit
-events) outside it, so a slow factory or a user hook never stalls checkouts.
+The policy is split by job: lending (checkout, return, hand-off to waiters)
+in `lending.py`, growth (background creation, backoff, capacity limits) in
+`growth.py`, eviction and housekeeping in `eviction.py`, leak tracking in
+`leaks.py`. They are mixins over the one state defined here, all guarded by
+`self._lock`. Locking rule: decide under `self._lock`, act (create, check,
+close, emit events) outside it, so a slow factory or a user hook never stalls
+checkouts.
 """
 
 from __future__ import annotations
@@ -14,41 +17,33 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from contextlib import suppress
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from marketdata_pipeline.pool import reasons
-from marketdata_pipeline.pool.backoff import ExponentialBackoff
 from marketdata_pipeline.pool.config import PoolConfig
-from marketdata_pipeline.pool.entry import SessionEntry, capture_borrower
-from marketdata_pipeline.pool.errors import PoolClosed, PoolTimeout, TooManyWaiting
+from marketdata_pipeline.pool.entry import Disposal, SessionEntry
+from marketdata_pipeline.pool.errors import PoolClosed, PoolTimeout, describe_error
 from marketdata_pipeline.pool.events import (
     LOGGER,
-    Backoff,
-    CapacityLimited,
     EventHook,
     EventSink,
-    PoolEvent,
-    SessionAcquired,
-    SessionCreated,
     SessionDiscarded,
     SessionEvicted,
-    SessionLeaked,
-    SessionReleased,
 )
+from marketdata_pipeline.pool.eviction import Eviction
+from marketdata_pipeline.pool.growth import Grower, Growth
 from marketdata_pipeline.pool.housekeeper import Housekeeper
+from marketdata_pipeline.pool.leaks import LeakTracking
+from marketdata_pipeline.pool.lending import Lending
 from marketdata_pipeline.pool.metrics import PoolMetrics
 from marketdata_pipeline.pool.waiter import Waiter
 
 S = TypeVar("S")
 
 _monotonic = time.monotonic
-_DEBUG = 10  # logging.DEBUG, bound once for the hot path
-
-Disposal = tuple[SessionEntry, str, BaseException | None]
 
 
-class SessionPool(Generic[S]):
+class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
     """A pool of sessions made by `factory()`, lent out one borrower at a time.
 
     - `factory()` returns a new, ready session (it may raise; the pool retries
@@ -133,7 +128,7 @@ class SessionPool(Generic[S]):
         self._target = max_size
         self._capacity_probe_at: float | None = None
         self._last_create_error: BaseException | None = None
-        self._growers: set[_Grower] = set()
+        self._growers: set[Grower] = set()
         self._closed = False
         self._closing = threading.Event()
         self._housekeeper = Housekeeper(self, self._housekeeping_interval(), f"{name}-housekeeper")
@@ -141,7 +136,7 @@ class SessionPool(Generic[S]):
         with self._lock:
             self._grow_locked()
 
-    # -- public API -------------------------------------------------------
+    # -- public API (acquire/release: lending.py; evict/check_idle/resize: eviction.py) --
 
     @property
     def max_size(self) -> int:
@@ -150,165 +145,6 @@ class SessionPool(Generic[S]):
     @property
     def closed(self) -> bool:
         return self._closed
-
-    def session(self, timeout: float | None = None) -> _Lease[S]:
-        """Context manager: a session for the `with` block, returned (or discarded if broken) after it."""
-        return _Lease(self, timeout)
-
-    def acquire(self, timeout: float | None = None) -> S:
-        """Check out a session; raises PoolTimeout, TooManyWaiting or PoolClosed.
-
-        Pair every call with `release()` or `discard()`; prefer `session()`.
-        """
-        started = _monotonic()
-        deadline = started + (self.config.acquire_timeout if timeout is None else timeout)
-        borrower = capture_borrower(self._skip_prefixes) if self.config.leak_threshold else None
-        waited = False
-        while True:
-            entry, recorded, waited_now = self._checkout(started, deadline, borrower)
-            waited = waited or waited_now
-            if recorded or self._ready_for_use(entry):
-                break
-        if not recorded:
-            with self._lock:
-                self._record_acquire_locked(entry, started, waited, borrower)
-        if self._events.wants(_DEBUG):
-            self._events.emit(SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
-        return entry.session
-
-    def release(self, session: S) -> None:
-        """Return a session: it goes to the first waiter, or to the idle set, or is closed if retired."""
-        now = _monotonic()
-        with self._lock:
-            entry = self._take_back_locked(session)
-            if entry is None:
-                return
-            reason = self._retire_reason_locked(entry, now)
-            if reason is None:
-                entry.last_used = now
-                self._give_locked(entry, now)
-            else:
-                self._drop_locked(entry, reason)
-                self._grow_locked()
-        self._emit_returned(entry, now)
-        if reason is not None:
-            self._dispose([(entry, reason, None)])
-
-    def discard(self, session: S, reason: str = reasons.BROKEN, error: BaseException | None = None) -> None:
-        """Take a checked-out session out of the pool for good and close it (never put back)."""
-        now = _monotonic()
-        with self._lock:
-            entry = self._take_back_locked(session)
-            if entry is None:
-                return
-            self._drop_locked(entry, reason)
-            self._grow_locked()
-        self._emit_returned(entry, now)
-        self._dispose([(entry, reason, error)])
-
-    def evict(self, predicate: Callable[[S], bool] | None = None, reason: str = reasons.EVICTED) -> int:
-        """Close idle sessions matching `predicate` (all if None) now, and checked-out ones on return.
-
-        Returns how many sessions were marked. The pool refills on demand.
-        `predicate` runs under the pool's lock: keep it to a cheap lookup.
-        """
-        with self._lock:
-            matches = [e for e in self._idle if predicate is None or predicate(e.session)]
-            for entry in matches:
-                self._idle.remove(entry)
-                self._drop_locked(entry, reason)
-            marked = [e for e in self._out.values() if predicate is None or predicate(e.session)]
-            for entry in marked:
-                entry.retire_reason = reason
-            self._grow_locked()
-        self._dispose([(entry, reason, None) for entry in matches])
-        return len(matches) + len(marked)
-
-    def check_idle(
-        self, check: Callable[[S], Any] | None = None, replace_timeout: float = 5.0
-    ) -> dict[str, Any]:
-        """Check every idle session now (default: the pool's `check`), discard the dead, replace them.
-
-        The idle sessions are lent to the checker meanwhile, so no borrower gets
-        one mid-check. Waits up to `replace_timeout` for the replacements.
-        Returns checked, healthy, replaced and errors (one line per dead session).
-        """
-        check = check or self._check
-        if check is None:
-            raise ValueError(f"pool {self.name!r} has no check; pass check= to check_idle()")
-        with self._lock:
-            self._raise_if_closed_locked()
-            entries = list(self._idle)
-            self._idle.clear()
-            for entry in entries:
-                self._out[id(entry.session)] = entry
-        dead = self._find_dead(entries, check)
-        errors_by_id = {entry.id: error for entry, error in dead}
-        with self._lock:
-            disposals = self._return_checked_locked(entries, errors_by_id, _monotonic())
-            replacements = self._grow_locked(extra=len(dead))
-        self._dispose(disposals)
-        replaced = self._await_growth(replacements, _monotonic() + replace_timeout)
-        errors = [f"session {entry.id}: {_describe(error)}" for entry, error in dead]
-        return {
-            "checked": len(entries),
-            "healthy": len(entries) - len(dead),
-            "replaced": replaced,
-            "errors": errors,
-        }
-
-    def _return_checked_locked(
-        self, entries: list[SessionEntry], errors_by_id: dict[int, BaseException], now: float
-    ) -> list[Disposal]:
-        """Put checked entries back (or retire them); the pool may have closed during the check."""
-        disposals: list[Disposal] = []
-        for entry in entries:
-            if self._out.pop(id(entry.session), None) is None:
-                continue  # force-closed by close() while the check ran
-            error = errors_by_id.get(entry.id)
-            reason = reasons.DEAD if error is not None else self._retire_reason_locked(entry, now)
-            if reason is None:
-                self._give_locked(entry, now)
-                continue
-            self._drop_locked(entry, reason)
-            disposals.append((entry, reason, error))
-        if self._closed:
-            self._changed.notify_all()
-        return disposals
-
-    def _find_dead(
-        self, entries: list[SessionEntry], check: Callable[[S], Any]
-    ) -> list[tuple[SessionEntry, BaseException]]:
-        dead = []
-        for entry in entries:
-            try:
-                check(entry.session)
-            except Exception as exc:
-                dead.append((entry, exc))
-        return dead
-
-    def _await_growth(self, growers: list[_Grower], deadline: float) -> int:
-        """How many of these growers made a session before `deadline`."""
-        for grower in growers:
-            grower.join(max(0.0, deadline - _monotonic()))
-        return sum(grower.created for grower in growers)
-
-    def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
-        """Change the size limits; surplus idle sessions close now, surplus checked-out ones on return."""
-        with self._lock:
-            self.config = self.config.resized(
-                self.config.min_size if min_size is None else min_size,
-                self.config.max_size if max_size is None else max_size,
-            )
-            self._target = self.config.max_size
-            self._capacity_probe_at = None
-            surplus = []
-            while self._nconns > self._target and self._idle:
-                entry = self._idle.popleft()
-                self._drop_locked(entry, reasons.SHRUNK)
-                surplus.append((entry, reasons.SHRUNK, None))
-            self._grow_locked()
-        self._dispose(surplus)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Block until `min_size` sessions exist; PoolTimeout (naming the last factory error) otherwise."""
@@ -389,392 +225,6 @@ class SessionPool(Generic[S]):
         state = "closed" if self._closed else f"{self._nconns - self._growing}/{self.config.max_size}"
         return f"<{type(self).__name__} {self.name!r} {state}>"
 
-    # -- checkout ---------------------------------------------------------
-
-    def _checkout(self, started: float, deadline: float, borrower: Any) -> tuple[SessionEntry, bool, bool]:
-        """An entry lent to this caller, whether its acquire is already recorded, and whether it waited.
-
-        A hit that needs no I/O check is recorded under the same lock it was
-        taken with, so the hot path costs one lock round-trip.
-        """
-        stale: list[Disposal] = []
-        with self._lock:
-            self._raise_if_closed_locked()
-            now = _monotonic()
-            entry = self._pop_idle_locked(now, stale)
-            if entry is not None:
-                self._out[id(entry.session)] = entry
-                recorded = not self._needs_io_check(entry, now)
-                if recorded:
-                    self._record_acquire_locked(entry, started, False, borrower)
-            else:
-                waiter = self._enqueue_locked(started)
-                self._grow_locked()
-        self._dispose(stale)
-        if entry is not None:
-            return entry, recorded, False
-        return self._wait_in_queue(waiter, deadline), False, True
-
-    def _pop_idle_locked(self, now: float, stale: list[Disposal]) -> SessionEntry | None:
-        """The most recently used idle entry (so cold ones age out), skipping expired ones."""
-        max_idle = self.config.max_idle
-        while self._idle:
-            entry = self._idle.pop()
-            if entry.expired(now) and self._renew is None:
-                reason = reasons.MAX_LIFETIME
-            elif max_idle is not None and now - entry.last_used >= max_idle:
-                reason = reasons.MAX_IDLE
-            else:
-                return entry
-            self._drop_locked(entry, reason)
-            stale.append((entry, reason, None))
-        return None
-
-    def _needs_io_check(self, entry: SessionEntry, now: float) -> bool:
-        if entry.expires_at is not None and now >= entry.expires_at:
-            return True  # only reachable with a renew hook; otherwise expired entries never get here
-        after = self.config.check_idle_after
-        return self._check is not None and after is not None and now - entry.last_used >= after
-
-    def _ready_for_use(self, entry: SessionEntry) -> bool:
-        """Renew or check a lent entry outside the lock; a failing one is discarded."""
-        now = _monotonic()
-        if entry.expired(now) and self._renew is not None:
-            return self._renew_entry(entry, now)
-        if not self._needs_io_check(entry, now):
-            return True
-        try:
-            self._check(entry.session)
-        except Exception as exc:
-            self._drop_lent(entry, reasons.DEAD, exc)
-            return False
-        return True
-
-    def _renew_entry(self, entry: SessionEntry, now: float) -> bool:
-        try:
-            self._renew(entry.session)
-        except Exception as exc:
-            self._drop_lent(entry, reasons.RENEW_FAILED, exc)
-            return False
-        with self._lock:
-            self._metrics.renewals += 1
-            entry.expires_at = self._expiry(now)
-        return True
-
-    def _drop_lent(self, entry: SessionEntry, reason: str, error: BaseException) -> None:
-        with self._lock:
-            self._out.pop(id(entry.session), None)
-            self._drop_locked(entry, reason)
-            self._grow_locked()
-        self._dispose([(entry, reason, error)])
-
-    def _enqueue_locked(self, started: float) -> Waiter:
-        limit = self.config.max_waiting
-        if limit and len(self._waiting) >= limit:
-            raise TooManyWaiting(
-                f"pool {self.name!r}: {len(self._waiting)} borrowers already waiting (max_waiting={limit}); "
-                f"raise max_waiting or max_size, or shed load"
-            )
-        waiter = Waiter(started)
-        self._waiting.append(waiter)
-        return waiter
-
-    def _wait_in_queue(self, waiter: Waiter, deadline: float) -> SessionEntry:
-        try:
-            entry = waiter.wait(deadline)
-        except PoolClosed:
-            raise
-        except PoolTimeout:
-            with self._lock:
-                self._metrics.timeouts += 1
-            raise
-        except BaseException:
-            self._abandon(waiter)
-            raise
-        if entry is None:
-            self._abandon(waiter)
-            with self._lock:
-                self._metrics.timeouts += 1
-                message = self._exhaustion_message_locked(_monotonic() - waiter.started)
-                cause = self._last_create_error if self._nconns == self._growing else None
-            raise PoolTimeout(message) from cause
-        return entry
-
-    def _abandon(self, waiter: Waiter) -> None:
-        """Take a waiter that gave up out of the queue; give back a session handed to it just before."""
-        with self._lock, suppress(ValueError):
-            self._waiting.remove(waiter)
-        if waiter.entry is not None:
-            self.release(waiter.entry.session)
-
-    def _record_acquire_locked(
-        self, entry: SessionEntry, started: float, waited: bool, borrower: Any
-    ) -> None:
-        now = _monotonic()
-        entry.borrower = borrower
-        self._metrics.record_acquire(now - started, entry.uses > 0, waited)
-        entry.uses += 1
-        entry.checked_out_at = now
-        entry.borrower_thread = threading.get_ident()
-        entry.leak_reported = False
-
-    # -- return -----------------------------------------------------------
-
-    def _take_back_locked(self, session: S) -> SessionEntry | None:
-        entry = self._out.pop(id(session), None)
-        if entry is not None:
-            if self._closed:
-                self._changed.notify_all()
-            return entry
-        if self._forced.pop(id(session), None) is not None:
-            return None  # force-closed by close(); the late return is expected
-        raise ValueError(f"pool {self.name!r}: {type(session).__name__} was not checked out from this pool")
-
-    def _retire_reason_locked(self, entry: SessionEntry, now: float) -> str | None:
-        if self._closed:
-            return reasons.POOL_CLOSED
-        if entry.retire_reason is not None:
-            return entry.retire_reason
-        if self._nconns > self._target:
-            return reasons.SHRUNK
-        if entry.expired(now) and self._renew is None:
-            return reasons.MAX_LIFETIME
-        return None
-
-    def _give_locked(self, entry: SessionEntry, now: float) -> None:
-        """Hand `entry` to the first waiter still waiting, else put it in the idle set."""
-        key = id(entry.session)
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            self._out[key] = entry
-            if waiter.hand(entry):
-                return
-            del self._out[key]
-        self._idle.append(entry)
-
-    def _emit_returned(self, entry: SessionEntry, now: float) -> None:
-        held = now - entry.checked_out_at
-        if entry.leak_reported:
-            self._events.emit(SessionLeaked(self.name, entry.id, held, entry.borrower_stack(), returned=True))
-        if self._events.wants(_DEBUG):
-            self._events.emit(SessionReleased(self.name, entry.id, held))
-
-    # -- growth -----------------------------------------------------------
-
-    def _grow_locked(self, extra: int = 0) -> list[_Grower]:
-        """Start creating as many sessions as waiters and min_size (or `extra`) need, within the target.
-
-        Creation runs in its own threads, outside the lock: a factory may take
-        seconds (connect, log in) and must not block checkouts and returns; and
-        the new session goes to the first waiter in line rather than to
-        whoever triggered the growth, which keeps the queue FIFO.
-        """
-        if self._closed:
-            return []
-        wanted = max(len(self._waiting) - self._growing, self.config.min_size - self._nconns, extra)
-        count = min(wanted, self._target - self._nconns)
-        started = []
-        for _ in range(max(count, 0)):
-            self._nconns += 1
-            self._growing += 1
-            grower = _Grower(self)
-            try:
-                grower.start()
-            except RuntimeError:  # "can't start new thread": give the slot back, tell the caller
-                self._nconns -= 1
-                self._growing -= 1
-                raise
-            self._growers.add(grower)
-            started.append(grower)
-        return started
-
-    def _grow_one(self, grower: _Grower) -> None:
-        backoff = ExponentialBackoff(*self.config.reconnect_backoff, rng=self._random)
-        give_up_at = _monotonic() + self.config.reconnect_timeout
-        attempt = 0
-        try:
-            while True:
-                attempt += 1
-                started = _monotonic()
-                try:
-                    session = self._factory()
-                except Exception as exc:
-                    delay = self._after_create_failure(exc, attempt, backoff, give_up_at)
-                    if delay is None:
-                        return
-                    if self._closing.wait(delay):
-                        with self._lock:
-                            self._give_up_slot_locked(fatal=False)
-                        return
-                    continue
-                self._add_created(session, started)
-                grower.created = True
-                return
-        finally:
-            with self._lock:
-                self._growers.discard(grower)
-
-    def _add_created(self, session: S, started: float) -> None:
-        now = _monotonic()
-        with self._lock:
-            session_id = next(self._ids)
-        entry = SessionEntry(session, session_id, now, self._expiry(now))
-        # Announced before it is handed over, so "created" always precedes its "acquired".
-        if self._events.wants(_DEBUG):
-            self._events.emit(SessionCreated(self.name, entry.id, now - started))
-        with self._lock:
-            self._growing -= 1
-            self._metrics.created += 1
-            self._last_create_error = None
-            closed = self._closed
-            if closed:
-                self._drop_locked(entry, reasons.POOL_CLOSED)
-            else:
-                self._give_locked(entry, now)
-            self._changed.notify_all()
-        if closed:
-            self._dispose([(entry, reasons.POOL_CLOSED, None)])
-
-    def _after_create_failure(
-        self, exc: Exception, attempt: int, backoff: ExponentialBackoff, give_up_at: float
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None when this slot is given up."""
-        events: list[PoolEvent] = []
-        stranded: list[Waiter] = []
-        now = _monotonic()
-        with self._lock:
-            self._metrics.create_failures += 1
-            self._last_create_error = exc
-            if self._is_capacity_error(exc):
-                events.append(self._lower_target_locked(exc, now))
-            needed = self._waiting or self._nconns <= self.config.min_size
-            keep = not self._closed and needed and self._nconns <= self._target and now < give_up_at
-            if keep:
-                delay = min(backoff.next_delay(), give_up_at - now)
-                events.append(Backoff(self.name, attempt, delay, _describe(exc)))
-            else:
-                # Released under the same lock that lowered the target: in between, a return would
-                # see one session too many and close a healthy one.
-                stranded = self._give_up_slot_locked(fatal=now >= give_up_at)
-        self._events.emit_all(events)
-        self._fail_stranded(stranded, exc)
-        return delay if keep else None
-
-    def _give_up_slot_locked(self, fatal: bool) -> list[Waiter]:
-        """Release a growth slot; when `fatal` and no session exists, return the waiters to fail."""
-        self._growing -= 1
-        self._nconns -= 1
-        self._changed.notify_all()
-        if not fatal or self._nconns != self._growing:
-            return []
-        stranded = list(self._waiting)
-        self._waiting.clear()
-        return stranded
-
-    def _fail_stranded(self, waiters: list[Waiter], cause: BaseException) -> None:
-        for waiter in waiters:
-            error = PoolTimeout(
-                f"pool {self.name!r}: could not create a session for {self.config.reconnect_timeout:.1f} s "
-                f"(reconnect_timeout); last error: {_describe(cause)}"
-            )
-            error.__cause__ = cause
-            waiter.fail(error)
-
-    def _lower_target_locked(self, exc: BaseException, now: float) -> PoolEvent:
-        """The server refused another session: settle at what exists instead of retrying in a loop."""
-        # Everything but this failed slot, including creations still in flight: each of those that is
-        # refused too lowers the target by its own slot, so the pool settles at what the server allows.
-        self._target = max(1, self._nconns - 1)
-        self._capacity_probe_at = now + self.config.capacity_retry
-        self._metrics.capacity_limits += 1
-        return CapacityLimited(self.name, self._target, _describe(exc))
-
-    def _expiry(self, now: float) -> float | None:
-        lifetime = self.config.max_lifetime
-        if lifetime is None:
-            return None
-        # Jitter spreads expiries so sessions created together are not all replaced at once.
-        return now + lifetime * (1.0 - self.config.lifetime_jitter * self._random.random())
-
-    # -- housekeeping -----------------------------------------------------
-
-    def _housekeeping_interval(self) -> float:
-        candidates = [1.0, self.config.capacity_retry / 2]
-        for value, share in (
-            (self.config.max_idle, 4),
-            (self.config.max_lifetime, 8),
-            (self.config.leak_threshold, 4),
-        ):
-            if value is not None:
-                candidates.append(value / share)
-        return min(max(min(candidates), 0.01), 5.0)
-
-    def _housekeep(self) -> None:
-        """Evict aged idle sessions, report leaks, probe a lowered target, keep min_size."""
-        now = _monotonic()
-        with self._lock:
-            if self._closed:
-                return
-            stale = self._evict_idle_locked(now)
-            leaked = self._find_leaks_locked(now)
-            if self._capacity_probe_at is not None and now >= self._capacity_probe_at:
-                self._target = min(self._target + 1, self.config.max_size)
-                self._capacity_probe_at = (
-                    None if self._target == self.config.max_size else now + self.config.capacity_retry
-                )
-            self._grow_locked()
-        self._events.emit_all(
-            [SessionLeaked(self.name, entry.id, held, entry.borrower_stack()) for entry, held in leaked]
-        )
-        self._dispose(stale)
-
-    def _evict_idle_locked(self, now: float) -> list[Disposal]:
-        stale: list[Disposal] = []
-        keep: deque[SessionEntry] = deque()
-        max_idle = self.config.max_idle
-        for entry in self._idle:  # oldest-used first
-            if entry.expired(now) and self._renew is None:
-                reason = reasons.MAX_LIFETIME
-            elif (
-                max_idle is not None
-                and now - entry.last_used >= max_idle
-                and self._nconns > self.config.min_size
-            ):
-                reason = reasons.MAX_IDLE
-            else:
-                keep.append(entry)
-                continue
-            self._drop_locked(entry, reason)
-            stale.append((entry, reason, None))
-        self._idle = keep
-        return stale
-
-    def _find_leaks_locked(self, now: float) -> list[tuple[SessionEntry, float]]:
-        threshold = self.config.leak_threshold
-        if threshold is None:
-            return []
-        leaked = []
-        for entry in self._out.values():
-            held = now - entry.checked_out_at
-            if not entry.leak_reported and held >= threshold:
-                entry.leak_reported = True
-                self._metrics.leaks += 1
-                leaked.append((entry, held))
-        return leaked
-
-    # -- closing ----------------------------------------------------------
-
-    def _report_outstanding_locked(self, now: float) -> list[PoolEvent]:
-        events: list[PoolEvent] = []
-        for entry in self._out.values():
-            if not entry.leak_reported:
-                entry.leak_reported = True
-                self._metrics.leaks += 1
-                events.append(
-                    SessionLeaked(self.name, entry.id, now - entry.checked_out_at, entry.borrower_stack())
-                )
-        return events
-
     def _await_returns(self, deadline: float) -> None:
         with self._changed:
             while self._out:
@@ -810,7 +260,7 @@ class SessionPool(Generic[S]):
             if reason in reasons.EVICTION_KINDS:
                 self._events.emit(SessionEvicted(self.name, entry.id, reason))
             else:
-                detail = _describe(error) if error is not None else None
+                detail = describe_error(error) if error is not None else None
                 self._events.emit(SessionDiscarded(self.name, entry.id, reason, detail))
 
     def _close_quietly(self, entry: SessionEntry) -> None:
@@ -825,77 +275,3 @@ class SessionPool(Generic[S]):
     def _raise_if_closed_locked(self) -> None:
         if self._closed:
             raise PoolClosed(f"pool {self.name!r} is closed")
-
-    def _exhaustion_message_locked(self, waited_s: float) -> str:
-        """Why no session came: who holds them, and what the factory last said."""
-        parts = [
-            f"pool {self.name!r}: no session within {waited_s:.2f} s",
-            f"{len(self._out)} in use, {len(self._idle)} idle, {self._growing} being created, "
-            f"{len(self._waiting)} waiting (max_size={self.config.max_size}, target={self._target})",
-        ]
-        if self._out:
-            oldest = min(self._out.values(), key=lambda e: e.checked_out_at)
-            parts.append(
-                f"longest held: session {oldest.id} for {_monotonic() - oldest.checked_out_at:.2f} s "
-                f"by thread {_thread_name(oldest.borrower_thread)}{_borrow_site(oldest)}"
-            )
-        if self._last_create_error is not None:
-            parts.append(f"last error creating a session: {_describe(self._last_create_error)}")
-        return "; ".join(parts)
-
-
-class _Grower(threading.Thread):
-    """One background creation of a session (with its retries); `created` tells how it ended."""
-
-    def __init__(self, pool: SessionPool[Any]) -> None:
-        super().__init__(name=f"{pool.name}-grow", daemon=True)
-        self.pool = pool
-        self.created = False
-
-    def run(self) -> None:
-        self.pool._grow_one(self)
-
-
-class _Lease(Generic[S]):
-    """`with pool.session() as s:` - returns the session, or discards it if the block broke it."""
-
-    __slots__ = ("_pool", "_timeout", "_session")
-
-    def __init__(self, pool: SessionPool[S], timeout: float | None) -> None:
-        self._pool = pool
-        self._timeout = timeout
-
-    def __enter__(self) -> S:
-        self._session = self._pool.acquire(self._timeout)
-        return self._session
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and _breaks(self._pool._is_broken, exc):
-            self._pool.discard(self._session, reasons.BROKEN, exc)
-        else:
-            self._pool.release(self._session)
-
-
-def _breaks(is_broken: Callable[[BaseException], bool] | None, exc: BaseException) -> bool:
-    # An interruption (KeyboardInterrupt, GeneratorExit) mid-request leaves the session in an unknown state.
-    if not isinstance(exc, Exception) or is_broken is None:
-        return True
-    return bool(is_broken(exc))
-
-
-def _describe(exc: BaseException | None) -> str:
-    return f"{type(exc).__name__}: {exc}" if exc is not None else "none"
-
-
-def _thread_name(ident: int | None) -> str:
-    for thread in threading.enumerate():
-        if thread.ident == ident:
-            return repr(thread.name)
-    return f"#{ident} (ended)"
-
-
-def _borrow_site(entry: SessionEntry) -> str:
-    if entry.borrower is None or not entry.borrower:
-        return " (set leak_threshold to record borrowers' stacks)"
-    frame = entry.borrower[-1]
-    return f", borrowed at {frame.filename}:{frame.lineno} in {frame.name}"
