@@ -1,9 +1,10 @@
-"""One BaoStock session: one socket, login/logout, typed queries with exact paging.
+"""One BaoStock session: login/logout and its state, typed queries with exact paging.
 
 No module globals: every session owns its socket, so many sessions can run in
-one process, one thread per session at a time. Every socket operation runs
-under a deadline; any transport failure closes the socket for good and the
-session must be discarded (a pool does that on `TransportError`).
+one process, one thread per session at a time. The socket I/O (connect, send,
+read one whole answer under a deadline, the idle check) is `wire.py`'s; any
+transport failure closes the socket for good and the session must be
+discarded (a pool does that on `TransportError`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import select
 import socket
 import threading
 import time
@@ -20,11 +20,9 @@ from dataclasses import dataclass
 
 from baostock.common import contants as cons
 
-from marketdata_pipeline.baostock import frames, validation
+from marketdata_pipeline.baostock import frames, validation, wire
 from marketdata_pipeline.baostock.errors import (
     BaoStockError,
-    BaoStockTimeout,
-    ConnectError,
     ConnectionLostError,
     NotLoggedInError,
     ProtocolError,
@@ -34,9 +32,6 @@ from marketdata_pipeline.baostock.errors import (
 from marketdata_pipeline.baostock.results import Page, ResultSet, parse_page
 
 log = logging.getLogger(__name__)
-
-_RECV_BYTES = 65536
-_ENDPOINT_HINT = "check BAOSTOCK_HOST/BAOSTOCK_PORT and that the server is up"
 
 
 @dataclass(frozen=True)
@@ -176,16 +171,7 @@ class BaoStockSession:
         if self._sock is not None:
             return
         with self._closing_on_transport_error():
-            try:
-                self._sock = socket.create_connection((self._host, self._port), timeout=self.connect_timeout)
-            except TimeoutError as exc:
-                raise BaoStockTimeout(
-                    f"connecting to {self.endpoint} took over {self.connect_timeout}s; {_ENDPOINT_HINT}",
-                    cons.BSERR_CONNECT_TIMEOUT,
-                ) from exc
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                raise ConnectError(f"cannot connect to {self.endpoint}: {reason}; {_ENDPOINT_HINT}") from exc
+            self._sock = wire.connect(self._host, self._port, self.connect_timeout)
         self._connected_at = time.monotonic()
 
     def login(self) -> None:
@@ -256,7 +242,7 @@ class BaoStockSession:
         still valid; ping() does. Only for a session no thread is using.
         """
         with self._exclusive(), self._closing_on_transport_error():
-            error = _idle_socket_error(self._open_socket(), self.endpoint)
+            error = wire.idle_socket_error(self._open_socket(), self.endpoint)
             if error is not None:
                 raise error
 
@@ -412,59 +398,9 @@ class BaoStockSession:
         with self._exclusive():
             sock = self._open_socket()
             deadline = time.monotonic() + timeout
-            self._send(sock, frames.encode_request(request_type, fields), deadline, timeout)
-            return frames.decode_response(self._receive(sock, deadline, timeout))
-
-    def _send(self, sock: socket.socket, request: bytes, deadline: float, timeout: float) -> None:
-        sock.settimeout(self._remaining(deadline, timeout))
-        try:
-            sock.sendall(request)
-        except TimeoutError as exc:
-            raise BaoStockTimeout(
-                f"sending to {self.endpoint} took longer than {timeout}s", cons.BSERR_SENDSOCK_TIMEOUT
-            ) from exc
-        except OSError as exc:
-            raise ConnectionLostError(
-                f"sending to {self.endpoint} failed: {exc}", cons.BSERR_SENDSOCK_FAIL
-            ) from exc
-        self._requests += 1
-
-    def _receive(self, sock: socket.socket, deadline: float, timeout: float) -> bytes:
-        """Read until one whole answer frame; the deadline covers the whole answer, not each recv."""
-        buffer = bytearray()
-        while True:
-            sock.settimeout(self._remaining(deadline, timeout, len(buffer)))
-            try:
-                chunk = sock.recv(_RECV_BYTES)
-            except TimeoutError as exc:
-                raise self._timeout(timeout, len(buffer)) from exc
-            except OSError as exc:
-                raise ConnectionLostError(f"reading from {self.endpoint} failed: {exc}") from exc
-            if not chunk:
-                raise ConnectionLostError(
-                    f"{self.endpoint} closed the connection after {len(buffer)} bytes of an answer"
-                )
-            searched_to = max(len(buffer) - len(frames.END_MARK), 0)
-            buffer += chunk
-            if len(buffer) < frames.HEADER_LEN:
-                continue
-            # Only look for the end where new bytes arrived: a big answer costs one scan, not one per chunk.
-            if buffer.find(frames.END_MARK, searched_to) < 0:
-                frames.parse_header(bytes(buffer[: frames.HEADER_LEN]))
-                continue
-            end = frames.response_end(buffer)
-            if end is not None:
-                return _single_frame(buffer, end)
-
-    def _remaining(self, deadline: float, timeout: float, received: int = 0) -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise self._timeout(timeout, received)
-        return left
-
-    def _timeout(self, timeout: float, received: int) -> BaoStockTimeout:
-        arrived = f" ({received} bytes arrived)" if received else ""
-        return BaoStockTimeout(f"no whole answer from {self.endpoint} within {timeout}s{arrived}")
+            wire.send(sock, self.endpoint, frames.encode_request(request_type, fields), deadline, timeout)
+            self._requests += 1
+            return frames.decode_response(wire.receive(sock, self.endpoint, deadline, timeout))
 
     # -- state guards ------------------------------------------------------
 
@@ -509,12 +445,8 @@ class BaoStockSession:
         self._logged_in = False
         if self._closed_because is None:
             self._closed_because = reason
-        if sock is None:
-            return
-        # shutdown wakes a read blocked in another thread; it fails only if the peer already reset us.
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
+        if sock is not None:
+            wire.shut(sock)
 
 
 def _server_host(host: str, api_key: str | None) -> str:
@@ -536,31 +468,8 @@ def _checked_timeout(value: float, name: str) -> float:
     return float(value)
 
 
-def _idle_socket_error(sock: socket.socket, endpoint: str) -> TransportError | None:
-    """None when an idle socket has nothing to read (the healthy case), else the error to raise."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-    if not poller.poll(0):
-        return None
-    try:
-        pending = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return None
-    except OSError as exc:
-        return ConnectionLostError(f"the idle connection to {endpoint} is broken: {exc}")
-    if pending:
-        return ProtocolError(f"{endpoint} sent bytes nobody asked for to an idle session")
-    return ConnectionLostError(f"{endpoint} closed the connection of an idle session")
-
-
 def _optional_date(date: str | None) -> str:
     return "" if date is None or date == "" else validation.normalize_date(date, "date")
-
-
-def _single_frame(buffer: bytearray, end: int) -> bytes:
-    if end != len(buffer):
-        raise ProtocolError(f"{len(buffer) - end} unexpected bytes after the answer frame")
-    return bytes(buffer)
 
 
 def _joined_fields(seen: list[str], page_fields: list[str], call: _Call) -> list[str]:
