@@ -4,8 +4,8 @@ Starts `marketdata simulator` on a free loopback port as its own process,
 points BAOSTOCK_HOST/PORT at it, and runs the project's jobs on a real
 Dagster instance under a temporary DAGSTER_HOME (runs, events and check
 results are stored as for any run): the calendar, the universe and the
-daily bars of the latest trading days for every batch, then the adjust
-factors. Prints one line per run and where the DuckDB file is.
+daily bars of the latest trading days for every batch (one run), then the
+adjust factors. Prints one line per run and where the DuckDB file is.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.publication import latest_published_days
-from marketdata_pipeline.ingest.batching import BATCHES
 from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -54,16 +54,9 @@ def run_demo(days: int = 5) -> int:
         with dg.DagsterInstance.get() as instance:
             lines = [_run(definitions, instance, "trade_calendar_job", None, None)]
             lines.append(_run(definitions, instance, "stock_universe_job", str(trading[0]), str(trading[-1])))
-            for batch in BATCHES:
-                lines.append(
-                    _run(
-                        definitions,
-                        instance,
-                        "daily_bars_job",
-                        f"{batch}|{trading[0]}",
-                        f"{batch}|{trading[-1]}",
-                    )
-                )
+            # One run for every batch and day: one pool, one whole-market request per day.
+            first, last = f"{BATCHES[0]}|{trading[0]}", f"{BATCHES[-1]}|{trading[-1]}"
+            lines.append(_run(definitions, instance, "daily_bars_job", first, last))
             lines.append(_run(definitions, instance, "adjust_factors_job", BATCHES[0], BATCHES[-1]))
     _print_summary(lines, trading)
     return 0 if all(line.status == "SUCCESS" for line in lines) else 1
@@ -88,7 +81,7 @@ def _run(
         line.failures += int(metadata.get("failed_symbols", metadata.get("failed_codes", 0)))
         line.requests += int(metadata.get("requests", 0))
     print(
-        f"{line.job:<15} {line.partitions:<31} {line.status:<8} rows={line.rows:<7} "
+        f"{line.job:<15} {line.partitions:<33} {line.status:<8} rows={line.rows:<7} "
         f"failures={line.failures:<3} {line.seconds:6.1f} s",
         flush=True,
     )
@@ -98,12 +91,12 @@ def _run(
 def _print_summary(lines: list[RunLine], trading: list[date]) -> None:
     database = Path(os.environ.get("MARKETDATA_DUCKDB_PATH", "data/marketdata.duckdb")).resolve()
     columns = ("rows", "symbols", "failures", "requests", "seconds")
-    header = f"{'asset':<15} {'partitions':<31} " + " ".join(f"{name:>8}" for name in columns)
+    header = f"{'asset':<15} {'partitions':<33} " + " ".join(f"{name:>8}" for name in columns)
     print("\n" + header)
     print("-" * len(header))
     for line in lines:
         print(
-            f"{line.job:<15} {line.partitions:<31} {line.rows:>8} {line.symbols:>8} "
+            f"{line.job:<15} {line.partitions:<33} {line.rows:>8} {line.symbols:>8} "
             f"{line.failures:>8} {line.requests:>8} {line.seconds:>8.1f}"
         )
     total = sum(line.seconds for line in lines)

@@ -1,8 +1,8 @@
-"""Symbol batching, the fetch planner and bounded concurrent fetching (no Dagster here)."""
+"""The fetch planner and bounded concurrent fetching (no Dagster here); batching re-exported."""
 
+from marketdata_pipeline.batching import BATCHES, batch_of, codes_in_batch
 from marketdata_pipeline.ingest.adjust_factors import fetch_adjust_factors
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS
-from marketdata_pipeline.ingest.batching import BATCHES, batch_of, codes_in_batch
 from marketdata_pipeline.ingest.calls import RetryPolicy
 from marketdata_pipeline.ingest.fetch import fetch_daily_bars
 from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch

@@ -7,8 +7,8 @@ from datetime import date
 
 import pandas as pd
 
+from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.ingest.answers import pick_fields
-from marketdata_pipeline.ingest.batching import batch_of
 from marketdata_pipeline.ingest.calls import RetryPolicy, call_with_retry, result_or_raise, run_bounded
 from marketdata_pipeline.ingest.completeness import ListingWindow
 from marketdata_pipeline.ingest.inputs import as_date, iso_day, required_date, worker_count

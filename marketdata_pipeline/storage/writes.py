@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 import duckdb
 import pandas as pd
 
+from marketdata_pipeline.batching import BATCHES, batch_of
 from marketdata_pipeline.storage.answers import ADJUST_FACTORS, DAILY_BARS, STOCK_UNIVERSE, TRADE_CALENDAR
-from marketdata_pipeline.storage.batches import BATCHES, batch_of
 from marketdata_pipeline.storage.connection import write_transaction
 from marketdata_pipeline.storage.incoming import (
     ROW,

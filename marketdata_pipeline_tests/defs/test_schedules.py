@@ -6,12 +6,19 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.definitions import defs
-from marketdata_pipeline.defs.market.partitions import is_trading_day
+from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, is_trading_day
 from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
 from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
 
 BATCHES = [f"b{number:02d}" for number in range(16)]
 SCHEDULES = ("stock_universe_schedule", "daily_bars_schedule", "adjust_factors_schedule")
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def ranged_keys(request: dg.RunRequest) -> list[str]:
+    """The partitions a range request's run covers, as Dagster resolves the range."""
+    key_range = dg.PartitionKeyRange(request.tags[RANGE_START], request.tags[RANGE_END])
+    return sorted(daily_bars_partitions.get_partition_keys_in_range(key_range))
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +56,12 @@ def test_trading_day_after_a_holiday_requests_every_batch_of_that_day(repository
     data = tick(repository, instance, "daily_bars_schedule", shanghai(day, 17, 45))
 
     assert data.skip_message is None
-    assert [request.partition_key for request in data.run_requests] == [f"{batch}|{day}" for batch in BATCHES]
-    assert [request.run_key for request in data.run_requests] == [f"{day}|{batch}" for batch in BATCHES]
-    assert {request.job_name for request in data.run_requests} == {"daily_bars_job"}
-    assert data.run_requests[3].tags["dagster/partition/date"] == str(day)
+    [request] = data.run_requests  # one run for the whole day, not one per batch
+    assert (request.job_name, request.run_key) == ("daily_bars_job", f"{day}|daily_bars")
+    assert request.partition_key is None
+    assert request.tags[RANGE_START] == f"b00|{day}" and request.tags[RANGE_END] == f"b15|{day}"
+    # The range's rectangle is exactly the 16 batches of that day.
+    assert ranged_keys(request) == [f"{batch}|{day}" for batch in BATCHES]
 
 
 @pytest.mark.parametrize(
@@ -105,14 +114,18 @@ def test_factors_before_their_publication_are_not_requested(repository, instance
 
 
 @pytest.mark.slow
-def test_batches_already_run_are_not_requested_again(repository, instance):
-    run_daily_bars(instance, "ok", "b03|2024-10-09")
-    run_daily_bars(instance, "crash", "b04|2024-10-09")  # failed: left to the retry sensor or a new run
+def test_a_day_whose_batches_all_ran_is_not_requested_again(repository, instance):
+    for batch in BATCHES[:-1]:
+        run_daily_bars(instance, "ok", f"{batch}|2024-10-09")
+    run_daily_bars(instance, "crash", "b15|2024-10-09")  # failed: the day is not done yet
 
     data = tick(repository, instance, "daily_bars_schedule", shanghai(date(2024, 10, 9), 17, 45))
+    [request] = data.run_requests
+    assert request.run_key == "2024-10-09|daily_bars"
 
-    expected = [f"{batch}|2024-10-09" for batch in BATCHES if batch != "b03"]
-    assert [request.partition_key for request in data.run_requests] == expected
+    run_daily_bars(instance, "ok", "b15|2024-10-09")
+    again = tick(repository, instance, "daily_bars_schedule", shanghai(date(2024, 10, 9), 17, 45))
+    assert not again.run_requests and "already has a queued, running or successful run" in again.skip_message
 
 
 def test_universe_is_requested_for_the_day(repository, instance):

@@ -21,6 +21,7 @@ from marketdata_pipeline_tests.defs.daily_bars_runs import launch, run_daily_bar
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 
 BATCHES = [f"b{number:02d}" for number in range(16)]
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 MINUTE = timedelta(minutes=1)
 
 
@@ -96,8 +97,10 @@ def test_after_publication_the_sensor_starts_the_day_and_closes_its_session(baos
     assert data.skip_message is None
     assert [(r.job_name, r.partition_key, r.run_key) for r in data.run_requests] == [
         ("stock_universe_job", "2024-10-08", "2024-10-08|universe"),
-        *(("daily_bars_job", f"{batch}|2024-10-08", f"2024-10-08|{batch}") for batch in BATCHES),
+        ("daily_bars_job", None, "2024-10-08|daily_bars"),
     ]
+    day_run = data.run_requests[1]
+    assert (day_run.tags[RANGE_START], day_run.tags[RANGE_END]) == ("b00|2024-10-08", "b15|2024-10-08")
     assert data.cursor == "2024-10-08"
     stats = baostock.stats()
     assert (stats["logins"], stats["logouts"], stats["active_connections"]) == (1, 1, 0)
@@ -110,7 +113,7 @@ def test_a_restarted_sensor_does_not_request_the_day_again(baostock, repository,
 
     again = evaluate(restarted, repository, instance, cursor=first.cursor)
 
-    assert len(first.run_requests) == 17
+    assert len(first.run_requests) == 2
     assert not again.run_requests
     assert again.skip_message.startswith("the runs of 2024-10-08 were started already")
     assert baostock.stats()["logins"] == 1  # the restarted sensor did not ask BaoStock again
@@ -122,7 +125,7 @@ def test_the_next_trading_day_is_requested_after_the_cursor(monkeypatch, reposit
         data = evaluate(sensor, repository, instance, cursor="2024-10-08")
 
     assert data.cursor == "2024-10-09"
-    assert data.run_requests[1].partition_key == "b00|2024-10-09"
+    assert data.run_requests[1].run_key == "2024-10-09|daily_bars"
 
 
 def test_a_day_baostock_has_not_published_yet_is_not_requested(monkeypatch, repository, instance):

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from marketdata_pipeline.baostock.session import BaoStockSession
-from marketdata_pipeline.ingest.batching import batch_of
+from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.storage import open_warehouse
 
 

@@ -17,8 +17,8 @@ from datetime import date
 
 import pytest
 
+from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.partitions import trading_days
-from marketdata_pipeline.ingest.batching import BATCHES
 from marketdata_pipeline_tests.ops.dagster_dev import SESSION_BUDGET
 from marketdata_pipeline_tests.ops.graphql_ops import (
     BACKFILL_TAG,

@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.checks import DAILY_BARS_CHECKS
 from marketdata_pipeline.defs.market.partitions import date_partitions
-from marketdata_pipeline.ingest.batching import BATCHES
 from marketdata_pipeline_tests.ops.dagster_dev import REPO_ROOT, DagsterDev
 from marketdata_pipeline_tests.ops.graphql_ops import check_evaluations, run_status
 

@@ -13,7 +13,7 @@ from datetime import date
 
 import baostock as bs
 
-from marketdata_pipeline.ingest.batching import batch_of
+from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline_tests.conftest import point_official_client_at
 
 DAILY_FIELDS = (

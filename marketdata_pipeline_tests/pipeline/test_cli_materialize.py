@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from marketdata_pipeline.ingest.batching import batch_of
+from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pipeline import official
 from marketdata_pipeline_tests.pipeline.commands import (

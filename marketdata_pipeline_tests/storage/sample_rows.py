@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from marketdata_pipeline.storage.batches import batch_of
+from marketdata_pipeline.batching import batch_of
 
 DAILY_FIELDS = [
     "date", "code", "open", "high", "low", "close", "preclose", "volume", "amount", "adjustflag",

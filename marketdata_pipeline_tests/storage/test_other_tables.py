@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.storage import (
     MalformedRowsError,
     record_failures,
@@ -14,7 +15,6 @@ from marketdata_pipeline.storage import (
     replace_stock_universe,
     replace_trade_calendar,
 )
-from marketdata_pipeline.storage.batches import batch_of
 from marketdata_pipeline_tests.storage.sample_rows import FACTOR_FIELDS, UNIVERSE_FIELDS, frame
 
 HOSTILE = 'x\'); DROP TABLE daily_bars; -- "q" ; \\ 浦发银行'

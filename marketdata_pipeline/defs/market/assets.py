@@ -11,7 +11,7 @@ import dagster as dg
 
 from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market import checks, slices
-from marketdata_pipeline.defs.market.ingest_batch import ingest_batch, store_universes
+from marketdata_pipeline.defs.market.ingest_run import ingest_run, store_universes
 from marketdata_pipeline.defs.market.partitions import (
     HISTORY_START,
     batch_partitions,
@@ -126,15 +126,12 @@ def daily_bars(
     blocking `failure_rate` check fails the run.
     """
     pool = baostock.pool
-    outcomes = [
-        ingest_batch(context, pool, warehouse, config, batch, days)
-        for batch, days in slices.batches_and_days(context.partition_keys).items()
-    ]
-    stopped = [outcome for outcome in outcomes if not outcome.wrote]
+    run = ingest_run(context, pool, warehouse, config, slices.batches_and_days(context.partition_keys))
+    stopped = [outcome for outcome in run.batches if not outcome.wrote]
     if not stopped:
-        yield dg.MaterializeResult(metadata=slices.run_metadata(outcomes, pool.stats()))
-        yield from checks.data_check_results(outcomes)
-    yield checks.failure_rate_result(outcomes, config.warn_failure_rate, config.error_failure_rate)
+        yield dg.MaterializeResult(metadata=slices.run_metadata(run, pool.stats()))
+        yield from checks.data_check_results(run.batches)
+    yield checks.failure_rate_result(run.batches, config.warn_failure_rate, config.error_failure_rate)
     yield checks.pool_health_result(pool)
     if stopped:
         # The data checks would judge a slice this run did not write: none are emitted.

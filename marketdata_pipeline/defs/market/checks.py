@@ -48,9 +48,9 @@ _COMPLETENESS = "complete_vs_universe"
 
 def failure_rate_result(outcomes: Sequence, warn_above: float, error_above: float) -> dg.AssetCheckResult:
     """failed / requested symbols over the run's batches, with the failed codes and reasons."""
-    failures = [failure for outcome in outcomes for failure in outcome.report.failures]
-    requested = sum(outcome.report.symbols_requested for outcome in outcomes)
-    failed = len({(failure.code) for failure in failures})
+    failures = [failure for outcome in outcomes for failure in outcome.failures]
+    requested = sum(len(outcome.codes) for outcome in outcomes)
+    failed = sum(outcome.failed_codes for outcome in outcomes)
     rate = failed / requested if requested else 0.0
     severity = dg.AssetCheckSeverity.ERROR if rate > error_above else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
@@ -71,11 +71,10 @@ def failure_rate_result(outcomes: Sequence, warn_above: float, error_above: floa
 def stopped_message(stopped: Sequence, error_above: float) -> str:
     """Why a run wrote nothing for some batches: their failure rates and the threshold."""
     parts = [
-        f"{o.batch}: {o.report.symbols_requested - o.report.symbols_ok} of {o.report.symbols_requested} "
-        f"symbols failed ({o.report.failure_rate:.1%})"
+        f"{o.batch}: {o.failed_codes} of {len(o.codes)} symbols failed ({o.failure_rate:.1%})"
         for o in stopped
     ]
-    first = next((f for o in stopped for f in o.report.failures), None)
+    first = next((f for o in stopped for f in o.failures), None)
     example = f"; first failure {first.code}: {first.error_type}: {first.message}" if first else ""
     return (
         f"failure_rate above error_failure_rate={error_above:.1%} - {'; '.join(parts)}: nothing written, "

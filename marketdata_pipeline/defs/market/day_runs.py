@@ -1,8 +1,11 @@
 """The runs that fill one trading day, shared by the daily schedules and the publication sensor.
 
-One run per batch (run key `<date>|<batch>`; why not one run per day: see
-schedules.py). Both the schedule and the sensor skip a partition that already
-has a queued, running or successful run, so enabling both never fetches a day twice.
+One `daily_bars` run covers the whole day: all 16 batches, as the partition
+range `b00|<date>`..`b15|<date>` (run key `<date>|daily_bars`), so the day
+costs one pool and at most one whole-market request. Both the schedule and the
+sensor skip a day that already has such a run queued, running or successful
+(or single-batch runs covering every batch), so enabling both never fetches a
+day twice.
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import dagster as dg
-from dagster._core.storage.tags import PARTITION_NAME_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
+from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.jobs import daily_bars_job, stock_universe_job
 from marketdata_pipeline.defs.market.partitions import DATE_FORMAT, TIMEZONE, is_trading_day
 from marketdata_pipeline.defs.market.publication import BARS_PUBLISHED_AT, latest_published_day
-from marketdata_pipeline.ingest.batching import BATCHES
 
 # Runs that make a new run of the same partition redundant; a failed or
 # canceled run does not (the retry sensor or a person decides about those).
@@ -53,17 +60,30 @@ def daily_bars_key(day: date, batch: str) -> str:
     return str(dg.MultiPartitionKey({"date": day.strftime(DATE_FORMAT), "batch": batch}))
 
 
+def day_range_tags(day: date) -> dict[str, str]:
+    """The tags of a run over every batch of `day` (a 2-D range of the multi-partitions)."""
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: daily_bars_key(day, BATCHES[0]),
+        ASSET_PARTITION_RANGE_END_TAG: daily_bars_key(day, BATCHES[-1]),
+    }
+
+
 def daily_bars_requests(day: date, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
-    """One run per batch of `day`, except batches that already have a queued, running or successful run."""
-    taken = partitions_with_runs(
-        instance, daily_bars_job.name, {DATE_DIMENSION_TAG: day.strftime(DATE_FORMAT)}
-    )
-    keys = {batch: daily_bars_key(day, batch) for batch in BATCHES}
-    return [
-        dg.RunRequest(run_key=f"{day}|{batch}", job_name=daily_bars_job.name, partition_key=key)
-        for batch, key in keys.items()
-        if key not in taken
-    ]
+    """One run over every batch of `day`, unless the day is already queued, running or done."""
+    if day_is_taken(day, instance):
+        return []
+    tags = day_range_tags(day)
+    return [dg.RunRequest(run_key=f"{day}|daily_bars", job_name=daily_bars_job.name, tags=tags)]
+
+
+def day_is_taken(day: date, instance: dg.DagsterInstance) -> bool:
+    """A whole-day run, or single-batch runs of every batch, are queued, running or successful."""
+    filters = dg.RunsFilter(job_name=daily_bars_job.name, statuses=TAKEN_STATUSES, tags=day_range_tags(day))
+    if instance.get_runs(filters, limit=1):
+        return True
+    date_tag = {DATE_DIMENSION_TAG: day.strftime(DATE_FORMAT)}
+    single = partitions_with_runs(instance, daily_bars_job.name, date_tag)
+    return all(daily_bars_key(day, batch) in single for batch in BATCHES)
 
 
 def stock_universe_requests(day: date, instance: dg.DagsterInstance) -> list[dg.RunRequest]:

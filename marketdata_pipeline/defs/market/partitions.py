@@ -9,7 +9,7 @@ import dagster as dg
 import exchange_calendars as xcals
 import pandas as pd
 
-from marketdata_pipeline.ingest.batching import BATCHES
+from marketdata_pipeline.batching import BATCHES
 
 TIMEZONE = "Asia/Shanghai"
 HISTORY_START = "2015-01-01"

@@ -4,14 +4,12 @@ BaoStock publishes a trading day's bars at about 17:30 and its adjust factors
 at about 18:00. The schedules tick every day so that each non-trading day
 shows in the tick history with the reason it was skipped.
 
-`daily_bars_schedule` launches 16 runs, one per batch (run key
-`<date>|<batch>`), not one run for the whole day: a run of a multi-partitioned
-asset carries one key or one contiguous key range, and with keys ordered
-`batch|date` the 16 batches of one date are not contiguous. The `baostock`
-concurrency pool (dagster.yaml: 2 slots x pool size 4 = 8 sessions) bounds how
-many of those runs hold BaoStock sessions at once. The universe runs five
-minutes earlier so that each batch run finds the day's universe stored
-instead of fetching it again.
+`daily_bars_schedule` launches one run for the whole day: the partition range
+`b00|<date>`..`b15|<date>` (Dagster reads a range of multi-partitions as the
+rectangle between its corners), so the day costs one pool of at most
+BAOSTOCK_POOL_SIZE sessions and, by the planner, one whole-market request,
+instead of 16 runs asking for the same answer. The universe runs five minutes
+earlier so that the bars run finds the day's universe stored.
 
 A tick never requests a day BaoStock has not published: the day is the tick's
 date, checked against the earlier of the tick time and the wall clock (the UI
@@ -27,6 +25,7 @@ from datetime import date, time
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market import day_runs
 from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job, stock_universe_job
 from marketdata_pipeline.defs.market.partitions import TIMEZONE
@@ -36,7 +35,6 @@ from marketdata_pipeline.defs.market.publication import (
     SHANGHAI,
     shanghai_now,
 )
-from marketdata_pipeline.ingest.batching import BATCHES
 
 STOPPED = dg.DefaultScheduleStatus.STOPPED
 
@@ -70,14 +68,14 @@ def stock_universe_schedule(context: dg.ScheduleEvaluationContext):
     execution_timezone=TIMEZONE,
     job=daily_bars_job,
     default_status=STOPPED,
-    description="The day's daily_bars, one run per batch, after BaoStock publishes (17:30).",
+    description="The day's daily_bars, all batches in one run, after BaoStock publishes (17:30).",
 )
 def daily_bars_schedule(context: dg.ScheduleEvaluationContext):
     day, reason = tick_day(context, BARS_PUBLISHED_AT)
     if reason:
         return dg.SkipReason(reason)
     return day_runs.daily_bars_requests(day, context.instance) or dg.SkipReason(
-        f"every batch of {day} already has a queued, running or successful daily_bars run"
+        f"daily_bars {day} already has a queued, running or successful run"
     )
 
 

@@ -3,8 +3,8 @@
 From 17:30 Asia/Shanghai on trading days it asks BaoStock every 5 minutes
 whether `query_all_stock(day)` lists securities (one short-lived session,
 closed on every path). Once it does, it requests the day's universe run and
-its 16 `daily_bars` runs (run keys `<date>|universe`, `<date>|<batch>`) and
-moves its cursor to the day, so a restarted sensor does not request them
+its `daily_bars` run over all batches (run keys `<date>|universe`,
+`<date>|daily_bars`) and moves its cursor to the day, so a restarted sensor does not request them
 again and stops asking BaoStock until the next trading day.
 
 STOPPED by default, like the schedules: turn on this sensor or the 17:40/17:45

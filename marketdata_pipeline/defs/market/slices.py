@@ -68,19 +68,20 @@ def stored_universes(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[d
     }
 
 
-def batch_universe(universes: Mapping[date, pd.DataFrame], batch: str) -> pd.DataFrame:
-    """Every code of `batch` listed on any of the days, once, with its listing facts."""
-    frames = [universe[universe["batch"] == batch] for universe in universes.values()]
-    combined = (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIVERSE_COLUMNS))
-    )
+def batches_universe(universes: Mapping[date, pd.DataFrame], batches: Iterable[str]) -> pd.DataFrame:
+    """Every code of `batches` listed on any of the days, once, with its listing facts."""
+    wanted = set(batches)
+    frames = [universe[universe["batch"].isin(wanted)] for universe in universes.values()]
+    if not frames:
+        return pd.DataFrame(columns=list(UNIVERSE_COLUMNS))
+    combined = pd.concat(frames, ignore_index=True)
     return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
 
 
-def progress_line(batch: str, progress: Progress) -> str:
+def progress_line(progress: Progress) -> str:
     """One log line per slice of work."""
     return (
-        f"{batch} {progress.phase}: symbols {progress.symbols_done}/{progress.symbols_total}, "
+        f"{progress.phase}: symbols {progress.symbols_done}/{progress.symbols_total}, "
         f"days {progress.days_done}/{progress.days_total}, rows {progress.rows}, "
         f"failures {progress.failures}, requests {progress.requests} ({progress.requests_per_s:.0f}/s)"
     )
@@ -98,26 +99,24 @@ def failures_table(failures) -> str:
     return "\n".join(lines)
 
 
-def run_metadata(outcomes, pool_stats: Mapping) -> dict[str, object]:
+def run_metadata(run, pool_stats: Mapping) -> dict[str, object]:
     """Materialization metadata of a daily_bars run; numbers as numbers so the UI plots them."""
-    reports = [outcome.report for outcome in outcomes]
-    failures = [failure for report in reports for failure in report.failures]
-    duration = sum(report.duration_s for report in reports)
-    rows = sum(outcome.written or 0 for outcome in outcomes)
-    requests = sum(report.requests for report in reports)
+    report = run.report
+    rows = sum(outcome.written or 0 for outcome in run.batches)
+    duration = report.duration_s
     return {
         "rows": rows,
-        "symbols": sum(report.symbols_requested for report in reports),
-        "failed_symbols": len({failure.code for failure in failures}),
-        "failures": dg.MetadataValue.md(failures_table(failures)) if failures else "none",
-        "requests": requests,
-        "strategy": ", ".join(sorted({report.strategy for report in reports})),
-        "plan": "; ".join(f"{o.batch}: {o.report.plan_reason}" for o in outcomes),
-        "batches": ", ".join(outcome.batch for outcome in outcomes),
-        "days": len({day for outcome in outcomes for day in outcome.days}),
+        "symbols": report.symbols_requested,
+        "failed_symbols": len({failure.code for failure in report.failures}),
+        "failures": dg.MetadataValue.md(failures_table(report.failures)) if report.failures else "none",
+        "requests": report.requests,
+        "strategy": report.strategy,
+        "plan": report.plan_reason,
+        "batches": ", ".join(outcome.batch for outcome in run.batches),
+        "days": report.days_requested,
         "duration_s": round(duration, 3),
         "rows_per_s": round(rows / duration, 1) if duration > 0 else 0.0,
-        "requests_per_s": round(requests / duration, 1) if duration > 0 else 0.0,
+        "requests_per_s": round(report.requests_per_s, 1),
         "pool_stats": dg.MetadataValue.json(_jsonable(pool_stats)),
     }
 

@@ -1,4 +1,4 @@
-"""The one place that maps a security code to its batch partition."""
+"""The one place that maps a security code to its batch partition (no dependencies: every layer uses it)."""
 
 from __future__ import annotations
 

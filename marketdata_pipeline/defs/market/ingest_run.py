@@ -1,0 +1,150 @@
+"""One `daily_bars` run: the universe, ONE fetch for all its batches and days, then per batch
+a failure gate, an atomic slice write and the data checks.
+
+A run may cover several batches (a day's run covers all 16, and Dagster cuts a
+backfill along whichever dimension is shorter): fetching once per run means a
+day's whole market is asked for once, not once per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+
+from marketdata_pipeline.defs.market import slices
+from marketdata_pipeline.ingest import (
+    FetchFailure,
+    FetchReport,
+    a_share_codes,
+    batch_of,
+    fetch_daily_bars,
+    fetch_universes,
+    listing_windows,
+)
+from marketdata_pipeline.storage import (
+    CheckResult,
+    check_completeness,
+    check_ohlc,
+    check_unique_bars,
+    record_failures,
+    replace_daily_bars,
+    replace_stock_universe,
+)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a run did for one batch: its codes and failures, whether it wrote, the data checks."""
+
+    batch: str
+    days: list[date]
+    codes: list[str]
+    failures: list[FetchFailure]
+    written: int | None
+    """Rows written, or None when the failure rate stopped the write."""
+    data_checks: list[CheckResult]
+
+    @property
+    def wrote(self) -> bool:
+        return self.written is not None
+
+    @property
+    def failed_codes(self) -> int:
+        return len({failure.code for failure in self.failures})
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed_codes / len(self.codes) if self.codes else 0.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The run's one fetch report and what each of its batches did with it."""
+
+    report: FetchReport
+    batches: list[BatchOutcome]
+
+
+def ingest_run(context: dg.AssetExecutionContext, pool, warehouse, config, batch_days: dict) -> RunOutcome:
+    """Fetch every A-share of the run's batches over the run's days at once, then write per batch."""
+    days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
+    slices.refuse_unpublished(days)
+    universe = slices.batches_universe(universes_for(pool, warehouse, days), batch_days)
+    codes = a_share_codes(universe, include_indices=config.include_indices)
+    context.log.info(
+        f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
+    )
+    report = fetch_daily_bars(
+        pool,
+        codes,
+        days,
+        listed=listing_windows(universe),
+        strategy=config.strategy,
+        max_workers=pool.max_size,
+        on_progress=lambda progress: context.log.info(slices.progress_line(progress)),
+    )
+    by_batch = {batch: [code for code in codes if batch_of(code) == batch] for batch in batch_days}
+    outcomes = [
+        write_batch(context, warehouse, config, report, batch, batch_days[batch], by_batch[batch])
+        for batch in batch_days
+    ]
+    return RunOutcome(report, outcomes)
+
+
+def write_batch(
+    context, warehouse, config, report: FetchReport, batch: str, days: list[date], codes: list[str]
+) -> BatchOutcome:
+    """Replace the batch's slice with its share of the report, unless too many of its symbols failed."""
+    failures = [failure for failure in report.failures if batch_of(failure.code) == batch]
+    failed = {failure.code for failure in failures}
+    rate = len(failed) / len(codes) if codes else 0.0
+    written, data_checks = None, []
+    with warehouse.get_connection() as con:
+        record_failures(con, failures, run_id=context.run_id, batch=batch)
+        if rate <= config.error_failure_rate:
+            ok_codes = [code for code in codes if code not in failed]
+            wanted = {day.isoformat() for day in days}
+            bars = report.bars[report.bars["code"].isin(ok_codes) & report.bars["date"].isin(wanted)]
+            written = replace_daily_bars(con, bars, batch=batch, start=days[0], end=days[-1], codes=ok_codes)
+            slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
+            types = (1, 2) if config.include_indices else (1,)
+            data_checks = [
+                check_unique_bars(con, **slice_),
+                check_ohlc(con, **slice_),
+                check_completeness(con, **slice_, types=types),
+            ]
+    if written is None:
+        context.log.error(
+            f"{batch}: {len(failed)} of {len(codes)} symbols failed ({rate:.1%} > "
+            f"{config.error_failure_rate:.1%}): nothing written, the stored slice is unchanged"
+        )
+    return BatchOutcome(batch, days, codes, failures, written, data_checks)
+
+
+def universes_for(pool, warehouse, days: list[date]) -> dict:
+    """Each day's universe: from the warehouse when stored, else fetched once and stored."""
+    with warehouse.get_connection() as con:
+        universes = slices.stored_universes(con, days)
+    missing = [day for day in days if day not in universes]
+    if missing:
+        fetched = fetch_universes(pool, missing)
+        store_universes(warehouse, fetched)
+        universes.update(fetched)
+    return universes
+
+
+def store_universes(warehouse, universes: dict) -> int:
+    """Replace each day's stored universe; an empty one means BaoStock has nothing for that day."""
+    empty = [day for day, universe in universes.items() if universe.empty]
+    if empty:
+        raise dg.Failure(
+            f"BaoStock lists no securities on {empty[0]}: it is not a trading day or not published yet; "
+            "pick a published trading day"
+        )
+    with warehouse.get_connection() as con:
+        return sum(
+            replace_stock_universe(con, universe.drop(columns="batch"), day)
+            for day, universe in universes.items()
+        )
