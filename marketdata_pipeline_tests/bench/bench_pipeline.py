@@ -43,10 +43,10 @@ import dagster as dg
 
 from marketdata_pipeline.baostock import BaoStockSession
 from marketdata_pipeline.baostock.pool import BaoStockPool
+from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.settings import SETTINGS
 from marketdata_pipeline.demo import temporary_dagster_home
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV
-from marketdata_pipeline.ingest.batching import BATCHES
 from marketdata_pipeline.launch import running_simulator
 from marketdata_pipeline.storage import open_warehouse
 from marketdata_pipeline_tests.bench.pipeline_child import (

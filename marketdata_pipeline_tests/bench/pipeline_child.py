@@ -26,7 +26,7 @@ from datetime import date
 
 import dagster as dg
 
-from marketdata_pipeline.ingest.batching import BATCHES
+from marketdata_pipeline.batching import BATCHES
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
