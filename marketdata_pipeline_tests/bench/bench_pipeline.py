@@ -5,13 +5,14 @@ project's dagster.yaml) with a temporary DuckDB warehouse, against the
 simulator in its own process, as `make demo` does:
 
 1. One trading day of the whole market, 20 ms injected latency: the
-   `stock_universe` run, then one `daily_bars_job` run per batch (16,
-   sequential, pool size 4), against the official `baostock` client's
-   sequential `login(); for code: query_history_k_data_plus(code)` loop over
-   the same A-shares. The official loop is timed over a fixed random sample
-   and scaled linearly to all codes; its rows must equal the warehouse's for
-   the sample. Also timed: one run over all 16 batches (the range
-   b00|day..b15|day), and an empty one-op job, the floor of a Dagster run.
+   `stock_universe` run, then `daily_bars_job` as one run per batch (16,
+   sequential) and as one run over all 16 batches (the range
+   b00|day..b15|day, as `make demo` and the schedule run it), pool size 4,
+   against the official `baostock` client's sequential `login(); for code:
+   query_history_k_data_plus(code)` loop over the same A-shares. The official
+   loop is timed over a fixed random sample and scaled linearly to all codes;
+   its rows must equal the warehouse's for the sample. Also timed: an empty
+   one-op job, the floor of any Dagster run.
 2. One year of one batch as a single-run backfill, 20 ms latency, after the
    year's `stock_universe` run: requests, rows, rows/s, the planner's choice.
 3. Peak resident memory of a one-year whole-market backfill (16 batch runs x
@@ -228,10 +229,9 @@ def print_market_day(day: MarketDay) -> None:
     print(f"{'official client loop (scaled)':<44}{'-':>5}{official:>9.1f}{day.official_cpu_s * scale:>8.1f}"
           f"{official:>9.1f}{day.codes:>10}{day.codes:>7}{'-':>8}{1.0:>12.2f}x")  # fmt: skip
     cases = (
-        ("stock_universe + 16 daily_bars runs (demo)", [day.universe, *day.per_batch]),
-        ("  stock_universe run", [day.universe]),
-        ("  16 daily_bars runs, one per batch", day.per_batch),
-        ("stock_universe + 1 run over b00..b15", [day.universe, day.one_run]),
+        ("stock_universe run", [day.universe]),
+        ("stock_universe + 16 runs, one per batch", [day.universe, *day.per_batch]),
+        ("stock_universe + 1 run over b00..b15 (demo)", [day.universe, day.one_run]),
     )
     for label, runs in cases:
         wall, cpu = sum(run.seconds for run in runs), sum(run.cpu_seconds for run in runs)
@@ -241,16 +241,16 @@ def print_market_day(day: MarketDay) -> None:
         events = sum(run.events for run in runs)
         print(f"{label:<44}{len(runs):>5}{wall:>9.1f}{cpu:>8.1f}{fetch:>9.1f}{requests:>10}{rows:>7}"
               f"{events:>8}{official / wall:>12.2f}x")  # fmt: skip
-    demo_wall = sum(run.seconds for run in (day.universe, *day.per_batch))
-    verdict = "meets" if official / demo_wall >= TARGET_SPEEDUP else "MISSES"
-    print(f"target >= {TARGET_SPEEDUP:.0f}x (demo shape): {official / demo_wall:.1f}x, {verdict} it")
+    demo = official / (day.universe.seconds + day.one_run.seconds)
+    verdict = "meets" if demo >= TARGET_SPEEDUP else "MISSES"
+    print(f"target >= {TARGET_SPEEDUP:.0f}x (one run, all batches, as the demo): {demo:.1f}x, {verdict} it")
     wall = statistics.mean(run.seconds for run in day.per_batch)
     fetch = statistics.mean(run.number("duration_s") for run in day.per_batch)
     print(f"per daily_bars run: {wall:.2f} s wall = {fetch:.2f} s fetching + {wall - fetch:.2f} s outside "
           f"the fetch; an empty one-op Dagster run on this instance: {day.empty_run_s:.2f} s "
           f"(median of {EMPTY_RUNS})")  # fmt: skip
-    print(f"planner, per batch: {day.per_batch[0].metadata.get('strategy')} "
-          f"({day.per_batch[0].metadata.get('plan', '')})")  # fmt: skip
+    print(f"planner, one run per batch: {day.per_batch[0].metadata.get('plan', '')}")
+    print(f"planner, one run over all batches: {day.one_run.metadata.get('plan', '')}")
 
 
 # --- 2. one year of one batch -------------------------------------------------------------------
