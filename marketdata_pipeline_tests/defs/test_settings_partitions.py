@@ -51,12 +51,14 @@ def _refuse(raw: str) -> str:
 def test_set_variables_reach_the_resource_as_env_vars(monkeypatch):
     monkeypatch.setenv("BAOSTOCK_PASSWORD", "s3cret")
     monkeypatch.setenv("BAOSTOCK_PORT", "10031")
+    monkeypatch.setenv("BAOSTOCK_POOL_SIZE", "2")
     monkeypatch.delenv("BAOSTOCK_HOST", raising=False)
     resource = baostock_pool_from_env()
     assert resource.host == "public-api.baostock.com"
     config = resource.get_resource_definition().config_schema.default_value
     assert config["password"] == {"env": "BAOSTOCK_PASSWORD"}
     assert config["port"] == {"env": "BAOSTOCK_PORT"}
+    assert config["pool_size"] == {"env": "BAOSTOCK_POOL_SIZE"}
 
 
 def test_env_example_documents_every_setting():

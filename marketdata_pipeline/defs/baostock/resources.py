@@ -26,7 +26,9 @@ class BaoStockPoolResource(dg.ConfigurableResource):
     user: str = Field(default="anonymous", description="BaoStock user id")
     password: str = Field(default="123456", description="BaoStock password (from BAOSTOCK_PASSWORD)")
     api_key: str = Field(default="", description="BaoStock API key; bs-... keys use the vip host")
-    pool_size: int = Field(default=4, ge=1, le=64, description="most sessions this step holds")
+    # No ge=/le= on int fields: an `EnvVar.int` placeholder would fail them at load. The env
+    # value is checked by settings.py at load, and BaoStockPool checks every size at setup.
+    pool_size: int = Field(default=4, description="most sessions this step holds (>= 1)")
     pool_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for a free session")
     session_ttl: float = Field(default=1800.0, gt=0, description="seconds before a session logs in again")
     request_timeout: float = Field(default=30.0, gt=0, description="seconds for one whole answer")
