@@ -37,6 +37,7 @@ from marketdata_pipeline.storage import (
 # (see dagster.yaml): slots x BAOSTOCK_POOL_SIZE bounds the logins of all runs.
 BAOSTOCK_SLOTS = "baostock"
 GROUP = "market"
+UNIVERSE_DAYS_PER_WRITE = 20
 
 
 class DailyBarsConfig(dg.Config):
@@ -86,15 +87,14 @@ def stock_universe(
     """One row per security listed on each trading day, with name, type, status and batch."""
     days = slices.date_keys_to_days(context.partition_keys)
     slices.refuse_unpublished(days)
-    universes = fetch_universes(baostock.pool, days)
-    rows = store_universes(warehouse, universes)
-    return dg.MaterializeResult(
-        metadata={
-            "rows": rows,
-            "days": len(days),
-            "a_shares_last_day": len(a_share_codes(universes[days[-1]])),
-        }
-    )
+    rows = a_shares = 0
+    # In chunks of days: a year of the whole market is over a million rows, never held at once.
+    for start in range(0, len(days), UNIVERSE_DAYS_PER_WRITE):
+        universes = fetch_universes(baostock.pool, days[start : start + UNIVERSE_DAYS_PER_WRITE])
+        rows += store_universes(warehouse, universes)
+        a_shares = len(a_share_codes(universes[max(universes)]))
+        context.log.info(f"universe stored through {max(universes)} ({rows} rows)")
+    return dg.MaterializeResult(metadata={"rows": rows, "days": len(days), "a_shares_last_day": a_shares})
 
 
 @dg.asset(

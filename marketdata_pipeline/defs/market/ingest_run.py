@@ -18,7 +18,6 @@ from marketdata_pipeline.ingest import (
     FetchFailure,
     FetchReport,
     a_share_codes,
-    batch_of,
     fetch_daily_bars,
     fetch_universes,
     listing_windows,
@@ -71,7 +70,7 @@ def ingest_run(context: dg.AssetExecutionContext, pool, warehouse, config, batch
     """Fetch every A-share of the run's batches over the run's days at once, then write per batch."""
     days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
     slices.refuse_unpublished(days)
-    universe = slices.batches_universe(universes_for(pool, warehouse, days), batch_days)
+    universe = run_universe(pool, warehouse, days, list(batch_days))
     codes = a_share_codes(universe, include_indices=config.include_indices)
     context.log.info(
         f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
@@ -85,54 +84,60 @@ def ingest_run(context: dg.AssetExecutionContext, pool, warehouse, config, batch
         max_workers=pool.max_size,
         on_progress=lambda progress: context.log.info(slices.progress_line(progress)),
     )
-    by_batch = {batch: [code for code in codes if batch_of(code) == batch] for batch in batch_days}
-    outcomes = [
-        write_batch(context, warehouse, config, report, batch, batch_days[batch], by_batch[batch])
-        for batch in batch_days
-    ]
+    batch_by_code = dict(zip(universe["code"], universe["batch"], strict=True))
+    by_batch: dict[str, list[str]] = {batch: [] for batch in batch_days}
+    for code in codes:
+        by_batch[batch_by_code[code]].append(code)
+    # One connection for the run's writes; each batch's slice is still its own transaction.
+    with warehouse.get_connection() as con:
+        outcomes = [
+            write_batch(con, context, config, report, batch, batch_days[batch], by_batch[batch])
+            for batch in batch_days
+        ]
     return RunOutcome(report, outcomes)
 
 
 def write_batch(
-    context, warehouse, config, report: FetchReport, batch: str, days: list[date], codes: list[str]
+    con, context, config, report: FetchReport, batch: str, days: list[date], codes: list[str]
 ) -> BatchOutcome:
     """Replace the batch's slice with its share of the report, unless too many of its symbols failed."""
-    failures = [failure for failure in report.failures if batch_of(failure.code) == batch]
+    own = set(codes)
+    failures = [failure for failure in report.failures if failure.code in own]
     failed = {failure.code for failure in failures}
     rate = len(failed) / len(codes) if codes else 0.0
-    written, data_checks = None, []
-    with warehouse.get_connection() as con:
-        record_failures(con, failures, run_id=context.run_id, batch=batch)
-        if rate <= config.error_failure_rate:
-            ok_codes = [code for code in codes if code not in failed]
-            wanted = {day.isoformat() for day in days}
-            bars = report.bars[report.bars["code"].isin(ok_codes) & report.bars["date"].isin(wanted)]
-            written = replace_daily_bars(con, bars, batch=batch, start=days[0], end=days[-1], codes=ok_codes)
-            slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
-            types = (1, 2) if config.include_indices else (1,)
-            data_checks = [
-                check_unique_bars(con, **slice_),
-                check_ohlc(con, **slice_),
-                check_completeness(con, **slice_, types=types),
-            ]
-    if written is None:
+    record_failures(con, failures, run_id=context.run_id, batch=batch)
+    if rate > config.error_failure_rate:
         context.log.error(
             f"{batch}: {len(failed)} of {len(codes)} symbols failed ({rate:.1%} > "
             f"{config.error_failure_rate:.1%}): nothing written, the stored slice is unchanged"
         )
+        return BatchOutcome(batch, days, codes, failures, None, [])
+    ok_codes = [code for code in codes if code not in failed]
+    wanted = {day.isoformat() for day in days}
+    bars = report.bars[report.bars["code"].isin(ok_codes) & report.bars["date"].isin(wanted)]
+    written = replace_daily_bars(con, bars, batch=batch, start=days[0], end=days[-1], codes=ok_codes)
+    slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
+    types = (1, 2) if config.include_indices else (1,)
+    data_checks = [
+        check_unique_bars(con, **slice_),
+        check_ohlc(con, **slice_),
+        check_completeness(con, **slice_, types=types),
+    ]
     return BatchOutcome(batch, days, codes, failures, written, data_checks)
 
 
-def universes_for(pool, warehouse, days: list[date]) -> dict:
-    """Each day's universe: from the warehouse when stored, else fetched once and stored."""
+def run_universe(pool, warehouse, days: list[date], batches: list[str]):
+    """The codes of `batches` listed on any of `days`, with their listing facts: from the
+    warehouse where the day's universe is stored, else fetched once and stored."""
     with warehouse.get_connection() as con:
-        universes = slices.stored_universes(con, days)
-    missing = [day for day in days if day not in universes]
-    if missing:
-        fetched = fetch_universes(pool, missing)
-        store_universes(warehouse, fetched)
-        universes.update(fetched)
-    return universes
+        stored = slices.stored_days(con, days)
+        known = slices.stored_universe(con, sorted(stored), batches)
+    missing = [day for day in days if day not in stored]
+    if not missing:
+        return known
+    fetched = fetch_universes(pool, missing)
+    store_universes(warehouse, fetched)
+    return slices.merge_universes([known, *fetched.values()], batches)
 
 
 def store_universes(warehouse, universes: dict) -> int:

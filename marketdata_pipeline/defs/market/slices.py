@@ -48,34 +48,47 @@ def refuse_unpublished(days: list[date]) -> None:
         )
 
 
+# Per code, its latest row over the days: listing facts (IPO, out date, type) do not change by day.
 _STORED_UNIVERSE = """
-    SELECT trade_date, code, code_name, CAST(trade_status AS VARCHAR) AS tradeStatus,
+    SELECT DISTINCT ON (code) code, code_name, CAST(trade_status AS VARCHAR) AS tradeStatus,
            coalesce(strftime(ipo_date, '%Y-%m-%d'), '') AS ipoDate,
            coalesce(strftime(out_date, '%Y-%m-%d'), '') AS outDate,
            coalesce(CAST(type AS VARCHAR), '') AS type, coalesce(CAST(status AS VARCHAR), '') AS status, batch
-    FROM stock_universe WHERE list_contains(?, trade_date) ORDER BY trade_date, code
+    FROM stock_universe WHERE list_contains($days, trade_date) AND list_contains($batches, batch)
+    ORDER BY code, trade_date DESC
 """
 
 
-def stored_universes(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[date, pd.DataFrame]:
-    """The universes already in the warehouse for `days`, shaped like `fetch_universes` returns them."""
-    frame = con.execute(_STORED_UNIVERSE, [days]).df()
-    return {
-        day.date() if hasattr(day, "date") else day: rows[list(UNIVERSE_COLUMNS)]
-        .reset_index(drop=True)
-        .astype(str)
-        for day, rows in frame.groupby("trade_date")
-    }
+def stored_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> set[date]:
+    """Which of `days` already have their universe in the warehouse."""
+    rows = con.execute(
+        "SELECT DISTINCT trade_date FROM stock_universe WHERE list_contains(?, trade_date)", [days]
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
-def batches_universe(universes: Mapping[date, pd.DataFrame], batches: Iterable[str]) -> pd.DataFrame:
-    """Every code of `batches` listed on any of the days, once, with its listing facts."""
+def stored_universe(con: duckdb.DuckDBPyConnection, days: list[date], batches: Iterable[str]) -> pd.DataFrame:
+    """The codes of `batches` stored for any of `days`, once each, shaped like `fetch_universe` rows.
+
+    Filtered in SQL: a year of the whole market is over a million rows, of which a run needs its
+    batches' share only.
+    """
+    frame = con.execute(_STORED_UNIVERSE, {"days": days, "batches": sorted(batches)}).df()
+    return frame[list(UNIVERSE_COLUMNS)].astype(str) if len(frame) else _empty_universe()
+
+
+def merge_universes(frames: Iterable[pd.DataFrame], batches: Iterable[str]) -> pd.DataFrame:
+    """Every code of `batches` in any of `frames`, once (the last frame's row wins), by code."""
     wanted = set(batches)
-    frames = [universe[universe["batch"].isin(wanted)] for universe in universes.values()]
-    if not frames:
-        return pd.DataFrame(columns=list(UNIVERSE_COLUMNS))
-    combined = pd.concat(frames, ignore_index=True)
+    kept = [frame[frame["batch"].isin(wanted)] for frame in frames]
+    if not kept:
+        return _empty_universe()
+    combined = pd.concat(kept, ignore_index=True)
     return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
+
+
+def _empty_universe() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(UNIVERSE_COLUMNS), dtype=str)
 
 
 def progress_line(progress: Progress) -> str:
