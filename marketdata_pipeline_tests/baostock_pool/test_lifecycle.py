@@ -83,7 +83,7 @@ def test_no_file_descriptor_left_after_close(simulator, make_pool):
         fetch_day(session)
     assert open_fds() > before
     pool.close()
-    assert wait_for_fds(before) == before
+    assert wait_for_fds(before) <= before
 
 
 def _fetch_a_few(pool) -> None:

@@ -54,4 +54,4 @@ def test_dagster_asset_materialize_writes_exactly_the_batchs_rows_for_the_day(sh
         "ohlc_consistent": True,
         "complete_vs_universe": True,
     }
-    assert wait_for_fds(before) == before, "the simulator kept a connection of the finished command"
+    assert wait_for_fds(before) <= before, "the simulator kept a connection of the finished command"

@@ -51,7 +51,7 @@ def test_dropped_connections_are_retried_and_the_run_succeeds(simulator, tmp_pat
     assert requests > symbols, "each retry is a request of its own"
     discarded = [line for line in log if "discarded" in line and "ConnectionLostError" in line]
     assert discarded, "a dropped connection's session is discarded (and the query retried) in the run log"
-    assert wait_for_fds(before) == before
+    assert wait_for_fds(before) <= before
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_above_the_error_rate_the_run_fails_and_the_stored_slice_is_unchanged(to
     assert not result.asset_materializations_for_node("daily_bars")
     assert stored_bars(db, BATCH, DAY, DAY) == old_rows
     assert slice_versions(db, BATCH, DAY, DAY) == old_versions
-    assert after == before
+    assert after <= before
 
 
 def test_above_the_error_rate_the_failure_names_the_failure_rate_check(too_many_failures):
@@ -113,4 +113,4 @@ def test_server_down_fails_with_a_message_naming_host_and_port(tmp_path):
     message = step_failure_message(result)
     assert f"127.0.0.1:{address[1]}" in message
     assert "BAOSTOCK_HOST/BAOSTOCK_PORT" in message
-    assert wait_for_fds(before) == before
+    assert wait_for_fds(before) <= before

@@ -25,7 +25,7 @@ from marketdata_pipeline_tests.pipeline.stored import slice_versions
 
 BATCH = "b03"
 FIRST, LAST = date(2024, 1, 2), date(2024, 1, 15)  # 10 trading days: ~3,200 rows
-FETCH_DONE = f"{BATCH} done:"
+FETCH_DONE = "done: symbols"  # the fetch's last progress line: the writes come next
 COMMIT_BYTES = 64 * 1024  # the slice's rows in the WAL weigh a few hundred KB
 SETTLED_S = 0.05  # a WAL that has not grown for this long holds a finished commit
 MOMENTS = ("wal", "commit", "committed")

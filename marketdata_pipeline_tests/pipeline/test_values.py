@@ -111,7 +111,7 @@ def test_one_partition_run_passes_every_check(one_day):
 def test_no_socket_or_duckdb_file_left_open_after_a_successful_run(one_day):
     _, result, before, after = one_day
     assert result.success
-    assert after == before
+    assert after <= before
 
 
 def test_rerunning_a_partition_is_idempotent(one_day, shared_simulator):

@@ -22,7 +22,7 @@ def test_logs_out_closes_the_socket_and_restores_the_target(simulator):
     assert target == (cons.BAOSTOCK_SERVER_IP, cons.BAOSTOCK_SERVER_PORT)
     assert context.default_socket is None
     assert simulator.stats()["logouts"] == 1
-    assert wait_for_fds(before) == before
+    assert wait_for_fds(before) <= before
 
 
 def test_does_not_hang_when_the_server_dropped_the_connection(simulator):

@@ -38,7 +38,7 @@ def test_start_stop_restart_leave_no_file_descriptors():
         client.close()
     sim.stop()
     sim.stop()
-    assert wait_for_fds(before) == before
+    assert wait_for_fds(before) <= before
 
 
 def test_address_before_start_is_a_clear_error():

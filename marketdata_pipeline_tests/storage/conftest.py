@@ -16,7 +16,8 @@ def fds():
     """
     before = open_fds()
     yield
-    assert wait_for_fds(before) == before
+    # <=, not ==: an fd an earlier test's server thread still held may close meanwhile.
+    assert wait_for_fds(before) <= before
 
 
 @pytest.fixture
