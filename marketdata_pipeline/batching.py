@@ -11,10 +11,3 @@ BATCHES: tuple[str, ...] = tuple(f"b{i:02d}" for i in range(BATCH_COUNT))
 def batch_of(code: str) -> str:
     """The batch key of `code` (`sh.600000` form): stable when other codes list or delist."""
     return f"b{zlib.crc32(code.encode('utf-8')) % BATCH_COUNT:02d}"
-
-
-def codes_in_batch(codes, batch: str) -> list[str]:
-    """The codes of `codes` that fall in `batch`, in their given order."""
-    if batch not in BATCHES:
-        raise ValueError(f"batch {batch!r} is not one of b00..b{BATCH_COUNT - 1:02d}")
-    return [code for code in codes if batch_of(code) == batch]

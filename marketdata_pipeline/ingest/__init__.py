@@ -1,6 +1,5 @@
-"""The fetch planner and bounded concurrent fetching (no Dagster here); batching re-exported."""
+"""The fetch planner, bounded concurrent fetching and reference data (no Dagster here)."""
 
-from marketdata_pipeline.batching import BATCHES, batch_of, codes_in_batch
 from marketdata_pipeline.ingest.adjust_factors import fetch_adjust_factors
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS
 from marketdata_pipeline.ingest.calls import RetryPolicy
@@ -17,7 +16,6 @@ from marketdata_pipeline.ingest.universe import (
 )
 
 __all__ = [
-    "BATCHES",
     "DAILY_FIELDS",
     "CostModel",
     "FetchFailure",
@@ -26,8 +24,6 @@ __all__ = [
     "Progress",
     "RetryPolicy",
     "a_share_codes",
-    "batch_of",
-    "codes_in_batch",
     "fetch_adjust_factors",
     "fetch_daily_bars",
     "fetch_stock_basic",

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from marketdata_pipeline.baostock.session import BaoStockSession
+from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.ingest import (
     a_share_codes,
-    batch_of,
     fetch_adjust_factors,
     fetch_stock_basic,
     fetch_trade_calendar,

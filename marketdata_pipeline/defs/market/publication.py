@@ -25,11 +25,6 @@ def latest_published_day(now: datetime | None = None, published_at: time = BARS_
     return day
 
 
-def is_published(day: date, now: datetime | None = None) -> bool:
-    """Whether BaoStock has published the bars of `day` at `now`."""
-    return day <= latest_published_day(now)
-
-
 def latest_published_days(count: int, now: datetime | None = None) -> list[date]:
     """The `count` latest published trading days, oldest first."""
     days = [latest_published_day(now)]
