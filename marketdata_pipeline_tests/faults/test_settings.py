@@ -10,21 +10,22 @@ the step before it sends one request (counted at the socket).
 from __future__ import annotations
 
 import re
-import subprocess
+from datetime import date
 
 import dagster as dg
 import pytest
 
 from marketdata_pipeline.definitions import defs
 from marketdata_pipeline.defs.settings import SESSION_BUDGET, SETTINGS, SettingError, check_settings, setting
-from marketdata_pipeline_tests.pipeline.commands import BIN, REPO, dagster_home, pipeline_env
 from marketdata_pipeline_tests.pipeline.runs import (
     materialize_daily_bars,
     resources_for,
     step_failure_message,
 )
+from marketdata_pipeline_tests.pipeline.stored import stored_bars
 
-PARTITION = "b03|2024-01-02"
+DAY = date(2024, 1, 2)
+PARTITION = f"b03|{DAY}"
 
 
 @pytest.fixture(autouse=True)
@@ -59,12 +60,21 @@ def load_error() -> SettingError:
         ("MARKETDATA_SOURCE", "bogus", "'baostock' or 'simulator'"),
     ],
 )
-def test_a_setting_that_would_misbehave_fails_the_load(monkeypatch, name, raw, complaint):
+def test_a_setting_that_would_misbehave_is_refused_naming_it_and_the_fix(monkeypatch, name, raw, complaint):
     monkeypatch.setenv(name, raw)
-    message = str(load_error())
+    with pytest.raises(SettingError) as raised:
+        check_settings()
+    message = str(raised.value)
     assert re.search(re.escape(complaint), message), message
     assert name in message
     assert "unset it" in message, "the message says how to fix it"
+
+
+def test_the_definitions_refuse_to_load_with_a_bad_setting(monkeypatch):
+    # MARKETDATA_SOURCE is read by no resource: only the load-time check of every setting catches it.
+    monkeypatch.setenv("MARKETDATA_SOURCE", "bogus")
+    message = str(load_error())
+    assert "MARKETDATA_SOURCE='bogus' is invalid" in message, message
 
 
 def test_every_bad_setting_is_listed_at_once(monkeypatch):
@@ -96,20 +106,6 @@ def test_simulator_mode_defaults_to_the_demo_warehouse(monkeypatch):
     assert setting("MARKETDATA_DUCKDB_PATH") == "data/demo.duckdb"
 
 
-@pytest.mark.slow
-def test_dagster_cli_refuses_the_location_naming_the_variable(tmp_path):
-    env = pipeline_env(
-        ("127.0.0.1", 9), tmp_path / "w.duckdb", dagster_home(tmp_path), BAOSTOCK_REQUEST_TIMEOUT="inf"
-    )
-    done = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    output = done.stdout + done.stderr
-    assert done.returncode != 0
-    assert "BAOSTOCK_REQUEST_TIMEOUT='inf' is invalid" in output, output[-2000:]
-
-
 def test_an_unknown_strategy_is_a_run_config_error_before_any_request(counting_proxy, tmp_path):
     with pytest.raises(dg.DagsterInvalidConfigError, match="bogus"):
         resources = resources_for(counting_proxy.address, tmp_path / "w.duckdb")
@@ -117,8 +113,7 @@ def test_an_unknown_strategy_is_a_run_config_error_before_any_request(counting_p
     assert counting_proxy.requests == 0
 
 
-@pytest.mark.parametrize("field", ["error_failure_rate", "warn_failure_rate"])
-@pytest.mark.parametrize("rate", [2, -1])
+@pytest.mark.parametrize(("field", "rate"), [("error_failure_rate", 2), ("warn_failure_rate", -1)])
 def test_a_failure_rate_outside_0_to_1_fails_before_any_request(counting_proxy, tmp_path, field, rate):
     result = materialize_daily_bars(
         resources_for(counting_proxy.address, tmp_path / "w.duckdb"), PARTITION, config={field: rate}
@@ -127,4 +122,4 @@ def test_a_failure_rate_outside_0_to_1_fails_before_any_request(counting_proxy, 
     message = step_failure_message(result)
     assert field in message and "1" in message, message
     assert counting_proxy.requests == 0, counting_proxy.requests_by_type()
-    assert not (tmp_path / "w.duckdb").exists(), "nothing was written"
+    assert stored_bars(tmp_path / "w.duckdb", "b03", DAY, DAY) == [], "no bar was written"

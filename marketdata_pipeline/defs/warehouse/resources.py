@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from marketdata_pipeline.defs.settings import SETTINGS
+from marketdata_pipeline.orphans import end_with_parent
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
 from marketdata_pipeline.storage.integrity import check_warehouse
 
@@ -31,6 +32,8 @@ class WarehouseResource(DuckDBResource):
     )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every step that writes the warehouse dies with its run worker: no orphan writes after a crash.
+        end_with_parent()
         checked = check_warehouse(self.database, self.source, lock_timeout=self.lock_timeout)
         if context.log is not None:
             found = "created" if checked.created else f"{checked.rows} rows read back"
