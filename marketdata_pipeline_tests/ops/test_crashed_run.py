@@ -27,6 +27,7 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.defs.market.day_runs import daily_bars_requests, day_is_taken, day_range_tags
+from marketdata_pipeline.defs.market.finished_runs import finished_runs
 from marketdata_pipeline.run_launcher import worker_alive
 from marketdata_pipeline_tests.ops.dagster_dev import POOL_SIZE
 from marketdata_pipeline_tests.pipeline.commands import BIN, REPO, pipeline_env
@@ -98,6 +99,10 @@ def test_kill_9_of_a_days_run_frees_the_day_and_leaves_no_orphan(dagster_dev, tm
             assert failed
             assert "is gone" in (reason.message or ""), reason.message
             assert not day_is_taken(DAY, instance)
+            ended, _ = finished_runs(instance, after=0)
+            assert [f.failure for f in ended if f.run.run_id == run.run_id] == ["the run failed"], (
+                "the retry sensor sees the dead run fail"
+            )
             assert daily_bars_requests(DAY, instance), "the schedule and sensors request the day again"
             print(f"\nday {DAY} blocked for {blocked_s:.1f} s after kill -9 (monitoring poll {POLL_S} s)")
     finally:
