@@ -86,6 +86,7 @@ def check_warehouse(path: str | Path, source: str, *, lock_timeout: float = 30.0
 def _read_back(path: str | Path, lock_timeout: float, *, scan: bool) -> tuple[int, str | None]:
     """Rows read back from every table (every block checksummed) and the recorded source, read-only."""
     with open_warehouse(path, read_only=True, lock_timeout=lock_timeout) as con:
+        con.execute("SET enable_progress_bar = false")  # a long scan would draw one into the run's stdout
         try:
             tables = [name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
             if tables and not set(tables) & set(PROJECT_TABLES):
