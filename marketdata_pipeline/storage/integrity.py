@@ -55,6 +55,8 @@ class WarehouseCheck:
     rows: int
     seconds: float
     created: bool
+    adopted: bool
+    """The file held data but no source record (it predates them): it is recorded as the run's now."""
 
 
 def check_warehouse(path: str | Path, source: str, *, lock_timeout: float = 30.0) -> WarehouseCheck:
@@ -80,7 +82,13 @@ def check_warehouse(path: str | Path, source: str, *, lock_timeout: float = 30.0
             if con.execute("SELECT count(*) FROM warehouse_source").fetchone()[0] == 0:
                 con.execute("INSERT INTO warehouse_source VALUES (?, now())", [source])
         con.execute("CHECKPOINT")
-    return WarehouseCheck(recorded or source, rows, time.monotonic() - started, created=not existed)
+    return WarehouseCheck(
+        recorded or source,
+        rows,
+        time.monotonic() - started,
+        created=not existed,
+        adopted=existed and recorded is None and rows > 0,
+    )
 
 
 def _read_back(path: str | Path, lock_timeout: float, *, scan: bool) -> tuple[int, str | None]:

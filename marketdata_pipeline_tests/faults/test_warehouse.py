@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
+from marketdata_pipeline.storage import ensure_schema, open_warehouse
 from marketdata_pipeline.storage.connection import WarehouseDamagedError
 from marketdata_pipeline.storage.integrity import check_warehouse
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
@@ -101,6 +102,16 @@ def test_an_intact_warehouse_passes_the_check_and_reports_what_it_read(filled, t
     checked = check_warehouse(path, "baostock")
     assert checked.source == "baostock" and not checked.created
     assert checked.rows >= 300, "every row of the partition was read back"
+
+
+def test_a_warehouse_from_before_source_records_is_adopted_and_says_so(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with open_warehouse(path) as con:
+        ensure_schema(con)
+        con.execute("INSERT INTO trade_calendar VALUES ('2024-01-02', true)")
+    checked = check_warehouse(path, "baostock")
+    assert checked.adopted and checked.source == "baostock"
+    assert not check_warehouse(path, "baostock").adopted, "recorded now"
 
 
 def test_another_programs_duckdb_file_is_refused(tmp_path, counting_proxy):

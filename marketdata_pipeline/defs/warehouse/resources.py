@@ -35,10 +35,16 @@ class WarehouseResource(DuckDBResource):
         # Every step that writes the warehouse dies with its run worker: no orphan writes after a crash.
         end_with_parent()
         checked = check_warehouse(self.database, self.source, lock_timeout=self.lock_timeout)
-        if context.log is not None:
-            found = "created" if checked.created else f"{checked.rows} rows read back"
-            context.log.info(
-                f"warehouse {self.database} ({checked.source} data): {found} in {checked.seconds:.2f} s"
+        if context.log is None:
+            return
+        found = "created" if checked.created else f"{checked.rows} rows read back"
+        context.log.info(
+            f"warehouse {self.database} ({checked.source} data): {found} in {checked.seconds:.2f} s"
+        )
+        if checked.adopted:
+            context.log.warning(
+                f"warehouse {self.database} had no source record (it predates them) and is now recorded "
+                f"as {checked.source}; if `make demo` or the simulator filled it, delete it and re-run"
             )
 
     @contextmanager
