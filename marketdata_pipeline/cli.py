@@ -1,4 +1,4 @@
-"""The `marketdata` console script: simulator, demo, dev, query."""
+"""The `marketdata` console script: simulator, demo, dev, init, query."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=_positive, default=5, help="latest trading days to fetch (default 5)")
     dev = commands.add_parser("dev", help="the Dagster UI (MARKETDATA_SOURCE=simulator: with the simulator)")
     dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed on to `dagster dev`")
+    commands.add_parser(
+        "init", help="ready DAGSTER_HOME (default .dagster_home) before running `dagster` commands"
+    )
     query = commands.add_parser("query", help="run one SQL statement on the warehouse, read-only")
     query.add_argument("sql")
     args = parser.parse_args(argv)
@@ -28,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         from marketdata_pipeline.demo import run_demo
 
         return run_demo(args.days)
+    if args.command == "init":
+        return _init()
     if args.command == "dev":
         from marketdata_pipeline.launch import run_dev
 
@@ -40,6 +45,17 @@ def _positive(raw: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{raw} is not a positive number of days")
     return value
+
+
+def _init() -> int:
+    import os
+    from pathlib import Path
+
+    from marketdata_pipeline.launch import prepare_dagster_home
+
+    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve())
+    print(f"DAGSTER_HOME={home} is ready: the project's dagster.yaml, and the instance's storage created")
+    return 0
 
 
 def _query(sql: str) -> int:

@@ -23,6 +23,7 @@ import dagster as dg
 
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.publication import latest_published_days
+from marketdata_pipeline.defs.settings import setting
 from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -45,7 +46,8 @@ class RunLine:
 def run_demo(days: int = 5) -> int:
     """Run the demo; 0 when every run and blocking check succeeded."""
     with running_simulator() as (host, port), temporary_dagster_home():
-        os.environ.update(BAOSTOCK_HOST=host, BAOSTOCK_PORT=str(port))
+        # Synthetic data: recorded as the simulator's, in data/demo.duckdb unless the path is set.
+        os.environ.update(BAOSTOCK_HOST=host, BAOSTOCK_PORT=str(port), MARKETDATA_SOURCE="simulator")
         print(f"simulator listening on {host}:{port}; DAGSTER_HOME={os.environ['DAGSTER_HOME']}", flush=True)
         from marketdata_pipeline.definitions import defs as load_defs
 
@@ -89,7 +91,7 @@ def _run(
 
 
 def _print_summary(lines: list[RunLine], trading: list[date]) -> None:
-    database = Path(os.environ.get("MARKETDATA_DUCKDB_PATH", "data/marketdata.duckdb")).resolve()
+    database = Path(setting("MARKETDATA_DUCKDB_PATH")).resolve()
     columns = ("rows", "symbols", "failures", "requests", "seconds")
     header = f"{'asset':<15} {'partitions':<33} " + " ".join(f"{name:>8}" for name in columns)
     print("\n" + header)
@@ -105,8 +107,8 @@ def _print_summary(lines: list[RunLine], trading: list[date]) -> None:
     print(f"warehouse: {database}")
     print("example query:")
     print(
-        '  .venv/bin/marketdata query "SELECT trade_date, count(*) AS symbols, round(avg(pct_chg), 3) '
-        'AS avg_pct_chg FROM daily_bars GROUP BY ALL ORDER BY 1"'
+        '  MARKETDATA_SOURCE=simulator .venv/bin/marketdata query "SELECT trade_date, count(*) AS symbols, '
+        'round(avg(pct_chg), 3) AS avg_pct_chg FROM daily_bars GROUP BY ALL ORDER BY 1"'
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import shutil
@@ -11,6 +12,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import dagster as dg
 
 from marketdata_pipeline.defs.settings import setting
 
@@ -53,9 +56,15 @@ def _await_listening(process: subprocess.Popen) -> tuple[str, int]:
 
 
 def prepare_dagster_home(home: Path) -> Path:
-    """Make `home` a DAGSTER_HOME with the project's dagster.yaml (kept current on every start)."""
+    """Make `home` a DAGSTER_HOME with the project's dagster.yaml (kept current on every start) and
+    its storage created, once: `dagster` commands started together on a new home would each create
+    the same tables, and all but one crash (`table daemon_heartbeats already exists`)."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+    with (home / ".marketdata-init.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two project commands starting at once initialise it in turn
+        with dg.DagsterInstance.from_config(str(home)):
+            pass
     return home
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from marketdata_pipeline.baostock.errors import NotLoggedInError, TransportError
+from marketdata_pipeline.baostock.errors import NotLoggedInError, ServerError, TransportError
 
 RETRIED = (TransportError, NotLoggedInError)
 """Errors that condemn the session, not the request: worth a retry on a fresh session."""
@@ -35,6 +35,9 @@ class RetryPolicy:
     backoff_s: float = 0.05
     """Pause before the first retry; doubles per retry, with jitter, capped at max_backoff_s."""
     max_backoff_s: float = 1.0
+    retried_answers: tuple[type[Exception], ...] = ()
+    """Answer errors also retried (on the same or another session): a server error (10005001)
+    on reference data a run cannot do without, which the next try usually gets."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -46,6 +49,11 @@ class RetryPolicy:
         """Seconds to wait before retry number `retry` (1-based): exponential, jittered."""
         ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (retry - 1))
         return ceiling * random.uniform(0.5, 1.0)
+
+
+# Reference data (universe, calendar) is whole or nothing: one server error (10005001) would fail
+# the whole run, so it is retried too, after a longer pause.
+REFERENCE_DATA_RETRY = RetryPolicy(backoff_s=1.0, max_backoff_s=5.0, retried_answers=(ServerError,))
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
             with pool.session() as session:
                 result = counter.run(query, session)
             return Call(result=result, requests=sent + counter.sent)
-        except RETRIED as exc:
+        except (*RETRIED, *policy.retried_answers) as exc:
             sent, transport_error = sent + counter.sent, exc
             if attempt == policy.attempts:
                 return Call(error=exc, requests=sent)

@@ -7,7 +7,12 @@ from datetime import date
 import pandas as pd
 
 from marketdata_pipeline.ingest.answers import pick_fields
-from marketdata_pipeline.ingest.calls import RetryPolicy, call_with_retry, result_or_raise
+from marketdata_pipeline.ingest.calls import (
+    REFERENCE_DATA_RETRY,
+    RetryPolicy,
+    call_with_retry,
+    result_or_raise,
+)
 from marketdata_pipeline.ingest.inputs import iso_day
 
 CALENDAR_FIELDS = ("calendar_date", "is_trading_day")
@@ -28,7 +33,7 @@ def fetch_trade_calendar(
         answer = session.query_trade_dates(start_iso, end_iso)
         return pick_fields(answer, CALENDAR_FIELDS, f"query_trade_dates({start_iso}, {end_iso})")
 
-    rows = result_or_raise(call_with_retry(pool, query, retry or RetryPolicy()))
+    rows = result_or_raise(call_with_retry(pool, query, retry or REFERENCE_DATA_RETRY))
     return pd.DataFrame(sorted(rows), columns=list(CALENDAR_FIELDS), dtype=str)
 
 

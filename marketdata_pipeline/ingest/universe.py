@@ -9,7 +9,13 @@ import pandas as pd
 
 from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.ingest.answers import pick_fields
-from marketdata_pipeline.ingest.calls import RetryPolicy, call_with_retry, result_or_raise, run_bounded
+from marketdata_pipeline.ingest.calls import (
+    REFERENCE_DATA_RETRY,
+    RetryPolicy,
+    call_with_retry,
+    result_or_raise,
+    run_bounded,
+)
 from marketdata_pipeline.ingest.completeness import ListingWindow
 from marketdata_pipeline.ingest.inputs import as_date, iso_day, required_date, worker_count
 
@@ -39,7 +45,7 @@ def fetch_universe(session_or_pool, day: date | str, *, retry: RetryPolicy | Non
 
     if hasattr(session_or_pool, "query_all_stock"):
         return query(session_or_pool)
-    return result_or_raise(call_with_retry(session_or_pool, query, retry or RetryPolicy()))
+    return result_or_raise(call_with_retry(session_or_pool, query, retry or REFERENCE_DATA_RETRY))
 
 
 def fetch_universes(
@@ -50,7 +56,7 @@ def fetch_universes(
     Whole or nothing: the first day that fails (after retries) raises.
     """
     days = sorted({required_date(day, "days") for day in days})
-    retry = retry or RetryPolicy()
+    retry = retry or REFERENCE_DATA_RETRY
     basic = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry))
 
     def fetch_day(day: date):
@@ -67,7 +73,7 @@ def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame
 
     Columns STOCK_BASIC_COLUMNS, strings, sorted by code.
     """
-    rows = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry or RetryPolicy()))
+    rows = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry or REFERENCE_DATA_RETRY))
     with_batch = sorted((*row, batch_of(row[0])) for row in rows)
     return pd.DataFrame(with_batch, columns=list(STOCK_BASIC_COLUMNS), dtype=str)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -30,6 +31,35 @@ class WarehouseLockedError(RuntimeError):
         self.pid = pid
 
 
+class WarehousePathError(RuntimeError):
+    """The warehouse file cannot be created or written where it is configured."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(
+            f"cannot use the warehouse file {path}: {problem}. Set MARKETDATA_DUCKDB_PATH to a file in a "
+            f"folder this user may write, or create the folder ({path.parent}) and make it writable"
+        )
+        self.path = path
+
+
+class WarehouseDamagedError(RuntimeError):
+    """The warehouse file exists but DuckDB cannot read it back: truncated, overwritten, not DuckDB."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        super().__init__(
+            f"the warehouse file {path} is damaged and was left untouched: {cause}. Restore it from a "
+            f"backup, or delete it (and {path.name}.wal next to it, if any) and re-run to rebuild it "
+            f"from BaoStock"
+        )
+        self.path = path
+
+
+def is_local_file(path: str | Path) -> bool:
+    """Whether `path` names a file on this machine (not :memory:, MotherDuck's md: or a URL)."""
+    text = str(path)
+    return text != ":memory:" and not text.startswith("md:") and "://" not in text
+
+
 @contextmanager
 def open_warehouse(
     path: str | Path, *, read_only: bool = False, lock_timeout: float = 30.0
@@ -37,18 +67,41 @@ def open_warehouse(
     """Connect to the DuckDB file at `path` (creating its directory), waiting out another process's lock.
 
     Retries with jittered exponential backoff while the file is locked; after `lock_timeout` seconds
-    raises WarehouseLockedError naming the file and the holder's PID. The connection is always closed.
+    raises WarehouseLockedError naming the file and the holder's PID. A folder that cannot be created
+    or written raises WarehousePathError, a file DuckDB cannot read WarehouseDamagedError. The
+    connection is always closed.
     """
+    local = is_local_file(path)
     path = Path(path)
     if lock_timeout < 0:
         raise ValueError(f"lock_timeout must be >= 0 seconds, got {lock_timeout}")
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect_with_backoff(path, read_only, lock_timeout)
+    if local:
+        _check_path(path, read_only)
+    try:
+        con = _connect_with_backoff(path, read_only, lock_timeout)
+    except duckdb.Error as error:
+        if local and path.exists():
+            raise WarehouseDamagedError(path, str(error)) from error
+        raise
     try:
         yield con
     finally:
         con.close()
+
+
+def _check_path(path: Path, read_only: bool) -> None:
+    """Refuse, naming the path, a folder that cannot be created or a file that cannot be written."""
+    if read_only:
+        if not path.exists():
+            raise WarehousePathError(path, "there is no such file (run the pipeline first to create it)")
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file in the way, no permission, a read-only file system
+        raise WarehousePathError(path, f"its folder cannot be created ({error.strerror or error})") from None
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK):
+        raise WarehousePathError(path, f"{target} is not writable by this user")
 
 
 def _connect_with_backoff(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:

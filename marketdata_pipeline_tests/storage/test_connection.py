@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from marketdata_pipeline.storage import WarehouseLockedError, open_warehouse, write_transaction
+from marketdata_pipeline.storage.connection import WarehouseDamagedError, WarehousePathError
 from marketdata_pipeline_tests.fd_count import open_fds
 
 HOLD_LOCK = """
@@ -65,10 +66,19 @@ def test_read_only_sees_data_and_cannot_write(created):
 
 
 def test_other_errors_are_not_retried(tmp_path):
+    not_duckdb = tmp_path / "notes.duckdb"
+    not_duckdb.write_text("not a database")
     started = time.monotonic()
-    with pytest.raises(duckdb.IOException), open_warehouse(tmp_path / "missing.duckdb", read_only=True):
+    with pytest.raises(WarehouseDamagedError, match="delete it"), open_warehouse(not_duckdb):
         pass
     assert time.monotonic() - started < 5.0  # a retried error would wait the 30 s lock_timeout
+    assert not_duckdb.read_text() == "not a database"
+
+
+def test_a_missing_file_opened_read_only_names_the_variable(tmp_path):
+    missing = tmp_path / "missing.duckdb"
+    with pytest.raises(WarehousePathError, match="no such file.*MARKETDATA_DUCKDB_PATH"):
+        open_warehouse(missing, read_only=True).__enter__()
 
 
 def test_a_held_lock_fails_after_the_timeout_naming_file_and_pid(created):

@@ -6,8 +6,10 @@ never held across network work.
 """
 
 from datetime import date
+from typing import Literal
 
 import dagster as dg
+from pydantic import Field
 
 from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market import checks, slices
@@ -43,13 +45,14 @@ UNIVERSE_DAYS_PER_WRITE = 20
 class DailyBarsConfig(dg.Config):
     """Run settings of `daily_bars`."""
 
-    strategy: str = "auto"
+    # A Literal is an enum in the run config: `strategy: bogus` is refused at launch.
+    strategy: Literal["auto", "market", "symbol"] = "auto"
     """auto (the planner's choice), market (one request per day) or symbol (one per code)."""
     include_indices: bool = False
     """Also fetch index codes (type 2); off by default: daily_bars holds A-shares."""
-    warn_failure_rate: float = 0.01
+    warn_failure_rate: float = Field(default=0.01, ge=0, le=1)
     """failure_rate above this is a WARN."""
-    error_failure_rate: float = 0.05
+    error_failure_rate: float = Field(default=0.05, ge=0, le=1)
     """failure_rate above this fails the run and nothing is written for the partition."""
 
 

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse as a Dagster resource."""
+"""The DuckDB warehouse as a Dagster resource: checked before a step fetches, then opened only to write."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from marketdata_pipeline.defs.settings import SETTINGS
+from marketdata_pipeline.orphans import end_with_parent
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
+from marketdata_pipeline.storage.integrity import check_warehouse
 
 
 class WarehouseResource(DuckDBResource):
@@ -17,10 +19,33 @@ class WarehouseResource(DuckDBResource):
 
     The stock `get_connection` neither closes its connection when the body
     raises nor says which file was locked; this one does both, and makes
-    sure the schema exists before handing the connection out.
+    sure the schema exists before handing the connection out. When a step
+    starts - before it fetches anything - the file is checked (it reads back
+    whole, and holds data of this run's `source`), so a damaged or foreign
+    file fails the step without a request sent or a byte written.
     """
 
     lock_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for another writer")
+    source: str = Field(
+        default="baostock",
+        description="where this run's data comes from: baostock or simulator (MARKETDATA_SOURCE)",
+    )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every step that writes the warehouse dies with its run worker: no orphan writes after a crash.
+        end_with_parent()
+        checked = check_warehouse(self.database, self.source, lock_timeout=self.lock_timeout)
+        if context.log is None:
+            return
+        found = "created" if checked.created else f"{checked.rows} rows read back"
+        context.log.info(
+            f"warehouse {self.database} ({checked.source} data): {found} in {checked.seconds:.2f} s"
+        )
+        if checked.adopted:
+            context.log.warning(
+                f"warehouse {self.database} had no source record (it predates them) and is now recorded "
+                f"as {checked.source}; if `make demo` or the simulator filled it, delete it and re-run"
+            )
 
     @contextmanager
     def get_connection(self):
@@ -32,4 +57,5 @@ class WarehouseResource(DuckDBResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     path = SETTINGS["MARKETDATA_DUCKDB_PATH"].for_resource()
-    return dg.Definitions(resources={"warehouse": WarehouseResource(database=path)})
+    source = SETTINGS["MARKETDATA_SOURCE"].for_resource()
+    return dg.Definitions(resources={"warehouse": WarehouseResource(database=path, source=source)})
