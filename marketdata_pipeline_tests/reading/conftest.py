@@ -8,7 +8,11 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.defs.market.assets import trade_calendar
-from marketdata_pipeline_tests.pipeline.runs import materialize_adjust_factors, materialize_daily_bars, resources_for
+from marketdata_pipeline_tests.pipeline.runs import (
+    materialize_adjust_factors,
+    materialize_daily_bars,
+    resources_for,
+)
 
 BATCH = "b03"
 # Trading days in July 2024, when many of the simulator's codes go ex; the warehouse first holds

@@ -77,7 +77,10 @@ def test_bars_are_typed_and_ordered_and_leave_no_fd(loaded, codes):
 def test_calendar_and_universe(loaded):
     wh = Warehouse(loaded[0])
     days = wh.calendar("2024-06-28", "2024-07-08")
-    assert [day.date() for day in days] == [date(2024, 6, 28), *pd.bdate_range("2024-07-01", "2024-07-08").date]
+    assert [day.date() for day in days] == [
+        date(2024, 6, 28),
+        *pd.bdate_range("2024-07-01", "2024-07-08").date,
+    ]
     universe = wh.universe("2024-07-02")
     assert {"code", "code_name", "type", "batch"} <= set(universe.columns)
     assert len(universe) > 5000
