@@ -12,7 +12,8 @@ from marketdata_pipeline.cli import main
 
 # A writer: a read-write connection held for 3 s.
 HOLD_THE_FILE = (
-    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3); c.close()"
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+    "time.sleep(3); c.close()"
 )
 
 
@@ -34,7 +35,7 @@ def test_query_writes_csv_and_parquet_with_every_row(loaded, tmp_path, capsys):
     capsys.readouterr()
     assert main(["query", "--db", db, sql, "--all"]) == 0
     shown = capsys.readouterr().out
-    (rows,) = (main.__globals__["Path"](tmp_path / "bars.csv").read_text().count("\n") - 1,)
+    rows = (tmp_path / "bars.csv").read_text().count("\n") - 1
     assert pq.read_table(tmp_path / "bars.parquet").num_rows == rows > 1000
     assert f"{rows} rows" in shown and "…" not in shown.split(f"{rows} rows")[0][-200:]
 

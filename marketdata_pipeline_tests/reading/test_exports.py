@@ -24,7 +24,7 @@ QLIB_FIELDS = ("open", "high", "low", "close", "volume", "amount", "factor", "ch
 
 @pytest.fixture(scope="module")
 def exported(loaded, tmp_path_factory):
-    """Exports of FIRST_DAYS, then of the same warehouse after a run for NEXT_DAYS (a copy: `loaded` is shared)."""
+    """Exports of FIRST_DAYS, then after a run for NEXT_DAYS, then fresh ones (on a copy of `loaded`)."""
     root = tmp_path_factory.mktemp("exports")
     db = root / "warehouse.duckdb"
     shutil.copy(loaded[0], db)

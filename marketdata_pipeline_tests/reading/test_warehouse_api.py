@@ -64,8 +64,8 @@ def test_a_missing_file_names_the_setting(tmp_path):
 def test_bars_are_typed_and_ordered_and_leave_no_fd(loaded, codes):
     wh = Warehouse(loaded[0])
     before = open_fds()
-    frame = wh.bars([code.upper().replace("SH.", "") + ".SH" if code.startswith("sh") else code for code in codes],
-                    date(2024, 7, 1), "2024-07-05", fields=["close", "volume", "is_st"])  # fmt: skip
+    suffixed = [f"{code[3:]}.{code[:2].upper()}" for code in codes]  # 600055.SH
+    frame = wh.bars(suffixed, date(2024, 7, 1), "2024-07-05", fields=["close", "volume", "is_st"])
     assert wait_for_fds(before) <= before
     assert list(frame.columns) == ["trade_date", "code", "close", "volume", "is_st"]
     assert str(frame["volume"].dtype) == "Int64" and str(frame["is_st"].dtype) == "boolean"
