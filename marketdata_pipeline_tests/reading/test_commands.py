@@ -10,10 +10,10 @@ import pytest
 
 from marketdata_pipeline.cli import main
 
-# A writer: a read-write connection held for 3 s.
+# A writer: a read-write connection held until stdin closes.
 HOLD_THE_FILE = (
-    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-    "time.sleep(3); c.close()"
+    "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+    "sys.stdin.read(); c.close()"
 )
 
 
@@ -46,24 +46,33 @@ def test_parquet_without_out_is_refused(loaded, capsys):
 
 
 @pytest.mark.slow
-def test_query_says_it_waits_for_a_writer(loaded, tmp_path):
+def test_query_says_it_waits_for_a_writer_then_answers(loaded, tmp_path):
     db = tmp_path / "held.duckdb"
     db.write_bytes(loaded[0].read_bytes())
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_FILE, str(db)],
-        stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    query = None
     try:
         assert holder.stdout.readline().strip() == "held"
-        done = subprocess.run(
-            [sys.executable, "-m", "marketdata_pipeline.cli", "query", "--db", str(db), "SELECT 1"],
-            capture_output=True, text=True, timeout=60,
+        query = subprocess.Popen(
+            [sys.executable, "-m", "marketdata_pipeline.cli", "query", "--db", str(db), "SELECT 42"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        waiting = query.stderr.readline()
+        holder.stdin.close()  # the writer finishes only once the query said it waits
+        out, err = query.communicate(timeout=60)
     finally:
-        holder.wait(timeout=30)
+        holder.kill()
+        holder.wait()
         holder.stdout.close()
-    assert done.returncode == 0, done.stderr
-    assert f"waiting up to 60 s for process {holder.pid}, which is writing to {db}" in done.stderr
+        if query is not None:
+            query.kill()
+            query.wait()
+    assert waiting == f"waiting up to 60 s for process {holder.pid}, which is writing to {db} ...\n"
+    assert query.returncode == 0, err
+    assert "42" in out
 
 
 def test_status_names_each_asset_its_gaps_and_freshness(loaded, capsys):
