@@ -17,6 +17,7 @@ mid-append leaves values past the old calendar that the next export cuts off.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -150,27 +151,38 @@ def _export_batch(
         after = previous.get("last_day") or date.min.isoformat()
         bars = pd.concat(
             [_bars(con, adjust, whole, date.min), _bars(con, adjust, appended, date.fromisoformat(after))]
-        )
-    for code, rows in bars.groupby("code", sort=True):
-        rewrite = code in set(whole)
-        start = index[rows["trade_date"].iloc[0]] if rewrite else instruments[code]["start_index"]
-        positions = rows["trade_date"].map(index).to_numpy()
+        ).sort_values(["code", "trade_date"], kind="stable")
+    rewritten = set(whole)
+    columns = {
+        name: bars[name].to_numpy(dtype="float64", na_value=np.nan) for name in (*FIELDS, "trade_status")
+    }
+    positions = bars["trade_date"].map(index).to_numpy()
+    days, codes_column = bars["trade_date"].to_numpy(), bars["code"].to_numpy()
+    edges = [0, *(np.flatnonzero(codes_column[1:] != codes_column[:-1]) + 1), len(bars)]
+    for begin, end in zip(edges[:-1], edges[1:], strict=False):
+        if begin == end:
+            continue
+        code, rewrite = codes_column[begin], codes_column[begin] in rewritten
+        start = positions[begin] if rewrite else instruments[code]["start_index"]
         first = start if rewrite else last_exported + 1
-        values = _values(rows, positions - first, positions.max() - first + 1)
+        offsets = positions[begin:end] - first
+        rows = {name: column[begin:end] for name, column in columns.items()}
+        values = _values(rows, offsets, offsets[-1] + 1)
+        folder = directory / "features" / _feature_dir(code)
+        folder.mkdir(parents=True, exist_ok=True)
         for field in FIELDS:
-            path = directory / "features" / _feature_dir(code) / f"{field}.day.bin"
+            path = folder / f"{field}.day.bin"
             if rewrite:
-                with replacing(path) as temporary:
-                    np.hstack([[start], values[field]]).astype("<f4").tofile(temporary)
+                entry = _replace_feature(path, np.hstack([[start], values[field]]).astype("<f4").tobytes())
             else:
-                _append(path, start, last_exported, values[field])
-            files[str(path.relative_to(directory))] = _entry(path)
+                entry = _append(path, start, last_exported, values[field])
+            files[f"features/{folder.name}/{path.name}"] = entry
         known = instruments.get(code, {})
         instruments[code] = {
-            "start_index": start,
-            "first_day": rows["trade_date"].iloc[0].isoformat() if rewrite else known["first_day"],
-            "last_day": rows["trade_date"].iloc[-1].isoformat(),
-            "rows": len(rows) + (0 if rewrite else known["rows"]),
+            "start_index": int(start),
+            "first_day": days[begin].isoformat() if rewrite else known["first_day"],
+            "last_day": days[end - 1].isoformat(),
+            "rows": int(end - begin) + (0 if rewrite else known["rows"]),
             "factors": factors.get(code, "0"),
         }
     return len(whole)
@@ -193,22 +205,27 @@ def _bars(con, adjust: str, codes: Iterable[str], after: date) -> pd.DataFrame:
     return frame
 
 
-def _values(rows: pd.DataFrame, offsets: np.ndarray, length: int) -> dict[str, np.ndarray]:
+def _values(rows: dict[str, np.ndarray], offsets: np.ndarray, length: int) -> dict[str, np.ndarray]:
     """One NaN-padded float array per field, a value at each row's calendar offset; suspended days NaN."""
-    trading = (rows["trade_status"] == 1).to_numpy()
-    factor = rows["factor"].to_numpy(dtype="float64", na_value=np.nan)
+    trading = rows["trade_status"] == 1
     arrays = {}
     for field in FIELDS:
-        column = rows[field].to_numpy(dtype="float64", na_value=np.nan)
+        column = rows[field]
         if field == "volume":
-            column = column / factor  # qlib's adjusted volume: price x volume stays the traded value
+            column = column / rows["factor"]  # qlib's adjusted volume: price x volume stays the traded value
         array = np.full(length, np.nan)
         array[offsets[trading]] = column[trading]
         arrays[field] = array
     return arrays
 
 
-def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> None:
+def _replace_feature(path: Path, data: bytes) -> dict:
+    with replacing(path) as temporary:
+        temporary.write_bytes(data)
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> dict:
     """Append the values after calendar index `last_exported`, NaN-padding a code that had no bar since."""
     exported = last_exported - start + 2  # the start index, then one value per day through last_exported
     with path.open("r+b") as stream:
@@ -217,7 +234,10 @@ def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> N
         stream.truncate(min(stored, exported) * 4)
         padding = np.full(exported - min(stored, exported), np.nan)
         stream.seek(0, 2)
-        np.hstack([padding, values]).astype("<f4").tofile(stream)
+        stream.write(np.hstack([padding, values]).astype("<f4").tobytes())
+        stream.seek(0)
+        data = stream.read()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _feature_dir(code: str) -> str:
