@@ -23,7 +23,6 @@ import pandas as pd
 
 from marketdata_pipeline.storage import open_warehouse
 
-DEFAULT_PATH = "data/marketdata.duckdb"
 ADJUSTMENTS = (None, "qfq", "hfq")
 OUTPUTS = ("pandas", "arrow", "polars")
 BAR_COLUMNS = (

@@ -131,7 +131,7 @@ def _export_batch(
     db_path, directory: Path, batch: str, adjust: str, index: dict[date, int], last_exported: int | None,
     previous: dict, instruments: dict, files: dict, lock_timeout: float,
 ) -> int:  # fmt: skip
-    """Write (in full) or append the codes of one batch; returns how many codes' files were written."""
+    """Write (in full) or append the codes of one batch; returns how many files it wrote or appended to."""
     with open_warehouse(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         codes = [code for (code,) in con.execute(
             "SELECT DISTINCT code FROM daily_bars WHERE batch = ? ORDER BY 1", [batch]
@@ -185,7 +185,7 @@ def _export_batch(
             "rows": int(end - begin) + (0 if rewrite else known["rows"]),
             "factors": factors.get(code, "0"),
         }
-    return len(whole)
+    return (len(edges) - 1) * len(FIELDS) if len(bars) else 0
 
 
 def _bars(con, adjust: str, codes: Iterable[str], after: date) -> pd.DataFrame:

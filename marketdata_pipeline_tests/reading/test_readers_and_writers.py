@@ -36,5 +36,5 @@ def test_a_reader_held_open_across_a_run_never_blocks_it(loaded, tmp_path):
     outcome = json.loads(report.strip().splitlines()[-1])
     assert result.success, f"the writer (lock_timeout 10 s) did not get the file past the reader: {outcome}"
     assert outcome["errors"] == []
-    assert outcome["reads"] > 10
+    assert outcome["reads"] >= 3
     assert outcome["last_day"] == str(NEXT_DAYS[-1]), "the reader saw the run's new days"
