@@ -14,6 +14,7 @@ import duckdb
 
 from marketdata_pipeline.reader import WarehouseMissingError, reading_connection
 from marketdata_pipeline.storage import WarehouseLockedError
+from marketdata_pipeline.storage.connection import WarehouseDamagedError, WarehousePathError
 
 SHOWN_ROWS = 50
 
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         return _export(path, args)
     except duckdb.Error as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
-    except (WarehouseMissingError, WarehouseLockedError, ValueError, OSError) as error:
+    except (WarehouseMissingError, WarehouseLockedError, WarehouseDamagedError, WarehousePathError) as error:
+        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
     return 1
 
