@@ -1,9 +1,10 @@
-"""The `marketdata` console script: simulator, demo, dev, init, query."""
+"""The `marketdata` console script: simulator, demo, dev, init, query, status, export."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     query = commands.add_parser("query", help="run one SQL statement on the warehouse, read-only")
     query.add_argument("sql")
+    query.add_argument("--format", choices=("table", "csv", "parquet"), default="table")
+    query.add_argument("--out", type=Path, help="write the result to this file (csv, parquet)")
+    query.add_argument("--all", action="store_true", help="show every row, not the first 50")
+    status = commands.add_parser("status", help="per asset: last day, gaps per batch, failures, freshness")
+    export = commands.add_parser("export", help="write the warehouse as Parquet or qlib data, incrementally")
+    export.add_argument("format", choices=("parquet", "qlib"))
+    export.add_argument("--to", type=Path, required=True, help="the export directory")
+    export.add_argument("--adjust", choices=("qfq", "hfq"), default="hfq", help="qlib prices (default hfq)")
+    for reading in (query, status, export):
+        reading.add_argument("--db", type=Path, help="the warehouse (default MARKETDATA_DUCKDB_PATH)")
+        reading.add_argument("--lock-timeout", type=float, default=60.0, help="seconds to wait for a writer")
     args = parser.parse_args(argv)
 
     if args.command == "simulator":
@@ -37,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         from marketdata_pipeline.launch import run_dev
 
         return run_dev(args.dagster_args)
-    return _query(args.sql)
+    from marketdata_pipeline import reading_commands
+
+    return reading_commands.run(args)
 
 
 def _positive(raw: str) -> int:
@@ -55,15 +69,6 @@ def _init() -> int:
 
     home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve())
     print(f"DAGSTER_HOME={home} is ready: the project's dagster.yaml, and the instance's storage created")
-    return 0
-
-
-def _query(sql: str) -> int:
-    from marketdata_pipeline.defs.settings import setting
-    from marketdata_pipeline.storage import open_warehouse
-
-    with open_warehouse(setting("MARKETDATA_DUCKDB_PATH"), read_only=True) as con:
-        con.sql(sql).show(max_rows=50)
     return 0
 
 

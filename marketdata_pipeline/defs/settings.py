@@ -186,6 +186,9 @@ SETTINGS = {
             str,
             "the DuckDB warehouse; default data/marketdata.duckdb, data/demo.duckdb for the simulator",
         ),
+        Setting(
+            "MARKETDATA_EXPORT_DIR", "data/exports", str, "folder of the parquet_export, qlib_export assets"
+        ),
         Setting("MARKETDATA_SOURCE", "baostock", _source, "'simulator' makes `make dev` start the simulator"),
     )
 }

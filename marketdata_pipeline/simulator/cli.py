@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import threading
+import time
 from datetime import date
 
 from marketdata_pipeline.simulator.faults import Faults
@@ -31,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cap on concurrent logged-in sessions")  # fmt: skip
     parser.add_argument("--idle-close-s", type=_positive, default=None,
                         help="close connections idle this many seconds")  # fmt: skip
+    parser.add_argument("--stats-file", default=None,
+                        help="keep a JSON snapshot of the counters here (rewritten every 0.1 s)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,9 +51,18 @@ def run(args: argparse.Namespace) -> int:
     with simulator:
         host, port = simulator.address
         print(f"listening on {host}:{port}", flush=True)
-        while not stop.wait(0.5):
-            pass
+        while not stop.wait(0.1 if args.stats_file else 0.5):
+            if args.stats_file:
+                _write_stats(simulator, args.stats_file)
     return 0
+
+
+def _write_stats(simulator: Simulator, path: str) -> None:
+    """Replace `path` with the counters and when they were read (the demo counts requests per run)."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as stream:
+        json.dump({"written_at": time.time(), **simulator.stats()}, stream)
+    os.replace(temporary, path)
 
 
 def _port(text: str) -> int:

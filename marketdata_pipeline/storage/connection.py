@@ -6,7 +6,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def is_local_file(path: str | Path) -> bool:
 
 @contextmanager
 def open_warehouse(
-    path: str | Path, *, read_only: bool = False, lock_timeout: float = 30.0
+    path: str | Path, *, read_only: bool = False, lock_timeout: float = 30.0, config: Mapping | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Connect to the DuckDB file at `path` (creating its directory), waiting out another process's lock.
 
@@ -70,6 +70,7 @@ def open_warehouse(
     raises WarehouseLockedError naming the file and the holder's PID. A folder that cannot be created
     or written raises WarehousePathError, a file DuckDB cannot read WarehouseDamagedError. The
     connection is always closed.
+    `config` is DuckDB's connection configuration (e.g. the reader's locked-down settings).
     """
     local = is_local_file(path)
     path = Path(path)
@@ -78,7 +79,7 @@ def open_warehouse(
     if local:
         _check_path(path, read_only)
     try:
-        con = _connect_with_backoff(path, read_only, lock_timeout)
+        con = _connect_with_backoff(path, read_only, lock_timeout, dict(config or {}))
     except duckdb.Error as error:
         if local and path.exists():
             raise WarehouseDamagedError(path, str(error)) from error
@@ -104,12 +105,14 @@ def _check_path(path: Path, read_only: bool) -> None:
         raise WarehousePathError(path, f"{target} is not writable by this user")
 
 
-def _connect_with_backoff(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+def _connect_with_backoff(
+    path: Path, read_only: bool, lock_timeout: float, config: dict
+) -> duckdb.DuckDBPyConnection:
     started = time.monotonic()
     delay = _FIRST_DELAY
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as error:
             if "Could not set lock" not in str(error):
                 raise

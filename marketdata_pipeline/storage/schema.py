@@ -1,4 +1,4 @@
-"""The warehouse schema: tables, keys and the adjusted-price views, created idempotently."""
+"""The warehouse schema: tables, keys, adjusted-price views and their factor gaps, created idempotently."""
 
 from __future__ import annotations
 
@@ -76,36 +76,66 @@ _TABLES: tuple[str, ...] = (
 )
 
 
-def _adjusted(factor: str) -> str:
-    """`bars.* REPLACE (...)` keeps daily_bars' column order, scaling only the prices."""
-    scaled = ", ".join(f"bars.{col} * ({factor}) AS {col}" for col in PRICE_COLUMNS)
+def _adjusted(factor: str, unknown: str) -> str:
+    """`bars.* REPLACE (...)` keeps the column order, scaling only the prices (NULL where `unknown`)."""
+    scaled = ", ".join(
+        f"CASE WHEN {unknown} THEN NULL ELSE bars.{col} * ({factor}) END AS {col}" for col in PRICE_COLUMNS
+    )
     return f"bars.* REPLACE ({scaled})"
 
 
 # b(t): the back factor of the latest ex-date on or before the bar, 1.0 before a code's first ex-date.
 _BACK_FACTOR = "coalesce(ex.back_adjust_factor, 1.0)"
 
+# An ex-date shows in the raw bars themselves: BaoStock's preclose is then the previous close adjusted,
+# not the previous close. One without a factor row in between means adjust_factors is missing or stale.
+_GAPS = """
+    CREATE OR REPLACE VIEW adjust_factor_gaps AS
+    WITH priced AS (
+        SELECT code, batch, trade_date, preclose,
+               lag(close) OVER (PARTITION BY code ORDER BY trade_date) AS previous_close,
+               lag(trade_date) OVER (PARTITION BY code ORDER BY trade_date) AS previous_date
+        FROM daily_bars
+        WHERE close IS NOT NULL AND preclose IS NOT NULL
+    )
+    SELECT code, batch, trade_date, previous_date, previous_close, preclose
+    FROM priced
+    WHERE abs(preclose - previous_close) > 0.005
+      AND NOT EXISTS (
+          SELECT 1 FROM adjust_factors AS f
+          WHERE f.code = priced.code
+            AND f.divid_operate_date > priced.previous_date AND f.divid_operate_date <= priced.trade_date
+      )
+"""
+_FIRST_GAP = "first_gap AS (SELECT code, min(trade_date) AS since FROM adjust_factor_gaps GROUP BY code)"
+
 _VIEWS: tuple[str, ...] = (
+    _GAPS,
+    # hfq prices from a missing ex-date on are unknown: NULL, never the raw price.
     f"""
     CREATE OR REPLACE VIEW daily_bars_hfq AS
-    SELECT {_adjusted(_BACK_FACTOR)}
+    WITH {_FIRST_GAP}
+    SELECT {_adjusted(_BACK_FACTOR, "gap.since <= bars.trade_date")}
     FROM daily_bars AS bars
     ASOF LEFT JOIN adjust_factors AS ex
         ON bars.code = ex.code AND bars.trade_date >= ex.divid_operate_date
+    LEFT JOIN first_gap AS gap ON gap.code = bars.code
     """,
     # qfq scales by b(t) / b(latest): the newest bars keep their raw prices exactly (as adjustflag=2).
+    # A missing ex-date leaves b(latest) unknown, so every qfq price of the code is NULL.
     f"""
     CREATE OR REPLACE VIEW daily_bars_qfq AS
     WITH latest AS (
         SELECT code, arg_max(back_adjust_factor, divid_operate_date) AS back_adjust_factor
         FROM adjust_factors
         GROUP BY code
-    )
-    SELECT {_adjusted(f"{_BACK_FACTOR} / coalesce(latest.back_adjust_factor, 1.0)")}
+    ), {_FIRST_GAP}
+    SELECT {_adjusted(f"{_BACK_FACTOR} / coalesce(latest.back_adjust_factor, 1.0)", "gap.since IS NOT NULL")}
     FROM daily_bars AS bars
     ASOF LEFT JOIN adjust_factors AS ex
         ON bars.code = ex.code AND bars.trade_date >= ex.divid_operate_date
     LEFT JOIN latest ON latest.code = bars.code
+    LEFT JOIN first_gap AS gap ON gap.code = bars.code
     """,
 )
 

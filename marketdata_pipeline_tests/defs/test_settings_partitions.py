@@ -124,7 +124,9 @@ def test_definitions_hold_the_market_assets_and_checks():
 
     graph = defs().resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"trade_calendar", "stock_universe", "daily_bars", "adjust_factors"}
+    assert keys == {
+        "trade_calendar", "stock_universe", "daily_bars", "adjust_factors", "parquet_export", "qlib_export"
+    }
     checks = {key.name for key in graph.asset_check_keys}
     assert {"pool_health", "failure_rate", "unique_bars", "ohlc_consistent", "complete_vs_universe"} <= checks
     assert isinstance(date_partitions, dg.DailyPartitionsDefinition)

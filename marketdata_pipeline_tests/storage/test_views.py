@@ -18,7 +18,8 @@ FACTORS = [
     [SPLIT, "2024-01-08", "1.0", "4.0", "4.0"],
     [FUTURE, "2024-02-01", "1.0", "8.0", "8.0"],
 ]
-PRICES = {"open": "10.5", "high": "11.25", "low": "9.75", "close": "10.0", "preclose": "10.25"}
+# close = preclose: a chain of bars without an ex-date BaoStock would show (see adjust_factor_gaps).
+PRICES = {"open": "10.5", "high": "11.25", "low": "9.75", "close": "10.25", "preclose": "10.25"}
 
 
 @pytest.fixture

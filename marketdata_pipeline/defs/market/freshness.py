@@ -1,0 +1,77 @@
+"""Freshness checks: every batch of the latest trading day by 18:30, and fresh adjust factors by 19:30.
+
+Dagster's `build_time_partition_freshness_checks` needs a time-partitioned asset;
+daily_bars is date x batch, so this is its equivalent on the trading calendar:
+after the deadline of a trading day, each of that day's 16 partitions must be
+materialized. Both checks run from `freshness_schedule` a minute after each
+deadline (and from the UI at any time); a failure is a WARN on the asset page.
+"""
+
+from datetime import datetime, time
+
+import dagster as dg
+
+from marketdata_pipeline.batching import BATCHES
+from marketdata_pipeline.defs.market.assets import adjust_factors, daily_bars
+from marketdata_pipeline.defs.market.partitions import TIMEZONE
+from marketdata_pipeline.defs.market.publication import (
+    FACTORS_PUBLISHED_AT,
+    SHANGHAI,
+    latest_published_day,
+    shanghai_now,
+)
+
+BARS_DEADLINE = time(18, 30)
+FACTORS_DEADLINE = time(19, 30)
+
+
+@dg.asset_check(asset=daily_bars, name="fresh_by_1830", blocking=False)
+def daily_bars_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Every batch is materialized for the latest trading day whose 18:30 Asia/Shanghai deadline passed."""
+    day = latest_published_day(shanghai_now(), BARS_DEADLINE)
+    materialized = context.instance.get_materialized_partitions(daily_bars.key)
+    missing = [
+        batch
+        for batch in BATCHES
+        if dg.MultiPartitionKey({"batch": batch, "date": str(day)}) not in materialized
+    ]
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{day}: {len(BATCHES) - len(missing)}/{len(BATCHES)} batches materialized",
+        metadata={"expected_day": str(day), "missing_batches": ", ".join(missing) or "none"},
+    )
+
+
+@dg.asset_check(asset=adjust_factors, name="fresh_by_1930", blocking=False)
+def adjust_factors_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Every batch's factors were fetched after BaoStock published the latest trading day's (18:00)."""
+    day = latest_published_day(shanghai_now(), FACTORS_DEADLINE)
+    published = datetime.combine(day, FACTORS_PUBLISHED_AT, tzinfo=SHANGHAI).timestamp()
+    stale = []
+    for batch in BATCHES:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=adjust_factors.key, asset_partitions=[batch]), limit=1
+        ).records
+        if not records or records[0].timestamp < published:
+            stale.append(batch)
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"factors of {day}: {len(BATCHES) - len(stale)}/{len(BATCHES)} batches fetched since",
+        metadata={"expected_day": str(day), "stale_batches": ", ".join(stale) or "none"},
+    )
+
+
+freshness_checks_job = dg.define_asset_job(
+    "freshness_checks_job", selection=dg.AssetSelection.checks(daily_bars_fresh, adjust_factors_fresh)
+)
+
+freshness_schedule = dg.ScheduleDefinition(
+    name="freshness_schedule",
+    cron_schedule=["31 18 * * *", "31 19 * * *"],
+    execution_timezone=TIMEZONE,
+    job=freshness_checks_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="The freshness checks a minute after the bars' (18:30) and factors' (19:30) deadlines.",
+)
