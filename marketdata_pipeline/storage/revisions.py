@@ -49,24 +49,16 @@ def record_revisions(con: duckdb.DuckDBPyConnection, incoming: str, *, seen_at: 
 def with_trailing_days(
     con: duckdb.DuckDBPyConnection, batch_days: Mapping[str, list[date]], count: int
 ) -> dict[str, list[date]]:
-    """Each batch's days plus the `count` trading days (trade_calendar) before its first day on which
-    the batch has stored bars, so that a run re-fetches them and records what changed."""
-    if count <= 0:
-        return {batch: list(days) for batch, days in batch_days.items()}
+    """Each batch's days plus the last `count` days before its first on which the batch has stored
+    bars (trading days, by construction), so that a run re-fetches them and records what changed."""
     extended = {}
     for batch, days in batch_days.items():
-        first = min(days)
         trailing = con.execute(
             """
-            SELECT calendar_date FROM (
-                SELECT calendar_date FROM trade_calendar WHERE is_trading_day AND calendar_date < $first
-                ORDER BY calendar_date DESC LIMIT $count
-            ) WHERE calendar_date IN (
-                SELECT DISTINCT trade_date FROM daily_bars
-                WHERE batch = $batch AND trade_date BETWEEN $first - INTERVAL 60 DAY AND $first
-            )
+            SELECT DISTINCT trade_date FROM daily_bars WHERE batch = $batch AND trade_date < $first
+            ORDER BY trade_date DESC LIMIT $count
             """,
-            {"first": first, "count": count, "batch": batch},
+            {"first": min(days), "count": max(count, 0), "batch": batch},
         ).fetchall()
         extended[batch] = sorted({*days, *(day for (day,) in trailing)})
     return extended

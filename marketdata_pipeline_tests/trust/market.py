@@ -46,8 +46,8 @@ def load_month(simulator, con, first: date = FIRST, last: date = LAST, batch: st
         replace_trade_calendar(con, calendar, first, last)
         days = trading_days(calendar)
         universes = fetch_universes(pool, days)
-        for day, universe in universes.items():
-            replace_stock_universe(con, universe.drop(columns="batch"), day)
+        for day, universe in universes.items():  # the batch's share only: what its checks read
+            replace_stock_universe(con, universe[universe["batch"] == batch].drop(columns="batch"), day)
         listed = pd.concat(universes.values()).drop_duplicates("code")
         listed = listed[listed["batch"] == batch]
         codes = a_share_codes(listed)
@@ -73,7 +73,8 @@ def every_check(con, run_id: str | None = None, first: date = FIRST, last: date 
 def findings_of(con, run_id: str, check_name: str) -> set[tuple[str, str]]:
     """(code, ISO date) of every row check_findings holds for one check of one run."""
     rows = con.execute(
-        "SELECT code, strftime(trade_date, '%Y-%m-%d') FROM check_findings WHERE run_id = ? AND check_name = ?",
+        "SELECT code, strftime(trade_date, '%Y-%m-%d') FROM check_findings "
+        "WHERE run_id = ? AND check_name = ?",
         [run_id, check_name],
     ).fetchall()
     return set(rows)
