@@ -31,6 +31,9 @@ BATCH = "b05"
 # June 2024 holds most of the seed's ex-dates (the simulator puts them 105-140 trading days into a year).
 FIRST, LAST = date(2024, 6, 3), date(2024, 6, 28)
 HISTORY_START = date(2015, 1, 1)
+KINDS = ("preclose_chain", "suspension_rules", "price_limits", "volume_units", "universe_matches_bars")
+"""The anomaly kinds with a check of the same name (revisions have their own test)."""
+RATE = 0.02
 
 
 @contextlib.contextmanager
@@ -78,3 +81,14 @@ def findings_of(con, run_id: str, check_name: str) -> set[tuple[str, str]]:
         [run_id, check_name],
     ).fetchall()
     return set(rows)
+
+
+def expected_rows(kind: str, injected: dict) -> set:
+    """The injected rows a check can see: the chain needs a previous bar (none before the month's
+    first day), and a row a suspension anomaly emptied has no volume left to have units."""
+    rows = injected[kind]
+    if kind == "preclose_chain":
+        return {(code, day) for code, day in rows if day != FIRST.isoformat()}
+    if kind == "volume_units":
+        return rows - injected["suspension_rules"]
+    return rows

@@ -9,16 +9,21 @@ from __future__ import annotations
 import pytest
 
 from marketdata_pipeline.simulator import Simulator
-from marketdata_pipeline_tests.trust.market import FIRST, LAST, every_check, findings_of, load_month
-
-KINDS = ("preclose_chain", "suspension_rules", "price_limits", "volume_units", "universe_matches_bars")
-RATE = 0.02
+from marketdata_pipeline.storage import ensure_schema, open_warehouse
+from marketdata_pipeline_tests.trust.market import (
+    FIRST,
+    KINDS,
+    LAST,
+    RATE,
+    every_check,
+    expected_rows,
+    findings_of,
+    load_month,
+)
 
 
 @pytest.fixture(scope="module")
 def anomalous_month(tmp_path_factory):
-    from marketdata_pipeline.storage import ensure_schema, open_warehouse
-
     path = tmp_path_factory.mktemp("anomalies") / "marketdata.duckdb"
     with Simulator(seed=0, today=LAST, anomalies=[f"{kind}:{RATE}" for kind in KINDS]) as simulator:
         with open_warehouse(path) as con:
@@ -28,17 +33,6 @@ def anomalous_month(tmp_path_factory):
             found = {kind: findings_of(con, "anomalies", kind) for kind in KINDS}
         injected = {kind: set(simulator.injected(kind, codes, FIRST, LAST)) for kind in KINDS}
     return results, found, injected, len(codes)
-
-
-def expected_rows(kind: str, injected: dict) -> set:
-    """The injected rows a check can see: the chain needs a previous bar (none before the month's
-    first day), and a row a suspension anomaly emptied has no volume left to have units."""
-    rows = injected[kind]
-    if kind == "preclose_chain":
-        return {(code, day) for code, day in rows if day != FIRST.isoformat()}
-    if kind == "volume_units":
-        return rows - injected["suspension_rules"]
-    return rows
 
 
 @pytest.mark.slow
