@@ -254,7 +254,7 @@ FACTORS_COVER_EX_DATES = Check(
         "An ex-date in the bars (preclose below the previous close) without its adjust_factors row: "
         "the qfq/hfq views are wrong from that day on."
     ),
-    checked=f"SELECT * FROM ({_CHAIN}) WHERE preclose < prev_close - {TICK} / 2",
+    checked=_BARS,
     # An ex-date lowers the reference price (dividend, bonus shares, rights below the close): a
     # preclose below the previous close is an ex-date, and needs its factor row.
     offending=f"""
@@ -277,7 +277,7 @@ FACTORS_FRESH = Check(
         "An ex-date in the bars or the factors that the batch's last factor fetch came before 18:00 "
         "Shanghai of (BaoStock publishes factors then), or no fetch at all."
     ),
-    checked=_EX_DATES,
+    checked=_BARS,
     # BaoStock publishes a day's factors at 18:00 Shanghai (10:00 UTC): a refresh before that misses them.
     offending=f"""
         SELECT trade_date, code, $refreshed_at AS factors_refreshed_at FROM ({_EX_DATES})
@@ -300,6 +300,9 @@ ADJUST_FACTORS_CHECKS: tuple[Check, ...] = (FACTORS_COVER_EX_DATES, FACTORS_FRES
 """The checks of adjust_factors against the bars' ex-dates."""
 
 
+_FOUND = "check_offending_rows"
+
+
 def run_check(
     con: duckdb.DuckDBPyConnection,
     check: Check,
@@ -312,21 +315,25 @@ def run_check(
 ) -> CheckResult:
     """Run `check` on the slice; with `run_id`, also record its offending rows in check_findings."""
     values = {"batch": batch, "start": start, "end": end, **params}
-    used = {name: value for name, value in values.items() if f"${name}" in check.checked + check.offending}
-    ((checked, found),) = con.execute(
-        f"SELECT (SELECT count(*) FROM ({check.checked})), (SELECT count(*) FROM ({check.offending}))", used
+    ((checked,),) = con.execute(
+        f"SELECT count(*) FROM ({check.checked})", _used(check.checked, values)
     ).fetchall()
-    examples = _dicts(con, f"SELECT * FROM ({check.offending}) ORDER BY ALL LIMIT {EXAMPLES}", used)
-    if run_id is not None and found:
-        record = {**used, "check_name": check.name, "run_id": run_id, "found_at": _now(), "batch": batch}
-        con.execute(
-            f"""
-            INSERT INTO check_findings
-            SELECT $check_name, $batch, trade_date, code, CAST(to_json(found) AS VARCHAR), $run_id, $found_at
-            FROM (SELECT * FROM ({check.offending}) ORDER BY ALL LIMIT {FINDINGS_LIMIT}) AS found
-            """,
-            record,
-        )
+    # The offending rows once, in a temp table: counted, sampled and recorded without re-running the SQL.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {check.offending}", _used(check.offending, values))
+    try:
+        ((found,),) = con.execute(f"SELECT count(*) FROM {_FOUND}").fetchall()
+        examples = _dicts(con, f"SELECT * FROM {_FOUND} ORDER BY ALL LIMIT {EXAMPLES}", {})
+        if run_id is not None and found:
+            con.execute(
+                f"""
+                INSERT INTO check_findings
+                SELECT ?, ?, trade_date, code, CAST(to_json(found) AS VARCHAR), ?, ?
+                FROM (SELECT * FROM {_FOUND} ORDER BY ALL LIMIT {FINDINGS_LIMIT}) AS found
+                """,
+                [check.name, batch, run_id, _now()],
+            )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_FOUND}")
     return CheckResult(
         check.name, found == 0, {"rows_checked": int(checked), "findings": int(found)}, examples
     )
@@ -365,6 +372,11 @@ def run_adjust_factors_checks(
         run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, refreshed_at=refreshed_at)
         for check in ADJUST_FACTORS_CHECKS
     ]
+
+
+def _used(sql: str, values: Mapping[str, object]) -> dict[str, object]:
+    """The named parameters `sql` refers to (DuckDB refuses extra ones)."""
+    return {name: value for name, value in values.items() if f"${name}" in sql}
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> tuple[dict, ...]:

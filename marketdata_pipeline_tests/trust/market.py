@@ -42,8 +42,11 @@ def pool_on(simulator) -> BaoStockPool:
         yield pool
 
 
-def load_month(simulator, con, first: date = FIRST, last: date = LAST, batch: str = BATCH) -> list[str]:
-    """Store calendar, universe, bars and adjust factors of `batch` over first..last; return its codes."""
+def load_month(
+    simulator, con, first: date = FIRST, last: date = LAST, batch: str = BATCH, factors: bool = True
+) -> list[str]:
+    """Store calendar, universe, bars and (unless not `factors`) adjust factors of `batch` over
+    first..last; return its codes."""
     with pool_on(simulator) as pool:
         calendar = fetch_trade_calendar(pool, first, last)
         replace_trade_calendar(con, calendar, first, last)
@@ -57,9 +60,10 @@ def load_month(simulator, con, first: date = FIRST, last: date = LAST, batch: st
         report = fetch_daily_bars(pool, codes, days, listed=listing_windows(listed))
         assert report.failures == []
         replace_daily_bars(con, report.bars, batch=batch, start=days[0], end=days[-1], codes=codes)
-        factors, failures = fetch_adjust_factors(pool, codes, HISTORY_START, last)
-        assert failures == []
-        replace_adjust_factors(con, factors, codes)
+        if factors:
+            rows, failures = fetch_adjust_factors(pool, codes, HISTORY_START, last)
+            assert failures == []
+            replace_adjust_factors(con, rows, codes)
     return codes
 
 

@@ -10,7 +10,7 @@ from marketdata_pipeline.ingest import fetch_daily_bars
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import replace_daily_bars, with_trailing_days
 from marketdata_pipeline.storage.checks import BAR_REVISIONS, run_check
-from marketdata_pipeline_tests.trust.market import BATCH, FIRST, load_month, pool_on
+from marketdata_pipeline_tests.trust.market import BATCH, load_month, pool_on
 
 BEFORE, AFTER = date(2024, 6, 27), date(2024, 6, 28)
 TRAILING = [date(2024, 6, d) for d in (21, 24, 25, 26, 27)]
@@ -37,7 +37,7 @@ def revisions(con, since) -> set[tuple[str, str, str]]:
 def test_the_next_days_refetch_records_the_revised_values_and_the_check_names_them(con):
     anomalies = ["revision:0.02"]
     with Simulator(seed=0, today=BEFORE, anomalies=anomalies) as first_day:
-        codes = load_month(first_day, con, FIRST, BEFORE)
+        codes = load_month(first_day, con, TRAILING[0], BEFORE, factors=False)
     assert with_trailing_days(con, {BATCH: [AFTER]}, 5) == {BATCH: [*TRAILING, AFTER]}
     assert with_trailing_days(con, {BATCH: [AFTER]}, 0) == {BATCH: [AFTER]}
 
