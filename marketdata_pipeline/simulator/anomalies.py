@@ -69,9 +69,6 @@ class Anomalies:
             rates.update(parse_anomaly(text) for text in spec)
         self.rates: Mapping[str, float] = dict(rates)
 
-    def __bool__(self) -> bool:
-        return bool(self.rates)
-
     def __repr__(self) -> str:
         return f"Anomalies({[f'{kind}:{rate}' for kind, rate in self.rates.items()]})"
 

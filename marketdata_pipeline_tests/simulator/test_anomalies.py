@@ -1,5 +1,5 @@
 """Simulator anomalies over real sockets: one anomalous market for per-symbol and whole-market answers,
-the shared clean market untouched, bad specs refused by name."""
+and the shared clean market untouched (bad specs: faults/test_trust_inputs.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from datetime import date
 
 import pytest
 
-from marketdata_pipeline import cli
 from marketdata_pipeline.baostock.session import BaoStockSession
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV
 from marketdata_pipeline.simulator import Simulator
-from marketdata_pipeline.simulator.anomalies import KINDS, Anomalies
+from marketdata_pipeline.simulator.anomalies import KINDS
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 
 DAY = date(2024, 6, 27)
@@ -63,35 +62,3 @@ def test_per_symbol_and_whole_market_answers_carry_the_same_anomalies_and_the_cl
     for code in altered["volume_units"]:
         if code not in altered["suspension_rules"] and code not in altered["revision"]:
             assert int(market[code][volume]) * 100 == int(clean_market[code][volume])
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        (["unique_bars"], "kind 'unique_bars' is not one of preclose_chain"),
-        (["price_limits:2"], "rate '2' is not a probability in (0, 1]"),
-        (["price_limits:often"], "rate 'often' is not a probability"),
-        ({"volume_units": 0}, "rate '0' is not a probability"),
-    ],
-)
-def test_a_bad_anomaly_is_refused_naming_it_and_the_fix(spec, message):
-    with pytest.raises(ValueError, match="anomaly .*") as raised:
-        Anomalies(spec)
-    assert message in str(raised.value)
-
-
-def test_anomalies_are_a_list_not_one_string():
-    with pytest.raises(TypeError, match="list of 'KIND"):
-        Simulator(anomalies="price_limits")
-
-
-def test_the_cli_refuses_a_bad_anomaly_naming_the_flag(capsys):
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["simulator", "--anomaly", "lots"])
-    assert exited.value.code == 2
-    error = capsys.readouterr().err
-    assert "argument --anomaly" in error and "suspension_rules" in error
-
-
-def test_a_kind_alone_takes_the_default_rate():
-    assert Anomalies(["revision", "price_limits:0.1"]).rates == {"revision": 0.02, "price_limits": 0.1}
