@@ -47,18 +47,28 @@ def record_revisions(con: duckdb.DuckDBPyConnection, incoming: str, *, seen_at: 
 
 
 def with_trailing_days(
-    con: duckdb.DuckDBPyConnection, batch_days: Mapping[str, list[date]], count: int
+    con: duckdb.DuckDBPyConnection, batch_days: Mapping[str, list[date]], before: Mapping[str, list[date]]
 ) -> dict[str, list[date]]:
-    """Each batch's days plus the last `count` days before its first on which the batch has stored
-    bars (trading days, by construction), so that a run re-fetches them and records what changed."""
+    """Each batch's days plus its trailing window: of `before[batch]` (the trading days right before
+    its first day, oldest first), the latest ones back to the first the batch has no stored bars on.
+
+    A gap ends the window so the slice a run replaces (first..last day) holds only days it fetches:
+    a day between would be deleted without being written again, and lost if another run wrote it.
+    """
     extended = {}
     for batch, days in batch_days.items():
-        trailing = con.execute(
-            """
-            SELECT DISTINCT trade_date FROM daily_bars WHERE batch = $batch AND trade_date < $first
-            ORDER BY trade_date DESC LIMIT $count
-            """,
-            {"first": min(days), "count": max(count, 0), "batch": batch},
-        ).fetchall()
-        extended[batch] = sorted({*days, *(day for (day,) in trailing)})
+        candidates = sorted(before.get(batch, []))
+        stored = {
+            day
+            for (day,) in con.execute(
+                "SELECT DISTINCT trade_date FROM daily_bars WHERE batch = ? AND list_contains(?, trade_date)",
+                [batch, candidates],
+            ).fetchall()
+        }
+        trailing: list[date] = []
+        for day in reversed(candidates):
+            if day not in stored:
+                break
+            trailing.append(day)
+        extended[batch] = sorted({*days, *trailing})
     return extended

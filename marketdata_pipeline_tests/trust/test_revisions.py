@@ -38,8 +38,11 @@ def test_the_next_days_refetch_records_the_revised_values_and_the_check_names_th
     anomalies = ["revision:0.02"]
     with Simulator(seed=0, today=BEFORE, anomalies=anomalies) as first_day:
         codes = load_month(first_day, con, TRAILING[0], BEFORE, factors=False)
-    assert with_trailing_days(con, {BATCH: [AFTER]}, 5) == {BATCH: [*TRAILING, AFTER]}
-    assert with_trailing_days(con, {BATCH: [AFTER]}, 0) == {BATCH: [AFTER]}
+    assert with_trailing_days(con, {BATCH: [AFTER]}, {BATCH: TRAILING}) == {BATCH: [*TRAILING, AFTER]}
+    assert with_trailing_days(con, {BATCH: [AFTER]}, {}) == {BATCH: [AFTER]}
+    # A gap ends the window: the replaced slice must hold only days the run fetches.
+    con.execute("DELETE FROM daily_bars WHERE trade_date = ?", [TRAILING[2]])
+    assert with_trailing_days(con, {BATCH: [AFTER]}, {BATCH: TRAILING}) == {BATCH: [*TRAILING[3:], AFTER]}
 
     with Simulator(seed=0, today=AFTER, anomalies=anomalies) as next_day:
         since = refetch(next_day, con, [*TRAILING, AFTER], codes)

@@ -9,12 +9,13 @@ day's whole market is asked for once, not once per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
 from marketdata_pipeline.defs.market import slices
 from marketdata_pipeline.defs.market.checks import refuse_unknown_checks
+from marketdata_pipeline.defs.market.partitions import trading_days
 from marketdata_pipeline.ingest import (
     FetchFailure,
     FetchReport,
@@ -127,12 +128,19 @@ def write_batch(
 
 
 def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
-    """The run's days per batch plus the `revision_days` stored trading days before them (re-fetched
-    so that bar_revisions records what BaoStock changed since)."""
+    """The run's days per batch plus up to `revision_days` stored XSHG trading days right before them
+    (re-fetched so that bar_revisions records what BaoStock changed since)."""
     if revision_days < 0:
         raise dg.Failure(f"revision_days must be 0 (no re-fetch) or more trading days, got {revision_days}")
+    if revision_days == 0:
+        return batch_days
+    before = {}
+    for batch, days in batch_days.items():
+        first = min(days)
+        sessions = trading_days(first - timedelta(days=7 * revision_days + 14), first - timedelta(days=1))
+        before[batch] = sessions[-revision_days:]
     with warehouse.get_connection() as con:
-        return with_trailing_days(con, batch_days, revision_days)
+        return with_trailing_days(con, batch_days, before)
 
 
 def run_universe(pool, warehouse, days: list[date], batches: list[str]):
