@@ -1,14 +1,15 @@
 """Bad input to the trust features, refused by name with the fix: anomaly specs (API and CLI),
-the trailing revision window, data check names in run config."""
+the trailing revision window and data check names in run config."""
 
 from __future__ import annotations
 
 import dagster as dg
+import pydantic
 import pytest
 
 from marketdata_pipeline import cli
+from marketdata_pipeline.defs.market.assets import DailyBarsConfig
 from marketdata_pipeline.defs.market.checks import refuse_unknown_checks
-from marketdata_pipeline.defs.market.ingest_run import trailing_window
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.simulator.anomalies import Anomalies
 
@@ -45,9 +46,10 @@ def test_a_kind_alone_takes_the_default_rate():
     assert Anomalies(["revision", "price_limits:0.1"]).rates == {"revision": 0.02, "price_limits": 0.1}
 
 
-def test_a_negative_revision_window_is_refused_before_the_warehouse_is_opened():
-    with pytest.raises(dg.Failure, match="revision_days must be 0 .* got -1"):
-        trailing_window(None, {"b00": []}, -1)
+def test_a_negative_revision_window_is_refused_naming_the_field():
+    with pytest.raises(pydantic.ValidationError, match="revision_days"):
+        DailyBarsConfig(revision_days=-1)
+    assert DailyBarsConfig().revision_days == 5
 
 
 def test_an_unknown_check_name_is_refused_listing_the_real_ones():

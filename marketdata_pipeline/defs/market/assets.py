@@ -55,8 +55,9 @@ class DailyBarsConfig(dg.Config):
     """failure_rate above this is a WARN."""
     error_failure_rate: float = Field(default=0.05, ge=0, le=1)
     """failure_rate above this fails the run and nothing is written for the partition."""
-    revision_days: int = 5
-    """Also re-fetch this many stored trading days before the run's first day; changes go to bar_revisions."""
+    revision_days: int = Field(default=5, ge=0)
+    """Also re-fetch up to this many stored trading days before the run's first day; changes go to
+    bar_revisions (0: none)."""
     error_checks: list[str] = []
     """Data checks whose failure is an ERROR instead of a WARN (e.g. ["universe_matches_bars"])."""
 

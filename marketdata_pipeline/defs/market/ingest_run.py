@@ -130,8 +130,6 @@ def write_batch(
 def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
     """The run's days per batch plus up to `revision_days` stored XSHG trading days right before them
     (re-fetched so that bar_revisions records what BaoStock changed since)."""
-    if revision_days < 0:
-        raise dg.Failure(f"revision_days must be 0 (no re-fetch) or more trading days, got {revision_days}")
     if revision_days == 0:
         return batch_days
     before = {}
