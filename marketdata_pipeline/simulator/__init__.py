@@ -10,7 +10,7 @@ Python API::
 
     Simulator(host="127.0.0.1", port=0, *, seed=0, today=None, latency_ms=0, jitter_ms=0,
               drop_rate=0, hang_rate=0, corrupt_rate=0, error_rate=0, error_code="10005001",
-              max_logins=None, idle_close_s=None)
+              max_logins=None, idle_close_s=None, anomalies=None)
     .start() -> Simulator   # returns once accepting; port 0 picks a free port
     .stop()                 # closes the listener and every connection, joins threads
     .restart()              # stop, then listen again on the same port
@@ -30,6 +30,13 @@ body and its checksum, or change an uncompressed answer's CRC); ``latency_ms``
 + uniform ``jitter_ms`` delay every answer; ``max_logins`` caps concurrent
 logged-in sessions (10001005 beyond it; logout or disconnect frees a slot);
 ``idle_close_s`` closes a connection idle that long.
+
+Anomalies (``anomalies=["price_limits:0.02", "revision"]`` or ``{"volume_units": 0.05}``;
+the CLI's repeatable ``--anomaly KIND[:RATE]``, rate 0.02 by default) make the market's data
+wrong the way real mirrors go wrong, one kind per reconciliation check of ``daily_bars``, plus
+``revision`` (values of a day change once a later day is published); see ``anomalies``. The
+rows each kind alters are a pure function of (seed, kind, code, day), so per-symbol and
+whole-market answers agree; ``.injected(kind, codes, lo, hi)`` on the answers' market lists them.
 
 Market: the real universe of 5,638 codes (541 indices, 5,097 A-shares) from the
 captured ``query_all_stock`` frame, the XSHG calendar, bars from 2005-01-04 on,

@@ -223,6 +223,7 @@ class Answers:
         year = int(tl.year_of[index])
         listed = (p.ipo_idx <= index) & (index < p.out_idx)
         suspended = (p.susp_start[:, year] <= index) & (index < p.susp_end[:, year])
+        suspended = self.market.universe_suspended(index, suspended)
         return [
             [u.codes[s], "0" if suspended[s] else "1", u.names[s]] for s in np.flatnonzero(listed).tolist()
         ]

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import date
 
+from marketdata_pipeline.simulator.anomalies import DEFAULT_RATE, KINDS, parse_anomaly
 from marketdata_pipeline.simulator.faults import Faults
 from marketdata_pipeline.simulator.server import Simulator
 
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="error code of injected errors (default 10005001)")  # fmt: skip
     parser.add_argument("--max-logins", type=_non_negative_int, default=None,
                         help="cap on concurrent logged-in sessions")  # fmt: skip
+    parser.add_argument("--anomaly", type=_anomaly, action="append", default=[], metavar="KIND[:RATE]",
+                        help=f"make the data wrong: one of {', '.join(KINDS)}, at RATE of rows "
+                             f"(default {DEFAULT_RATE}); repeatable")  # fmt: skip
     parser.add_argument("--idle-close-s", type=_positive, default=None,
                         help="close connections idle this many seconds")  # fmt: skip
     parser.add_argument("--stats-file", default=None,
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         args.host, args.port, seed=args.seed, today=args.today, latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms, drop_rate=args.drop_rate, hang_rate=args.hang_rate,
         corrupt_rate=args.corrupt_rate, error_rate=args.error_rate, error_code=args.error_code,
-        max_logins=args.max_logins, idle_close_s=args.idle_close_s,
+        max_logins=args.max_logins, idle_close_s=args.idle_close_s, anomalies=args.anomaly,
     )  # fmt: skip
     with simulator:
         host, port = simulator.address
@@ -63,6 +67,12 @@ def _write_stats(simulator: Simulator, path: str) -> None:
     with open(temporary, "w", encoding="utf-8") as stream:
         json.dump({"written_at": time.time(), **simulator.stats()}, stream)
     os.replace(temporary, path)
+def _anomaly(text: str) -> str:
+    try:
+        parse_anomaly(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _port(text: str) -> int:

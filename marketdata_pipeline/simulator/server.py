@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
+from marketdata_pipeline.simulator.anomalies import Anomalies, AnomalousMarket
 from marketdata_pipeline.simulator.answers import Answers
 from marketdata_pipeline.simulator.clock import PublicationClock
 from marketdata_pipeline.simulator.connection import Connection
@@ -37,6 +39,7 @@ class Simulator:
         error_code: str = "10005001",
         max_logins: int | None = None,
         idle_close_s: float | None = None,
+        anomalies: Iterable[str] | Mapping[str, float] | None = None,
     ):
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer 0-65535 (0 picks a free one), got {port!r}")
@@ -45,6 +48,7 @@ class Simulator:
         self.faults = Faults(latency_ms, jitter_ms, drop_rate, hang_rate, corrupt_rate, error_rate,
                              error_code, max_logins, idle_close_s)  # fmt: skip
         self.clock = PublicationClock(today)
+        self.anomalies = Anomalies(anomalies)
         self._port = port
         self._dice = FaultDice(seed)
         self._stats = ServerStats()
@@ -66,7 +70,7 @@ class Simulator:
         if self._listener is not None:
             return self
         if self._answers is None:
-            self._answers = Answers(market_for_seed(self.seed), self.clock)
+            self._answers = Answers(self._market(), self.clock)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -112,6 +116,12 @@ class Simulator:
             for _, thread in live:
                 thread.join(JOIN_TIMEOUT_S)
 
+    def injected(self, kind: str, codes: Iterable[str], first: date, last: date) -> list[tuple[str, str]]:
+        """(code, ISO date) of each row of `codes` over first..last that anomaly `kind` alters, as
+        served now (a revision shows once a later day is published)."""
+        tl = self._market().timeline
+        return self._market().injected(kind, codes, tl.index_on_or_after(first), tl.index_on_or_before(last))
+
     def stats(self) -> dict[str, object]:
         with self._lock:
             active = len(self._connections)
@@ -122,6 +132,10 @@ class Simulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _market(self) -> AnomalousMarket:
+        """The market this simulator serves: the seed's, seen through its anomalies."""
+        return AnomalousMarket(market_for_seed(self.seed), self.anomalies, self.clock)
 
     def _accept_loop(self) -> None:
         listener = self._listener

@@ -3,12 +3,12 @@
 from marketdata_pipeline.storage.checks import (
     A_SHARES,
     CheckResult,
-    check_completeness,
-    check_ohlc,
-    check_unique_bars,
+    run_adjust_factors_checks,
+    run_daily_bars_checks,
 )
 from marketdata_pipeline.storage.connection import WarehouseLockedError, open_warehouse, write_transaction
 from marketdata_pipeline.storage.incoming import MalformedRowsError
+from marketdata_pipeline.storage.revisions import with_trailing_days
 from marketdata_pipeline.storage.schema import ensure_schema
 from marketdata_pipeline.storage.writes import (
     record_failures,
@@ -23,15 +23,15 @@ __all__ = [
     "CheckResult",
     "MalformedRowsError",
     "WarehouseLockedError",
-    "check_completeness",
-    "check_ohlc",
-    "check_unique_bars",
     "ensure_schema",
     "open_warehouse",
     "record_failures",
+    "run_adjust_factors_checks",
+    "run_daily_bars_checks",
     "replace_adjust_factors",
     "replace_daily_bars",
     "replace_stock_universe",
     "replace_trade_calendar",
+    "with_trailing_days",
     "write_transaction",
 ]

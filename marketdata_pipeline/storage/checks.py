@@ -1,14 +1,37 @@
-"""Data checks on a written slice of daily_bars (batch x start..end): plain queries, small results."""
+"""Reconciliation checks on the warehouse (daily_bars against itself, stock_universe and adjust_factors)
+and the `check_findings` table that keeps every offending row they find.
+
+Each check is one SQL relation of offending rows (trade_date, code, then what is wrong) plus the
+count of rows it looked at; `run_check` counts both, keeps a few examples and, given a run id,
+records every offending row (up to FINDINGS_LIMIT per check and batch) in check_findings.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import duckdb
 
 EXAMPLES = 5
+FINDINGS_LIMIT = 10_000
+TICK = 0.01
+
+A_SHARES: tuple[int, ...] = (1,)
+"""stock_basic's type of A-shares (2 index, 3 other, 4 convertible bond, 5 ETF)."""
+
+FINDINGS_TABLE = """
+    CREATE TABLE IF NOT EXISTS check_findings (
+        check_name VARCHAR NOT NULL,
+        batch VARCHAR,
+        trade_date DATE,
+        code VARCHAR,
+        detail VARCHAR NOT NULL,
+        run_id VARCHAR,
+        found_at TIMESTAMP NOT NULL
+    )
+"""
 
 
 @dataclass(frozen=True)
@@ -21,12 +44,339 @@ class CheckResult:
     examples: tuple[dict[str, object], ...]
 
 
-def _slice(batch: str, start: date, end: date) -> dict[str, object]:
-    """The named parameters of _SLICE."""
-    return {"batch": batch, "start": start, "end": end}
+@dataclass(frozen=True)
+class Check:
+    """A check as SQL over the slice's parameters ($batch, $start, $end and the check's own)."""
+
+    name: str
+    catches: str
+    """What a finding means, for the asset check's description and the README."""
+    checked: str
+    """SQL: the rows the check looked at (only counted)."""
+    offending: str
+    """SQL: the offending rows, first columns trade_date and code (code NULL for a whole day)."""
 
 
-_SLICE = "batch = $batch AND trade_date BETWEEN $start AND $end"
+# The slice's bars, and the bars of each code's previous stored trading day (for day-over-day rules).
+_BARS = "SELECT * FROM daily_bars WHERE batch = $batch AND trade_date BETWEEN $start AND $end"
+_CHAIN = """
+    SELECT * FROM (
+        SELECT cur.*, lag(cur.close) OVER w AS prev_close, lag(cur.trade_date) OVER w AS prev_date,
+               days.n - lag(days.n) OVER w AS day_gap
+        FROM (SELECT * FROM daily_bars WHERE batch = $batch AND trade_date BETWEEN
+                  coalesce((SELECT max(trade_date) FROM daily_bars
+                            WHERE batch = $batch AND trade_date < $start), $start) AND $end) AS cur
+        JOIN (SELECT trade_date, row_number() OVER (ORDER BY trade_date) AS n
+              FROM (SELECT DISTINCT trade_date FROM daily_bars WHERE batch = $batch
+                    AND trade_date BETWEEN $start - INTERVAL 60 DAY AND $end)) AS days USING (trade_date)
+        WINDOW w AS (PARTITION BY cur.code ORDER BY cur.trade_date)
+    ) WHERE trade_date >= $start AND day_gap = 1 AND prev_close IS NOT NULL AND preclose IS NOT NULL
+"""
+"""Each slice bar whose code has a bar on the batch's previous trading day: a gap (a missing bar)
+has no comparable predecessor, and the universe check reports the missing bar itself."""
+
+_FACTORED = f"""
+    SELECT chain.*, coalesce(now.back_adjust_factor, 1.0) AS factor,
+           coalesce(prev.back_adjust_factor, 1.0) AS prev_factor,
+           now.divid_operate_date IS NOT DISTINCT FROM chain.trade_date AS factor_row_on_day
+    FROM ({_CHAIN}) AS chain
+    ASOF LEFT JOIN adjust_factors AS now
+        ON chain.code = now.code AND chain.trade_date >= now.divid_operate_date
+    ASOF LEFT JOIN adjust_factors AS prev
+        ON chain.code = prev.code AND chain.prev_date >= prev.divid_operate_date
+"""
+
+PRECLOSE_CHAIN = Check(
+    "preclose_chain",
+    catches=(
+        "A day whose preclose does not continue the previous close under the back factors "
+        "(close[t-1] x F[t-1] = preclose[t] x F[t] within a tick): a wrong preclose or a wrong "
+        "factor; a drop without a factor row is an ex-date, reported by factors_cover_ex_dates."
+    ),
+    checked=f"SELECT * FROM ({_CHAIN})",
+    # close[t-1] x F[t-1] = preclose[t] x F[t] (back factors); within a tick at day t's price scale.
+    # A drop without its factor row looks like an ex-date whose factor is not stored (yet: bars come
+    # before factors each evening): factors_cover_ex_dates reports it, not this check.
+    offending=f"""
+        SELECT trade_date, code, prev_date, prev_close, preclose, prev_factor, factor, factor_row_on_day
+        FROM ({_FACTORED})
+        WHERE abs(prev_close * prev_factor - preclose * factor) > {TICK} * factor + 1e-9
+          AND (factor_row_on_day OR preclose > prev_close)
+    """,
+)
+
+_SUSPENDED_WRONG = " OR ".join(
+    [f"abs(coalesce({col}, -1) - preclose) > 1e-9" for col in ("open", "high", "low", "close")]
+    + ["coalesce(volume, 0) <> 0", "coalesce(amount, 0) <> 0"]
+)
+SUSPENSION_RULES = Check(
+    "suspension_rules",
+    catches=(
+        "A suspended row (trade_status 0) with prices other than its preclose or with "
+        "volume/amount, or a trading row without volume."
+    ),
+    checked=_BARS,
+    offending=f"""
+        SELECT trade_date, code, trade_status, open, high, low, close, preclose, volume, amount,
+               CASE WHEN trade_status = 0 THEN 'suspended row with prices off preclose or with volume'
+                    ELSE 'trading row without volume' END AS problem
+        FROM ({_BARS})
+        WHERE (trade_status = 0 AND (preclose IS NULL OR {_SUSPENDED_WRONG}))
+           OR (trade_status = 1 AND coalesce(volume, 0) <= 0)
+    """,
+)
+
+# The A-share trading rows of the slice with their universe facts (type, IPO date).
+_LISTED_TRADING = f"""
+    SELECT bars.*, universe.ipo_date FROM ({_BARS}) AS bars
+    JOIN stock_universe AS universe USING (trade_date, code)
+    WHERE bars.trade_status = 1 AND universe.type = 1
+"""
+
+# The daily limit on |pct_chg| of a board on a day; ChiNext's and the ST main-board rules changed.
+_LIMIT = """
+    CASE
+        WHEN code LIKE 'bj.%' THEN 30
+        WHEN code LIKE 'sh.688%' OR code LIKE 'sh.689%' THEN 20
+        WHEN (code LIKE 'sz.300%' OR code LIKE 'sz.301%' OR code LIKE 'sz.302%')
+             AND trade_date >= DATE '2020-08-24' THEN 20
+        WHEN is_st AND trade_date < DATE '2025-07-07' THEN 5
+        ELSE 10
+    END
+"""
+IPO_FREE_DAYS = 5
+"""Trading days from listing without a price limit (registration-based IPOs; main board from 2023-04-10)."""
+
+_LIMITED = f"""
+    SELECT *, {_LIMIT} AS limit_pct FROM ({_LISTED_TRADING}) AS rows
+    WHERE pct_chg IS NOT NULL AND preclose > 0
+      AND (ipo_date IS NULL OR ipo_date < $start - INTERVAL 30 DAY OR (
+          SELECT count(*) FROM daily_bars AS listed
+          WHERE listed.code = rows.code AND listed.trade_date BETWEEN rows.ipo_date AND rows.trade_date
+      ) > {IPO_FREE_DAYS})
+"""
+PRICE_LIMITS = Check(
+    "price_limits",
+    catches=(
+        "|pct_chg| past the board's daily limit that day (10% main, 20% STAR and ChiNext from "
+        "2020-08-24, 5% ST main board before 2025-07-07, 30% Beijing; none on an IPO's first 5 "
+        "days)."
+    ),
+    checked=_LIMITED,
+    # The limit price is rounded to the tick: allow one tick over, plus pct_chg's own rounding.
+    offending=f"""
+        SELECT trade_date, code, pct_chg, limit_pct, preclose, close, is_st FROM ({_LIMITED})
+        WHERE abs(pct_chg) > limit_pct + 100 * {TICK} / preclose + 1e-4
+    """,
+)
+
+VOLUME_TOLERANCE = 0.02
+_VOLUMED = f"SELECT * FROM ({_LISTED_TRADING}) WHERE volume > 0 AND amount IS NOT NULL AND low > 0"
+VOLUME_UNITS = Check(
+    "volume_units",
+    catches=(
+        "amount / volume outside [low, high] (2% slack) on trading rows: volume in lots instead of "
+        "shares, amount in thousands, a shifted column."
+    ),
+    checked=_VOLUMED,
+    offending=f"""
+        SELECT trade_date, code, volume, amount, amount / volume AS average_price, low, high
+        FROM ({_VOLUMED})
+        WHERE amount / volume NOT BETWEEN low * (1 - {VOLUME_TOLERANCE}) AND high * (1 + {VOLUME_TOLERANCE})
+    """,
+)
+
+_UNIVERSE = """
+    SELECT trade_date, code, trade_status FROM stock_universe
+    WHERE batch = $batch AND trade_date BETWEEN $start AND $end AND list_contains($types, type)
+"""
+_KNOWN_DAYS = "SELECT DISTINCT trade_date FROM stock_universe WHERE trade_date BETWEEN $start AND $end"
+_TRADING_DAYS = f"""
+    SELECT trade_date FROM ({_BARS})
+    UNION SELECT calendar_date FROM trade_calendar
+    WHERE is_trading_day AND calendar_date BETWEEN $start AND $end
+"""
+UNIVERSE_MATCHES_BARS = Check(
+    "universe_matches_bars",
+    catches=(
+        "The day's bars against the day's stock_universe of the batch: a listed code without a bar, "
+        "a bar of an unlisted code, a trade status that differs, a trading day without a universe."
+    ),
+    checked=f"SELECT trade_date, code FROM ({_BARS}) UNION SELECT trade_date, code FROM ({_UNIVERSE})",
+    offending=f"""
+        SELECT trade_date, code, universe.trade_status AS universe_status, bars.trade_status AS bar_status,
+               CASE WHEN bars.code IS NULL THEN 'no bar for a listed code'
+                    WHEN universe.code IS NULL THEN 'bar of a code not in the universe'
+                    ELSE 'trade status differs from the universe' END AS problem
+        FROM ({_UNIVERSE}) AS universe
+        FULL JOIN (SELECT trade_date, code, trade_status FROM ({_BARS})) AS bars USING (trade_date, code)
+        WHERE trade_date IN ({_KNOWN_DAYS})
+          AND (bars.code IS NULL OR universe.code IS NULL OR bars.trade_status <> universe.trade_status)
+        UNION ALL
+        SELECT trade_date, NULL, NULL, NULL, 'trading day without a stored universe (write it first)'
+        FROM ({_TRADING_DAYS}) WHERE trade_date NOT IN ({_KNOWN_DAYS})
+    """,
+)
+
+# On trading rows: low <= min(open, close) <= max(open, close) <= high; a missing price is a violation
+# too (spelled out because greatest/least skip NULLs).
+_OHLC_VIOLATION = (
+    "(open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL "
+    "OR high < greatest(open, close) OR low > least(open, close) OR low > high)"
+)
+OHLC_CONSISTENT = Check(
+    "ohlc_consistent",
+    catches=("On trading rows, low <= min(open, close) <= max(open, close) <= high, and no price missing."),
+    checked=f"SELECT * FROM ({_BARS}) WHERE trade_status = 1",
+    offending=f"""
+        SELECT trade_date, code, open, high, low, close FROM ({_BARS})
+        WHERE trade_status = 1 AND {_OHLC_VIOLATION}
+    """,
+)
+
+BAR_REVISIONS = Check(
+    "bar_revisions",
+    catches=(
+        "Stored values the run's re-fetch changed (the trailing window): which bar, which column, "
+        "old and new (all of them in bar_revisions)."
+    ),
+    checked="SELECT * FROM bar_revisions WHERE batch = $batch AND trade_date BETWEEN $start AND $end "
+    "AND seen_at >= $since",
+    offending="""
+        SELECT trade_date, code, "column", old, new, seen_at FROM bar_revisions
+        WHERE batch = $batch AND trade_date BETWEEN $start AND $end AND seen_at >= $since
+    """,
+)
+
+FACTORS_COVER_EX_DATES = Check(
+    "factors_cover_ex_dates",
+    catches=(
+        "An ex-date in the bars (preclose below the previous close) without its adjust_factors row: "
+        "the qfq/hfq views are wrong from that day on."
+    ),
+    checked=_BARS,
+    # An ex-date lowers the reference price (dividend, bonus shares, rights below the close): a
+    # preclose below the previous close is an ex-date, and needs its factor row.
+    offending=f"""
+        SELECT trade_date, code, prev_close, preclose FROM ({_FACTORED})
+        WHERE preclose < prev_close - {TICK} / 2 AND NOT factor_row_on_day
+    """,
+)
+
+_EX_DATES = f"""
+    SELECT trade_date, code FROM ({_CHAIN}) WHERE preclose < prev_close - {TICK} / 2
+    UNION SELECT divid_operate_date, code FROM adjust_factors
+    WHERE divid_operate_date BETWEEN $start AND $end AND list_contains(
+        (SELECT list(DISTINCT code) FROM daily_bars
+         WHERE batch = $batch AND trade_date BETWEEN $start AND $end),
+        code)
+"""
+FACTORS_FRESH = Check(
+    "factors_fresh",
+    catches=(
+        "An ex-date in the bars or the factors that the batch's last factor fetch came before 18:00 "
+        "Shanghai of (BaoStock publishes factors then), or no fetch at all."
+    ),
+    checked=_BARS,
+    # BaoStock publishes a day's factors at 18:00 Shanghai (10:00 UTC): a refresh before that misses them.
+    offending=f"""
+        SELECT trade_date, code, $refreshed_at AS factors_refreshed_at FROM ({_EX_DATES})
+        WHERE $refreshed_at IS NULL OR $refreshed_at < trade_date + INTERVAL 10 HOUR
+    """,
+)
+
+DAILY_BARS_CHECKS: tuple[Check, ...] = (
+    OHLC_CONSISTENT,
+    PRECLOSE_CHAIN,
+    SUSPENSION_RULES,
+    PRICE_LIMITS,
+    VOLUME_UNITS,
+    UNIVERSE_MATCHES_BARS,
+    BAR_REVISIONS,
+)
+"""The checks a daily_bars write runs on its slice."""
+
+ADJUST_FACTORS_CHECKS: tuple[Check, ...] = (FACTORS_COVER_EX_DATES, FACTORS_FRESH)
+"""The checks of adjust_factors against the bars' ex-dates."""
+
+
+_FOUND = "check_offending_rows"
+
+
+def run_check(
+    con: duckdb.DuckDBPyConnection,
+    check: Check,
+    *,
+    batch: str,
+    start: date,
+    end: date,
+    run_id: str | None = None,
+    **params: object,
+) -> CheckResult:
+    """Run `check` on the slice; with `run_id`, also record its offending rows in check_findings."""
+    values = {"batch": batch, "start": start, "end": end, **params}
+    ((checked,),) = con.execute(
+        f"SELECT count(*) FROM ({check.checked})", _used(check.checked, values)
+    ).fetchall()
+    # The offending rows once, in a temp table: counted, sampled and recorded without re-running the SQL.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {check.offending}", _used(check.offending, values))
+    try:
+        ((found,),) = con.execute(f"SELECT count(*) FROM {_FOUND}").fetchall()
+        examples = _dicts(con, f"SELECT * FROM {_FOUND} ORDER BY ALL LIMIT {EXAMPLES}", {})
+        if run_id is not None and found:
+            con.execute(
+                f"""
+                INSERT INTO check_findings
+                SELECT ?, ?, trade_date, code, CAST(to_json(found) AS VARCHAR), ?, ?
+                FROM (SELECT * FROM {_FOUND} ORDER BY ALL LIMIT {FINDINGS_LIMIT}) AS found
+                """,
+                [check.name, batch, run_id, _now()],
+            )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_FOUND}")
+    return CheckResult(
+        check.name, found == 0, {"rows_checked": int(checked), "findings": int(found)}, examples
+    )
+
+
+def run_daily_bars_checks(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    batch: str,
+    start: date,
+    end: date,
+    since: datetime,
+    types: Collection[int] = A_SHARES,
+    run_id: str | None = None,
+) -> list[CheckResult]:
+    """Every daily_bars check on the slice; revisions are those seen at or after `since` (UTC)."""
+    extra: Mapping[str, object] = {"types": sorted(int(kind) for kind in types), "since": since}
+    return [
+        run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, **extra)
+        for check in DAILY_BARS_CHECKS
+    ]
+
+
+def run_adjust_factors_checks(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    batch: str,
+    start: date,
+    end: date,
+    refreshed_at: datetime | None,
+    run_id: str | None = None,
+) -> list[CheckResult]:
+    """The adjust_factors checks over the batch's bars of start..end; `refreshed_at` (UTC) is when
+    the batch's factors were fetched, None if never."""
+    return [
+        run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, refreshed_at=refreshed_at)
+        for check in ADJUST_FACTORS_CHECKS
+    ]
+
+
+def _used(sql: str, values: Mapping[str, object]) -> dict[str, object]:
+    """The named parameters `sql` refers to (DuckDB refuses extra ones)."""
+    return {name: value for name, value in values.items() if f"${name}" in sql}
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> tuple[dict, ...]:
@@ -35,165 +385,5 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object
     return tuple(dict(zip(names, row, strict=True)) for row in result.fetchall())
 
 
-def _numbers(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> dict[str, int]:
-    (row,) = _dicts(con, sql, params)
-    return {name: int(value or 0) for name, value in row.items()}
-
-
-def check_unique_bars(con: duckdb.DuckDBPyConnection, *, batch: str, start: date, end: date) -> CheckResult:
-    """Each (code, trade_date) of the slice appears once."""
-    params = _slice(batch, start, end)
-    repeated = f"SELECT code, trade_date, count(*) AS copies FROM daily_bars WHERE {_SLICE} GROUP BY ALL"
-    numbers = _numbers(
-        con,
-        f"SELECT sum(copies) AS rows, count(*) FILTER (WHERE copies > 1) AS duplicate_keys, "
-        f"sum(copies - 1) AS extra_rows FROM ({repeated})",
-        params,
-    )
-    examples = _dicts(con, f"{repeated} HAVING copies > 1 ORDER BY ALL LIMIT {EXAMPLES}", params)
-    return CheckResult("unique (code, trade_date)", numbers["duplicate_keys"] == 0, numbers, examples)
-
-
-# A trading row missing a price is a violation too; spelled out because greatest/least skip NULLs.
-_OHLC_VIOLATION = (
-    "(open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL "
-    "OR high < greatest(open, close) OR low > least(open, close) OR low > high)"
-)
-
-
-def check_ohlc(con: duckdb.DuckDBPyConnection, *, batch: str, start: date, end: date) -> CheckResult:
-    """On trading (non-suspended) rows: low <= min(open, close) <= max(open, close) <= high."""
-    params = _slice(batch, start, end)
-    trading = f"FROM daily_bars WHERE {_SLICE} AND trade_status = 1"
-    numbers = _numbers(
-        con,
-        f"SELECT count(*) AS rows_checked, count(*) FILTER (WHERE {_OHLC_VIOLATION}) AS violations {trading}",
-        params,
-    )
-    examples = _dicts(
-        con,
-        f"SELECT trade_date, code, open, high, low, close {trading} AND {_OHLC_VIOLATION} "
-        f"ORDER BY trade_date, code LIMIT {EXAMPLES}",
-        params,
-    )
-    return CheckResult("OHLC consistency", numbers["violations"] == 0, numbers, examples)
-
-
-A_SHARES: tuple[int, ...] = (1,)
-"""stock_basic's type of A-shares (2 index, 3 other, 4 convertible bond, 5 ETF)."""
-
-
-def check_completeness(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    batch: str,
-    start: date,
-    end: date,
-    expected_per_date: Mapping[date, int] | None = None,
-    types: Collection[int] | None = A_SHARES,
-) -> CheckResult:
-    """Rows per date equal the symbols expected that date.
-
-    By default the expectation is the batch's codes in stock_universe for the date whose stock_basic
-    type is in `types` (None: every code; pass the types that were fetched, e.g. (1, 2) with indices).
-    Checked dates are the trading days of trade_calendar, the universe's dates and the slice's dates
-    within start..end; a date without any universe rows has no expectation and fails the check (write
-    the universe first). With `expected_per_date`, the expectation is that count per date, over its
-    dates and the slice's.
-    """
-    params = _slice(batch, start, end)
-    if expected_per_date is None:
-        if types is not None:
-            params["types"] = sorted(int(kind) for kind in types)
-        return _complete_against_universe(con, params, filter_types=types is not None)
-    params["dates"] = list(expected_per_date)
-    params["counts"] = [int(count) for count in expected_per_date.values()]
-    return _complete_against_counts(con, params)
-
-
-def _per_date_numbers(*extra: str) -> str:
-    """Totals over the `per_date` (trade_date, expected, actual) relation, plus `extra` columns."""
-    columns = [
-        "count(*) AS dates_checked",
-        "sum(expected) AS expected_rows",
-        "sum(actual) AS actual_rows",
-        "count(*) FILTER (WHERE actual < expected) AS short_dates",
-        "count(*) FILTER (WHERE actual > expected) AS over_dates",
-        "count(*) FILTER (WHERE expected IS NULL) AS dates_without_expectation",
-        *extra,
-    ]
-    return f" SELECT {', '.join(columns)} FROM per_date"
-
-
-_PER_DATE_EXAMPLES = f"""
-    SELECT trade_date, expected, actual FROM per_date
-    WHERE expected IS DISTINCT FROM actual ORDER BY trade_date LIMIT {EXAMPLES}
-"""
-
-
-def _complete_against_counts(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> CheckResult:
-    per_date = f"""
-        WITH expected AS (
-            SELECT unnest($dates::DATE[]) AS trade_date, unnest($counts::BIGINT[]) AS expected
-        ),
-        actual AS (SELECT trade_date, count(*) AS actual FROM daily_bars WHERE {_SLICE} GROUP BY ALL),
-        per_date AS (
-            SELECT trade_date, coalesce(expected, 0) AS expected, coalesce(actual, 0) AS actual
-            FROM expected FULL JOIN actual USING (trade_date)
-            WHERE trade_date BETWEEN $start AND $end
-        )
-    """
-    numbers = _numbers(con, per_date + _per_date_numbers(), params)
-    examples = _dicts(con, per_date + _PER_DATE_EXAMPLES, params)
-    passed = numbers["short_dates"] == 0 and numbers["over_dates"] == 0
-    return CheckResult("rows per date vs expected", passed, numbers, examples)
-
-
-def _universe_slices(filter_types: bool) -> str:
-    """CTEs: the slice's bars, the universe expected of it, and per-date expected/actual counts."""
-    of_types = " AND list_contains($types, type)" if filter_types else ""
-    return f"""
-    WITH bars AS (SELECT trade_date, code FROM daily_bars WHERE {_SLICE}),
-    universe AS (SELECT trade_date, code FROM stock_universe WHERE {_SLICE}{of_types}),
-    known AS (SELECT DISTINCT trade_date FROM stock_universe WHERE trade_date BETWEEN $start AND $end),
-    days AS (
-        SELECT trade_date FROM bars
-        UNION SELECT trade_date FROM universe
-        UNION SELECT calendar_date FROM trade_calendar
-            WHERE is_trading_day AND calendar_date BETWEEN $start AND $end
-    ),
-    per_date AS (
-        SELECT days.trade_date,
-               CASE WHEN known.trade_date IS NOT NULL
-                    THEN (SELECT count(*) FROM universe WHERE universe.trade_date = days.trade_date) END
-                   AS expected,
-               (SELECT count(*) FROM bars WHERE bars.trade_date = days.trade_date) AS actual
-        FROM days LEFT JOIN known USING (trade_date)
-    ),
-    missing AS (SELECT trade_date, code FROM universe ANTI JOIN bars USING (trade_date, code)),
-    unexpected AS (SELECT trade_date, code FROM bars SEMI JOIN known USING (trade_date)
-                   ANTI JOIN universe USING (trade_date, code))
-"""
-
-
-_CODE_EXAMPLES = f"""
-    SELECT trade_date, code, 'missing' AS problem FROM missing
-    UNION ALL SELECT trade_date, code, 'unexpected' AS problem FROM unexpected
-    ORDER BY ALL LIMIT {EXAMPLES}
-"""
-
-
-def _complete_against_universe(
-    con: duckdb.DuckDBPyConnection, params: dict[str, object], filter_types: bool
-) -> CheckResult:
-    slices = _universe_slices(filter_types)
-    counts = (
-        "(SELECT count(*) FROM missing) AS missing_codes",
-        "(SELECT count(*) FROM unexpected) AS unexpected_codes",
-    )
-    numbers = _numbers(con, slices + _per_date_numbers(*counts), params)
-    examples = _dicts(con, slices + _CODE_EXAMPLES, params) or _dicts(
-        con, slices + _PER_DATE_EXAMPLES, params
-    )
-    passed = not any(numbers[name] for name in ("short_dates", "over_dates", "dates_without_expectation"))
-    return CheckResult("rows per date vs stock_universe", passed, numbers, examples)
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import duckdb
 
+from marketdata_pipeline.storage.checks import FINDINGS_TABLE
+from marketdata_pipeline.storage.revisions import REVISIONS_TABLE
+
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "preclose")
 
 _TABLES: tuple[str, ...] = (
@@ -143,4 +146,11 @@ _VIEWS: tuple[str, ...] = (
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table (if missing) and (re)create the views; safe to call on every run."""
     for statement in (*_TABLES, *_VIEWS):
+        con.execute(statement)
+    ensure_trust_tables(con)
+
+
+def ensure_trust_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables of the reconciliation checks: their findings and the bars' revisions."""
+    for statement in (FINDINGS_TABLE, REVISIONS_TABLE):
         con.execute(statement)

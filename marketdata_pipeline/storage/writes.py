@@ -27,6 +27,7 @@ from marketdata_pipeline.storage.incoming import (
     registered,
     registered_frame,
 )
+from marketdata_pipeline.storage.revisions import record_revisions
 
 
 def replace_daily_bars(
@@ -56,6 +57,7 @@ def replace_daily_bars(
             where += " AND list_contains(?, code)"
             params.append(sorted(wanted))
         with write_transaction(con):
+            record_revisions(con, DAILY_BARS.select_typed(view), seen_at=_now())
             con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
             typed = DAILY_BARS.select_typed(view, "? AS batch", "? AS ingested_at")
             return _inserted(con.execute(f"INSERT INTO daily_bars BY NAME {typed}", [batch, _now()]))

@@ -128,5 +128,9 @@ def test_definitions_hold_the_market_assets_and_checks():
         "trade_calendar", "stock_universe", "daily_bars", "adjust_factors", "parquet_export", "qlib_export"
     }
     checks = {key.name for key in graph.asset_check_keys}
-    assert {"pool_health", "failure_rate", "unique_bars", "ohlc_consistent", "complete_vs_universe"} <= checks
+    assert {
+        "pool_health", "failure_rate", "ohlc_consistent", "preclose_chain", "suspension_rules",
+        "price_limits", "volume_units", "universe_matches_bars", "bar_revisions",
+        "factors_cover_ex_dates", "factors_fresh",
+    } <= checks  # fmt: skip
     assert isinstance(date_partitions, dg.DailyPartitionsDefinition)

@@ -50,9 +50,13 @@ def test_dagster_asset_materialize_writes_exactly_the_batchs_rows_for_the_day(sh
     assert {name: check.passed for name, check in check_evaluations_in(home).items()} == {
         "pool_health": True,
         "failure_rate": True,
-        "unique_bars": True,
         "ohlc_consistent": True,
-        "complete_vs_universe": True,
+        "preclose_chain": True,
+        "suspension_rules": True,
+        "price_limits": True,
+        "volume_units": True,
+        "universe_matches_bars": True,
+        "bar_revisions": True,
         # Dagster runs every check of a selected asset: this old day's run leaves today unfresh.
         "fresh_by_1830": False,
     }

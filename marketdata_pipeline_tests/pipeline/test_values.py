@@ -99,9 +99,13 @@ def test_one_partition_run_passes_every_check(one_day):
     assert set(evaluations) == {
         "pool_health",
         "failure_rate",
-        "unique_bars",
         "ohlc_consistent",
-        "complete_vs_universe",
+        "preclose_chain",
+        "suspension_rules",
+        "price_limits",
+        "volume_units",
+        "universe_matches_bars",
+        "bar_revisions",
     }
     assert {name: evaluation.passed for name, evaluation in evaluations.items()} == dict.fromkeys(
         evaluations, True

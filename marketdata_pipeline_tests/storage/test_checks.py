@@ -1,74 +1,224 @@
-"""Data checks on a written slice: duplicates, OHLC consistency, completeness."""
+"""Each reconciliation check on hand-made rows: what it flags, what it lets pass, where findings go."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 import pytest
 
-from marketdata_pipeline.storage import (
-    check_completeness,
-    check_ohlc,
-    check_unique_bars,
-    replace_daily_bars,
-    replace_stock_universe,
-    replace_trade_calendar,
+from marketdata_pipeline.batching import batch_of
+from marketdata_pipeline.storage import replace_adjust_factors, replace_daily_bars, replace_stock_universe
+from marketdata_pipeline.storage.checks import (
+    FACTORS_COVER_EX_DATES,
+    FACTORS_FRESH,
+    OHLC_CONSISTENT,
+    PRECLOSE_CHAIN,
+    PRICE_LIMITS,
+    SUSPENSION_RULES,
+    UNIVERSE_MATCHES_BARS,
+    VOLUME_UNITS,
+    run_check,
 )
 from marketdata_pipeline_tests.storage.sample_rows import (
     BATCH,
     DAILY_FIELDS,
+    FACTOR_FIELDS,
     UNIVERSE_FIELDS,
     bar,
-    bars,
     codes_of,
     frame,
     weekdays,
 )
 
 CODES = codes_of(BATCH, 3)
-DAYS = weekdays(date(2024, 1, 2), 3)
+DAYS = weekdays(date(2024, 1, 2), 4)
 SLICE = {"batch": BATCH, "start": DAYS[0], "end": DAYS[-1]}
+A_SHARES = {"types": [1]}
 
 
-def _write(con, rows):
-    replace_daily_bars(con, pd.DataFrame(rows, columns=DAILY_FIELDS, dtype="str"), **SLICE)
+def _write(con, rows, start=DAYS[0], end=DAYS[-1]):
+    frame_ = pd.DataFrame(rows, columns=DAILY_FIELDS, dtype="str")
+    replace_daily_bars(con, frame_, batch=BATCH, start=start, end=end)
 
 
-def _universe(con, day, codes):
-    rows = [[code, "1", f"name {code}", "", "", "1", "1"] for code in codes]
+def _universe(con, day, codes, status="1", ipo="2010-01-04"):
+    rows = [[code, status, f"name {code}", ipo, "", "1", "1"] for code in codes]
     replace_stock_universe(con, frame(rows, UNIVERSE_FIELDS), day)
 
 
-def test_unique_passes_on_a_clean_slice(con):
-    replace_daily_bars(con, bars(CODES, DAYS), **SLICE)
-    result = check_unique_bars(con, **SLICE)
-    assert result.passed
-    assert result.numbers == {"rows": 9, "duplicate_keys": 0, "extra_rows": 0}
-    assert result.examples == ()
+def _flagged(result) -> list[tuple]:
+    return [(e["trade_date"], e["code"]) for e in result.examples]
 
 
-def test_unique_finds_duplicates_in_a_table_without_its_key(con):
-    """The key makes duplicates impossible, so drop it the way an old or hand-made table would lack it."""
-    replace_daily_bars(con, bars(CODES, DAYS), **SLICE)
-    con.execute("CREATE TABLE keyless AS SELECT * FROM daily_bars")
-    con.execute("DROP VIEW daily_bars_qfq; DROP VIEW daily_bars_hfq; DROP TABLE daily_bars")
-    con.execute("ALTER TABLE keyless RENAME TO daily_bars")
-    con.execute(
-        "INSERT INTO daily_bars SELECT * FROM daily_bars WHERE code = ? AND trade_date <= ?",
-        [CODES[1], DAYS[1]],
-    )
-    con.execute(
-        "INSERT INTO daily_bars SELECT * FROM daily_bars WHERE code = ? AND trade_date = ? LIMIT 1",
-        [CODES[1], DAYS[0]],
-    )
-    result = check_unique_bars(con, **SLICE)
+def _chain(code, closes, **preclose):
+    """Bars of `code` on DAYS with these closes, each preclose the previous close unless given."""
+    rows, prev = [], closes[0]
+    for k, (day, close) in enumerate(zip(DAYS, closes, strict=False)):
+        pre = preclose.get(f"d{k}", prev)
+        prices = {"open": close, "high": close + 0.1, "low": pre - 0.1, "close": close, "preclose": pre}
+        fields = {name: f"{value:.4f}" for name, value in prices.items()}
+        rows.append(bar(day, code, **fields, pctChg=f"{(close / pre - 1) * 100:.6f}"))
+        prev = close
+    return rows
+
+
+def _factors(con, code, rows):
+    replace_adjust_factors(con, frame([[code, d, "1.0", b, b] for d, b in rows], FACTOR_FIELDS), [code])
+
+
+def test_preclose_chain_holds_through_an_ex_date_with_its_factor(con):
+    a = CODES[0]
+    _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=8.82))  # ex-date on day 2
+    _factors(con, a, [(DAYS[2].isoformat(), f"{9.8 / 8.82:.6f}")])
+    assert run_check(con, PRECLOSE_CHAIN, **SLICE).passed
+    assert run_check(con, FACTORS_COVER_EX_DATES, **SLICE).passed
+
+
+def test_a_preclose_off_the_previous_close_breaks_the_chain(con):
+    a, b = CODES[:2]
+    _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d1=10.2) + _chain(b, [5.0, 5.1, 5.2, 5.3]))
+    result = run_check(con, PRECLOSE_CHAIN, **SLICE, run_id="r1")
     assert not result.passed
-    assert result.numbers == {"rows": 9 + 3, "duplicate_keys": 2, "extra_rows": 3}
-    assert result.examples == (
-        {"code": CODES[1], "trade_date": DAYS[0], "copies": 3},
-        {"code": CODES[1], "trade_date": DAYS[1], "copies": 2},
-    )
+    assert result.numbers == {"rows_checked": 6, "findings": 1}
+    assert _flagged(result) == [(DAYS[1], a)]
+    assert result.examples[0]["prev_close"] == 10.0 and result.examples[0]["preclose"] == 10.2
+    stored = con.execute("SELECT check_name, batch, trade_date, code, run_id FROM check_findings").fetchall()
+    assert stored == [("preclose_chain", BATCH, DAYS[1], a, "r1")]
+
+
+def test_a_drop_without_its_factor_row_is_a_missing_factor_not_a_chain_break(con):
+    a = CODES[0]
+    _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=8.82))
+    assert run_check(con, PRECLOSE_CHAIN, **SLICE).passed
+    missing = run_check(con, FACTORS_COVER_EX_DATES, **SLICE)
+    assert not missing.passed
+    assert _flagged(missing) == [(DAYS[2], a)]
+
+
+def test_a_wrong_factor_breaks_the_chain(con):
+    a = CODES[0]
+    _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=8.82))
+    _factors(con, a, [(DAYS[2].isoformat(), "1.250000")])
+    result = run_check(con, PRECLOSE_CHAIN, **SLICE)
+    assert _flagged(result) == [(DAYS[2], a)]
+    assert result.examples[0]["factor_row_on_day"] is True
+
+
+def test_the_chain_reaches_back_to_the_stored_day_before_the_slice_and_skips_gaps(con):
+    a, b = CODES[:2]
+    _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=10.2) + _chain(b, [5.0, 5.1, 5.2, 5.3]))
+    # b misses day 1: its day-2 bar has no comparable predecessor (the universe check reports the gap)
+    con.execute("DELETE FROM daily_bars WHERE code = ? AND trade_date = ?", [b, DAYS[1]])
+    later = {"batch": BATCH, "start": DAYS[2], "end": DAYS[3]}
+    assert _flagged(run_check(con, PRECLOSE_CHAIN, **later)) == [(DAYS[2], a)]
+
+
+FLAT = dict.fromkeys(("open", "high", "low", "close", "preclose"), "9")
+
+
+def test_suspension_rules(con):
+    a, b, c = CODES
+    _write(con, [
+        bar(DAYS[0], a, tradestatus="0", **FLAT, volume="0", amount="0"),
+        bar(DAYS[0], b, tradestatus="0", **FLAT),  # volume on a suspended day
+        bar(DAYS[0], c, tradestatus="1", volume="0", amount="0"),
+        bar(DAYS[1], a, tradestatus="0", open="9.1", high="9", low="9", close="9", preclose="9",
+            volume="0", amount="0"),
+        bar(DAYS[1], b),
+    ])  # fmt: skip
+    result = run_check(con, SUSPENSION_RULES, **SLICE)
+    assert result.numbers == {"rows_checked": 5, "findings": 3}
+    assert _flagged(result) == [(DAYS[0], b), (DAYS[0], c), (DAYS[1], a)]
+    assert result.examples[1]["problem"] == "trading row without volume"
+
+
+@pytest.mark.parametrize(
+    ("code", "day", "is_st", "pct", "flagged"),
+    [
+        ("sh.600000", date(2024, 1, 2), "0", "10.040000", False),  # main board: 10% plus a tick
+        ("sh.600000", date(2024, 1, 2), "0", "10.500000", True),
+        ("sh.600000", date(2024, 1, 2), "1", "5.000000", False),  # ST: 5%
+        ("sh.600000", date(2024, 1, 2), "1", "-6.000000", True),
+        ("sh.600000", date(2025, 7, 8), "1", "9.900000", False),  # main-board ST: 10% from 2025-07-07
+        ("sz.300001", date(2020, 8, 21), "0", "15.000000", True),  # ChiNext before its reform: 10%
+        ("sz.300001", date(2020, 8, 24), "0", "19.990000", False),  # and 20% after
+        ("sh.688001", date(2019, 8, 1), "0", "-19.990000", False),  # STAR: 20%
+    ],
+)
+def test_price_limits_by_board_and_day(con, code, day, is_st, pct, flagged):
+    row = bar(day, code, isST=is_st, pctChg=pct, preclose="10.0000")
+    span = {"batch": batch_of(code), "start": day, "end": day}
+    replace_daily_bars(con, pd.DataFrame([row], columns=DAILY_FIELDS, dtype="str"), **span)
+    _universe(con, day, [code])
+    result = run_check(con, PRICE_LIMITS, **span)
+    assert result.numbers["rows_checked"] == 1
+    assert (not result.passed) is flagged
+
+
+def test_price_limits_spare_an_ipos_first_five_days(con):
+    a = CODES[0]
+    days = weekdays(date(2024, 1, 2), 7)
+    _write(con, [bar(day, a, pctChg="44.000000") for day in days], days[0], days[-1])
+    for day in days:
+        _universe(con, day, [a], ipo=days[0].isoformat())
+    result = run_check(con, PRICE_LIMITS, batch=BATCH, start=days[0], end=days[-1])
+    assert _flagged(result) == [(days[5], a), (days[6], a)]
+
+
+def test_volume_units_flag_an_average_price_outside_the_days_range(con):
+    a, b, c = CODES
+    _write(con, [
+        bar(DAYS[0], a, volume="10000", amount="100500.0000", low="10.0000", high="11.0000"),
+        bar(DAYS[0], b, volume="100", amount="100500.0000", low="10.0000", high="11.0000"),  # lots
+        bar(DAYS[0], c, volume="10000", amount="100.5000", low="10.0000", high="11.0000"),  # thousands
+    ])  # fmt: skip
+    _universe(con, DAYS[0], CODES)
+    result = run_check(con, VOLUME_UNITS, **SLICE)
+    assert _flagged(result) == [(DAYS[0], b), (DAYS[0], c)]
+    assert result.examples[0]["average_price"] == 1005.0
+
+
+def test_universe_matches_bars_names_missing_unexpected_and_status_mismatches(con):
+    a, b, c = CODES
+    _write(con, [bar(DAYS[0], a), bar(DAYS[0], b, tradestatus="0"), bar(DAYS[1], c)])
+    _universe(con, DAYS[0], [a, b, c])  # c has no bar; b is listed as trading
+    _universe(con, DAYS[1], [a])  # c's bar is not in the universe, a has none
+    result = run_check(con, UNIVERSE_MATCHES_BARS, **SLICE | {"end": DAYS[1]}, **A_SHARES)
+    problems = {(e["trade_date"], e["code"]): e["problem"] for e in result.examples}
+    assert problems == {
+        (DAYS[0], b): "trade status differs from the universe",
+        (DAYS[0], c): "no bar for a listed code",
+        (DAYS[1], a): "no bar for a listed code",
+        (DAYS[1], c): "bar of a code not in the universe",
+    }
+
+
+def test_universe_matches_bars_names_a_day_without_a_universe(con):
+    _write(con, [bar(DAYS[0], CODES[0])])
+    result = run_check(con, UNIVERSE_MATCHES_BARS, **SLICE, **A_SHARES)
+    assert [(e["trade_date"], e["code"]) for e in result.examples] == [(DAYS[0], None)]
+
+
+def test_universe_matches_bars_passes_when_bars_and_universe_agree(con):
+    _write(con, [bar(day, code) for day in DAYS for code in CODES])
+    for day in DAYS:
+        _universe(con, day, CODES)
+    result = run_check(con, UNIVERSE_MATCHES_BARS, **SLICE, **A_SHARES)
+    assert result.passed and result.numbers["rows_checked"] == 12
+
+
+def test_factors_fresh_needs_a_fetch_after_18_shanghai_of_each_ex_date(con):
+    a = CODES[0]
+    _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=8.82))
+    _factors(con, a, [(DAYS[2].isoformat(), f"{9.8 / 8.82:.6f}")])
+    ex = DAYS[2]
+    fresh = datetime(ex.year, ex.month, ex.day, 10, 30)  # 18:30 Shanghai
+    stale = datetime(ex.year, ex.month, ex.day, 9, 50)  # 17:50 Shanghai
+    assert run_check(con, FACTORS_FRESH, **SLICE, refreshed_at=fresh).passed
+    result = run_check(con, FACTORS_FRESH, **SLICE, refreshed_at=stale)
+    assert _flagged(result) == [(ex, a)]
+    assert not run_check(con, FACTORS_FRESH, **SLICE, refreshed_at=None).passed
 
 
 def test_ohlc_flags_inconsistent_trading_rows_only(con):
@@ -81,98 +231,6 @@ def test_ohlc_flags_inconsistent_trading_rows_only(con):
         bar(DAYS[1], b, open="", high="11", low="9", close="10"),                    # trading, no open
         bar(DAYS[2], c, open="10", high="10", low="10", close="10"),                 # flat: fine
     ])  # fmt: skip
-    result = check_ohlc(con, **SLICE)
-    assert not result.passed
-    assert result.numbers == {"rows_checked": 5, "violations": 3}
-    assert [(e["trade_date"], e["code"]) for e in result.examples] == [(day, a), (day, b), (DAYS[1], b)]
-    assert result.examples[0] == {
-        "trade_date": day,
-        "code": a,
-        "open": 10.0,
-        "high": 9.5,
-        "low": 9.0,
-        "close": 9.2,
-    }
-
-
-def test_ohlc_passes_on_consistent_rows(con):
-    replace_daily_bars(con, bars(CODES, DAYS), **SLICE)
-    assert check_ohlc(con, **SLICE).passed
-
-
-def test_completeness_against_the_universe(con):
-    other_batch_code = codes_of("b03", 1)[0]
-    replace_trade_calendar(
-        con,
-        frame([[d.isoformat(), "1"] for d in DAYS], ["calendar_date", "is_trading_day"]),
-        DAYS[0],
-        DAYS[-1],
-    )
-    _universe(con, DAYS[0], [*CODES, other_batch_code])
-    _universe(con, DAYS[1], CODES[:2])
-    replace_daily_bars(con, pd.concat([bars(CODES[:2], DAYS[:1]), bars(CODES, DAYS[1:2])]), **SLICE)
-    result = check_completeness(con, **SLICE)
-    assert not result.passed
-    assert result.numbers == {
-        "dates_checked": 3, "expected_rows": 5, "actual_rows": 5, "short_dates": 1, "over_dates": 1,
-        "dates_without_expectation": 1, "missing_codes": 1, "unexpected_codes": 1,
-    }  # fmt: skip
-    assert result.examples == (
-        {"trade_date": DAYS[0], "code": CODES[2], "problem": "missing"},
-        {"trade_date": DAYS[1], "code": CODES[2], "problem": "unexpected"},
-    )
-
-
-def test_completeness_passes_when_every_universe_code_has_its_bar(con):
-    for day in DAYS:
-        _universe(con, day, CODES)
-    replace_daily_bars(con, bars(CODES, DAYS), **SLICE)
-    result = check_completeness(con, **SLICE)
-    assert result.passed
-    assert result.numbers["expected_rows"] == result.numbers["actual_rows"] == 9
-
-
-def test_completeness_names_codes_beyond_the_universe(con):
-    _universe(con, DAYS[0], CODES[:1])
-    replace_daily_bars(con, bars(CODES, DAYS[:1]), **SLICE)
-    result = check_completeness(con, **SLICE)
-    assert not result.passed
-    assert [(e["code"], e["problem"]) for e in result.examples] == [(c, "unexpected") for c in CODES[1:]]
-
-
-def test_completeness_without_a_universe_names_the_dates(con):
-    replace_daily_bars(con, bars(CODES, DAYS[:1]), **SLICE)
-    result = check_completeness(con, **SLICE)
-    assert not result.passed
-    assert result.numbers["dates_without_expectation"] == 1
-    assert result.examples == ({"trade_date": DAYS[0], "expected": None, "actual": 3},)
-
-
-def test_completeness_expects_a_shares_unless_told_other_types(con):
-    index = codes_of(BATCH, 4)[3]
-    rows = [[code, "1", "a share", "", "", "1", "1"] for code in CODES] + [
-        [index, "1", "an index", "", "", "2", "1"]
-    ]
-    replace_stock_universe(con, frame(rows, UNIVERSE_FIELDS), DAYS[0])
-    replace_daily_bars(con, bars(CODES, DAYS[:1]), **SLICE)
-    assert check_completeness(con, **SLICE).passed
-    with_indices = check_completeness(con, **SLICE, types=(1, 2))
-    assert not with_indices.passed
-    assert with_indices.examples == ({"trade_date": DAYS[0], "code": index, "problem": "missing"},)
-    assert not check_completeness(con, **SLICE, types=None).passed
-
-
-@pytest.mark.parametrize(
-    ("expected", "passed", "short", "over"),
-    [
-        ({DAYS[0]: 3, DAYS[1]: 3, DAYS[2]: 3}, True, 0, 0),
-        ({DAYS[0]: 3, DAYS[1]: 4, DAYS[2]: 3}, False, 1, 0),
-        ({DAYS[0]: 3, DAYS[1]: 3}, False, 0, 1),
-        ({DAYS[0]: 3, DAYS[1]: 3, DAYS[2]: 3, date(2024, 1, 8): 2}, True, 0, 0),  # outside the slice
-    ],
-)
-def test_completeness_against_given_counts(con, expected, passed, short, over):
-    replace_daily_bars(con, bars(CODES, DAYS), **SLICE)
-    result = check_completeness(con, **SLICE, expected_per_date=expected)
-    assert result.passed is passed
-    assert (result.numbers["short_dates"], result.numbers["over_dates"]) == (short, over)
+    result = run_check(con, OHLC_CONSISTENT, **SLICE)
+    assert result.numbers == {"rows_checked": 5, "findings": 3}
+    assert _flagged(result) == [(day, a), (day, b), (DAYS[1], b)]

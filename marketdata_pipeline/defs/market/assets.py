@@ -5,7 +5,7 @@ only to write: a DuckDB file takes one writer at a time, so a connection is
 never held across network work.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import dagster as dg
@@ -33,6 +33,7 @@ from marketdata_pipeline.storage import (
     record_failures,
     replace_adjust_factors,
     replace_trade_calendar,
+    run_adjust_factors_checks,
 )
 
 # The Dagster concurrency pool every BaoStock-reading step claims a slot of
@@ -54,6 +55,11 @@ class DailyBarsConfig(dg.Config):
     """failure_rate above this is a WARN."""
     error_failure_rate: float = Field(default=0.05, ge=0, le=1)
     """failure_rate above this fails the run and nothing is written for the partition."""
+    revision_days: int = Field(default=5, ge=0)
+    """Also re-fetch up to this many stored trading days before the run's first day; changes go to
+    bar_revisions (0: none)."""
+    error_checks: list[str] = []
+    """Data checks whose failure is an ERROR instead of a WARN (e.g. ["universe_matches_bars"])."""
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, pool=BAOSTOCK_SLOTS)
@@ -133,7 +139,7 @@ def daily_bars(
     stopped = [outcome for outcome in run.batches if not outcome.wrote]
     if not stopped:
         yield dg.MaterializeResult(metadata=slices.run_metadata(run, pool.stats()))
-        yield from checks.data_check_results(run.batches)
+        yield from checks.data_check_results(run.batches, context.run_id, config.error_checks)
     yield checks.failure_rate_result(run.batches, config.warn_failure_rate, config.error_failure_rate)
     yield checks.pool_health_result(pool)
     if stopped:
@@ -147,6 +153,7 @@ def daily_bars(
     partitions_def=batch_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=BAOSTOCK_SLOTS,
+    check_specs=checks.ADJUST_FACTORS_CHECK_SPECS,
 )
 def adjust_factors(
     context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
@@ -159,17 +166,25 @@ def adjust_factors(
     basic = fetch_stock_basic(baostock.pool)
     start, end = date.fromisoformat(HISTORY_START), latest_published_day()
     rows = failed = codes_total = 0
+    batch_checks = []
     for batch in context.partition_keys:
         codes = a_share_codes(basic[basic["batch"] == batch])
+        fetched_at = datetime.now(UTC).replace(tzinfo=None)
         factors, failures = fetch_adjust_factors(baostock.pool, codes, start, end)
         ok_codes = sorted(set(codes) - {failure.code for failure in failures})
         with warehouse.get_connection() as con:
             record_failures(con, failures, run_id=context.run_id, batch=batch)
             rows += replace_adjust_factors(con, factors[factors["code"].isin(ok_codes)], ok_codes)
+            batch_checks.append((batch, run_adjust_factors_checks(
+                con, batch=batch, start=start, end=end, refreshed_at=fetched_at, run_id=context.run_id
+            )))  # fmt: skip
         failed, codes_total = failed + len(failures), codes_total + len(codes)
         context.log.info(f"{batch}: factors of {len(ok_codes)}/{len(codes)} codes")
     if failed:
         context.log.warning(
             f"adjust factors failed for {failed} of {codes_total} codes (see ingest_failures)"
         )
-    return dg.MaterializeResult(metadata={"rows": rows, "codes": codes_total, "failed_codes": failed})
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "codes": codes_total, "failed_codes": failed},
+        check_results=checks.merged_results(batch_checks, context.run_id),
+    )

@@ -1,4 +1,5 @@
-"""The checks `daily_bars` emits itself, so they judge the same run and the same pool."""
+"""The asset checks of the market assets: `daily_bars` emits its own (so they judge the same run and
+the same pool) and `adjust_factors` its own; the data checks' SQL is in storage.checks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 
 from marketdata_pipeline.defs.market.slices import failures_table
+from marketdata_pipeline.storage.checks import ADJUST_FACTORS_CHECKS as ADJUST_FACTORS_DATA
+from marketdata_pipeline.storage.checks import DAILY_BARS_CHECKS as DAILY_BARS_DATA
 
 ASSET = "daily_bars"
 
@@ -25,25 +28,24 @@ DAILY_BARS_CHECKS = [
         description="Failed symbols / requested symbols: WARN above warn_failure_rate (1%), "
         "ERROR above error_failure_rate (5%), when nothing is written.",
     ),
-    dg.AssetCheckSpec("unique_bars", asset=ASSET, description="Each (code, trade_date) is stored once."),
-    dg.AssetCheckSpec(
-        "ohlc_consistent",
-        asset=ASSET,
-        description="On trading rows: low <= min(open, close) <= max(open, close) <= high.",
-    ),
-    dg.AssetCheckSpec(
-        "complete_vs_universe",
-        asset=ASSET,
-        description="Rows per trading day equal the batch's A-shares listed that day in stock_universe.",
-    ),
+    *(dg.AssetCheckSpec(check.name, asset=ASSET, description=check.catches) for check in DAILY_BARS_DATA),
 ]
 
-# storage.checks names -> this asset's check names
-_DATA_CHECKS = {
-    "unique (code, trade_date)": "unique_bars",
-    "OHLC consistency": "ohlc_consistent",
-}
-_COMPLETENESS = "complete_vs_universe"
+ADJUST_FACTORS_CHECK_SPECS = [
+    dg.AssetCheckSpec(check.name, asset="adjust_factors", description=check.catches)
+    for check in ADJUST_FACTORS_DATA
+]
+
+DATA_CHECK_NAMES = tuple(check.name for check in (*DAILY_BARS_DATA, *ADJUST_FACTORS_DATA))
+
+
+def refuse_unknown_checks(error_checks: Sequence[str]) -> None:
+    """Run config naming a check that does not exist would silently keep it a WARN: refuse it."""
+    unknown = sorted(set(error_checks) - set(DATA_CHECK_NAMES))
+    if unknown:
+        raise dg.Failure(
+            f"error_checks {unknown} are not data checks; pick from {', '.join(DATA_CHECK_NAMES)}"
+        )
 
 
 def failure_rate_result(outcomes: Sequence, warn_above: float, error_above: float) -> dg.AssetCheckResult:
@@ -82,28 +84,45 @@ def stopped_message(stopped: Sequence, error_above: float) -> str:
     )
 
 
-def data_check_results(outcomes: Sequence) -> list[dg.AssetCheckResult]:
-    """The storage checks of every written batch, merged per check (all batches must pass)."""
+def data_check_results(
+    outcomes: Sequence, run_id: str, error_checks: Sequence[str] = ()
+) -> list[dg.AssetCheckResult]:
+    """The data checks of every written batch, merged per check (all batches must pass)."""
+    return merged_results([(o.batch, o.data_checks) for o in outcomes], run_id, error_checks)
+
+
+def merged_results(
+    per_batch: Sequence[tuple[str, Sequence]], run_id: str, error_checks: Sequence[str] = ()
+) -> list[dg.AssetCheckResult]:
+    """One asset check result per check name from each batch's storage CheckResults."""
     merged: dict[str, list] = {}
-    for outcome in outcomes:
-        for result in outcome.data_checks:
-            merged.setdefault(_DATA_CHECKS.get(result.name, _COMPLETENESS), []).append(
-                (outcome.batch, result)
-            )
-    return [_merged_result(name, results) for name, results in merged.items()]
+    for batch, results in per_batch:
+        for result in results:
+            merged.setdefault(result.name, []).append((batch, result))
+    return [merged_result(name, results, run_id, error_checks) for name, results in merged.items()]
 
 
-def _merged_result(check_name: str, results: list) -> dg.AssetCheckResult:
+def merged_result(
+    check_name: str, results: list, run_id: str, error_checks: Sequence[str] = ()
+) -> dg.AssetCheckResult:
+    """One asset check result from per-batch CheckResults: WARN unless named in `error_checks`."""
     numbers: dict[str, int] = {}
     for _, result in results:
         for key, value in result.numbers.items():
             numbers[key] = numbers.get(key, 0) + value
-    examples = [dict(example, batch=batch) for batch, result in results for example in result.examples][:5]
+    examples = [dict(example, batch=batch) for batch, result in results for example in result.examples]
+    passed = all(result.passed for _, result in results)
+    metadata = {**numbers, "offending_rows": dg.MetadataValue.json([_plain(e) for e in examples[:20]])}
+    if not passed:
+        metadata["all_findings"] = dg.MetadataValue.md(
+            f"`SELECT * FROM check_findings WHERE run_id = '{run_id}' AND check_name = '{check_name}'`"
+        )
+    error = check_name in error_checks
     return dg.AssetCheckResult(
         check_name=check_name,
-        passed=all(result.passed for _, result in results),
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={**numbers, "examples": dg.MetadataValue.json([_plain(e) for e in examples])},
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR if error else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
     )
 
 

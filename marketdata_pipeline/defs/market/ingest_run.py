@@ -9,11 +9,13 @@ day's whole market is asked for once, not once per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
 from marketdata_pipeline.defs.market import slices
+from marketdata_pipeline.defs.market.checks import refuse_unknown_checks
+from marketdata_pipeline.defs.market.partitions import trading_days
 from marketdata_pipeline.ingest import (
     FetchFailure,
     FetchReport,
@@ -24,12 +26,11 @@ from marketdata_pipeline.ingest import (
 )
 from marketdata_pipeline.storage import (
     CheckResult,
-    check_completeness,
-    check_ohlc,
-    check_unique_bars,
     record_failures,
     replace_daily_bars,
     replace_stock_universe,
+    run_daily_bars_checks,
+    with_trailing_days,
 )
 
 
@@ -68,6 +69,8 @@ class RunOutcome:
 
 def ingest_run(context: dg.AssetExecutionContext, pool, warehouse, config, batch_days: dict) -> RunOutcome:
     """Fetch every A-share of the run's batches over the run's days at once, then write per batch."""
+    refuse_unknown_checks(config.error_checks)
+    batch_days = trailing_window(warehouse, batch_days, config.revision_days)
     days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
     slices.refuse_unpublished(days)
     universe = run_universe(pool, warehouse, days, list(batch_days))
@@ -115,15 +118,27 @@ def write_batch(
     ok_codes = [code for code in codes if code not in failed]
     wanted = {day.isoformat() for day in days}
     bars = report.bars[report.bars["code"].isin(ok_codes) & report.bars["date"].isin(wanted)]
+    since = datetime.now(UTC).replace(tzinfo=None)
     written = replace_daily_bars(con, bars, batch=batch, start=days[0], end=days[-1], codes=ok_codes)
-    slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
     types = (1, 2) if config.include_indices else (1,)
-    data_checks = [
-        check_unique_bars(con, **slice_),
-        check_ohlc(con, **slice_),
-        check_completeness(con, **slice_, types=types),
-    ]
+    data_checks = run_daily_bars_checks(
+        con, batch=batch, start=days[0], end=days[-1], since=since, types=types, run_id=context.run_id
+    )
     return BatchOutcome(batch, days, codes, failures, written, data_checks)
+
+
+def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
+    """The run's days per batch plus up to `revision_days` stored XSHG trading days right before them
+    (re-fetched so that bar_revisions records what BaoStock changed since)."""
+    if revision_days == 0:
+        return batch_days
+    before = {}
+    for batch, days in batch_days.items():
+        first = min(days)
+        sessions = trading_days(first - timedelta(days=7 * revision_days + 14), first - timedelta(days=1))
+        before[batch] = sessions[-revision_days:]
+    with warehouse.get_connection() as con:
+        return with_trailing_days(con, batch_days, before)
 
 
 def run_universe(pool, warehouse, days: list[date], batches: list[str]):

@@ -1,0 +1,98 @@
+"""A month of one batch loaded from a simulator into a warehouse, as the daily_bars run stores it."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime
+
+import pandas as pd
+
+from marketdata_pipeline.baostock.pool import BaoStockPool
+from marketdata_pipeline.ingest import (
+    a_share_codes,
+    fetch_adjust_factors,
+    fetch_daily_bars,
+    fetch_trade_calendar,
+    fetch_universes,
+    listing_windows,
+    trading_days,
+)
+from marketdata_pipeline.storage import (
+    CheckResult,
+    replace_adjust_factors,
+    replace_daily_bars,
+    replace_stock_universe,
+    replace_trade_calendar,
+    run_adjust_factors_checks,
+    run_daily_bars_checks,
+)
+
+BATCH = "b05"
+# June 2024 holds most of the seed's ex-dates (the simulator puts them 105-140 trading days into a year).
+FIRST, LAST = date(2024, 6, 3), date(2024, 6, 28)
+HISTORY_START = date(2015, 1, 1)
+KINDS = ("preclose_chain", "suspension_rules", "price_limits", "volume_units", "universe_matches_bars")
+"""The anomaly kinds with a check of the same name (revisions have their own test)."""
+RATE = 0.02
+
+
+@contextlib.contextmanager
+def pool_on(simulator) -> BaoStockPool:
+    with BaoStockPool([simulator.address], max_size=4, request_timeout=30.0, acquire_timeout=30.0) as pool:
+        yield pool
+
+
+def load_month(
+    simulator, con, first: date = FIRST, last: date = LAST, batch: str = BATCH, factors: bool = True
+) -> list[str]:
+    """Store calendar, universe, bars and (unless not `factors`) adjust factors of `batch` over
+    first..last; return its codes."""
+    with pool_on(simulator) as pool:
+        calendar = fetch_trade_calendar(pool, first, last)
+        replace_trade_calendar(con, calendar, first, last)
+        days = trading_days(calendar)
+        universes = fetch_universes(pool, days)
+        for day, universe in universes.items():  # the batch's share only: what its checks read
+            replace_stock_universe(con, universe[universe["batch"] == batch].drop(columns="batch"), day)
+        listed = pd.concat(universes.values()).drop_duplicates("code")
+        listed = listed[listed["batch"] == batch]
+        codes = a_share_codes(listed)
+        report = fetch_daily_bars(pool, codes, days, listed=listing_windows(listed))
+        assert report.failures == []
+        replace_daily_bars(con, report.bars, batch=batch, start=days[0], end=days[-1], codes=codes)
+        if factors:
+            rows, failures = fetch_adjust_factors(pool, codes, HISTORY_START, last)
+            assert failures == []
+            replace_adjust_factors(con, rows, codes)
+    return codes
+
+
+def every_check(con, run_id: str | None = None, first: date = FIRST, last: date = LAST) -> list[CheckResult]:
+    """Every daily_bars and adjust_factors check on the month (factors as fetched after its last day)."""
+    slice_ = {"batch": BATCH, "start": first, "end": last, "run_id": run_id}
+    fetched = datetime(last.year, last.month, last.day, 12)  # 20:00 Shanghai
+    return [
+        *run_daily_bars_checks(con, **slice_, since=datetime(2000, 1, 1)),
+        *run_adjust_factors_checks(con, **slice_, refreshed_at=fetched),
+    ]
+
+
+def findings_of(con, run_id: str, check_name: str) -> set[tuple[str, str]]:
+    """(code, ISO date) of every row check_findings holds for one check of one run."""
+    rows = con.execute(
+        "SELECT code, strftime(trade_date, '%Y-%m-%d') FROM check_findings "
+        "WHERE run_id = ? AND check_name = ?",
+        [run_id, check_name],
+    ).fetchall()
+    return set(rows)
+
+
+def expected_rows(kind: str, injected: dict) -> set:
+    """The injected rows a check can see: the chain needs a previous bar (none before the month's
+    first day), and a row a suspension anomaly emptied has no volume left to have units."""
+    rows = injected[kind]
+    if kind == "preclose_chain":
+        return {(code, day) for code, day in rows if day != FIRST.isoformat()}
+    if kind == "volume_units":
+        return rows - injected["suspension_rules"]
+    return rows
