@@ -43,6 +43,10 @@ def test_simulator_mode_wins_over_a_dotenv_naming_the_real_server(monkeypatch):
     assert (resource.host, resource.port) == ("127.0.0.1", 40123)
     assert baostock_address() == ("127.0.0.1", 40123)
     assert (resource.max_requests_per_second, resource.max_requests_per_day) == (0, 0)
+    from marketdata_pipeline.defs.warehouse.resources import resources as warehouse_definitions
+
+    warehouse = warehouse_definitions().resources["warehouse"]
+    assert warehouse.source == "simulator" and warehouse.database.endswith("data/demo.duckdb")
 
 
 def test_the_real_server_gets_the_polite_defaults_from_a_copied_dotenv(monkeypatch, tmp_path):
