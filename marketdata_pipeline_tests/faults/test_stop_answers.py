@@ -73,7 +73,8 @@ def test_blacklisted_mid_fetch_stops_within_a_handful_of_requests(faulty_simulat
             fetch_daily_bars(pool, codes, MONTH if strategy == "market" else DAYS, strategy=strategy)
         took = time.monotonic() - started
         watcher.join(5)
-        assert pool.stopped is caught.value
+        # Two sessions may both have been answered "blacklisted": the pool keeps the first.
+        assert pool.stopped is not None and pool.stopped.code == caught.value.code == "10001011"
     after_blacklist = counting_proxy.requests - flipped_at[0]
     # At most the requests in flight when the answer came, one per session: no retry, no fallback,
     # no logout, no new login.
