@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo dev bench lint clean
+.PHONY: install test demo dev doctor bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ demo: $(STAMP)
 	$(BIN)/marketdata demo
 
 dev: $(STAMP)
-	$(BIN)/marketdata dev
+	$(BIN)/marketdata dev $(if $(PORT),--port $(PORT))
+
+doctor: $(STAMP)
+	$(BIN)/marketdata doctor
 
 bench: $(STAMP)
 	$(BIN)/python -m marketdata_pipeline_tests.bench

@@ -1,4 +1,4 @@
-"""The `marketdata` console script: simulator, demo, dev, init, query, status, export."""
+"""The `marketdata` console script: simulator, demo, dev, doctor, init, query, status, export."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="the main job offline: simulator, Dagster runs, a summary")
     demo.add_argument("--days", type=_positive, default=5, help="latest trading days to fetch (default 5)")
     dev = commands.add_parser("dev", help="the Dagster UI (MARKETDATA_SOURCE=simulator: with the simulator)")
+    dev.add_argument("--port", type=_port, default=None, help="the UI's port (default 3000)")
     dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed on to `dagster dev`")
+    commands.add_parser(
+        "doctor", help="check the configured BaoStock server with one short session; what a bootstrap costs"
+    )
     commands.add_parser(
         "init", help="ready DAGSTER_HOME (default .dagster_home) before running `dagster` commands"
     )
@@ -45,10 +49,20 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.days)
     if args.command == "init":
         return _init()
-    if args.command == "dev":
-        from marketdata_pipeline.launch import run_dev
+    from marketdata_pipeline.defs.settings import SettingError
 
-        return run_dev(args.dagster_args)
+    try:
+        if args.command == "dev":
+            from marketdata_pipeline.launch import run_dev
+
+            return run_dev(args.dagster_args, port=args.port)
+        if args.command == "doctor":
+            from marketdata_pipeline.doctor import run_doctor
+
+            return run_doctor()
+    except SettingError as exc:
+        print(f"marketdata {args.command}: {exc}", file=sys.stderr)
+        return 2
     from marketdata_pipeline import reading_commands
 
     return reading_commands.run(args)
@@ -71,6 +85,12 @@ def _init() -> int:
     print(f"DAGSTER_HOME={home} is ready: the project's dagster.yaml, and the instance's storage created")
     return 0
 
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw} is not a TCP port (1-65535)")
+    return value
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.publication import latest_published_days
 from marketdata_pipeline.defs.settings import setting
-from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator
+from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator, simulator_environment
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 DAGSTER_LOG = Path("data/demo-dagster.log")
@@ -91,7 +91,7 @@ def run_demo(days: int = 5) -> int:
         DAGSTER_LOG.open("w", encoding="utf-8") as log,
         contextlib.redirect_stderr(log),  # Dagster's warnings and its Python loggers
     ):
-        os.environ.update(BAOSTOCK_HOST=host, BAOSTOCK_PORT=str(port))
+        os.environ.update(simulator_environment(host, port))
         print(f"simulator on {host}:{port}; Dagster's log: {DAGSTER_LOG}", flush=True)
         from marketdata_pipeline.definitions import defs as load_defs
 

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from marketdata_pipeline.defs.settings import setting
-
 PROJECT_DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 STARTUP_TIMEOUT_S = 30.0
 
@@ -68,17 +66,73 @@ def prepare_dagster_home(home: Path) -> Path:
     return home
 
 
-def run_dev(extra_args: list[str]) -> int:
+def project_tool(name: str) -> str:
+    """The path of a console script of this project's environment (`.venv/bin/dagster`).
+
+    Never a bare name: on a fresh clone the venv is not on PATH (`make dev`
+    runs `.venv/bin/marketdata`), and a `dagster` found elsewhere on PATH
+    would run another environment's code.
+    """
+    return str(Path(sys.executable).with_name(name))
+
+
+def simulator_environment(host: str, port: int) -> dict[str, str]:
+    """The variables that send runs to a simulator at host:port, whatever a `.env` says.
+
+    `dagster dev` lets `.env` override the environment, so the address travels
+    in MARKETDATA_SIMULATOR (which `.env.example` does not set) and simulator
+    mode reads it first; BAOSTOCK_HOST/PORT are set too for anything reading
+    them directly.
+    """
+    return {
+        "MARKETDATA_SOURCE": "simulator",
+        "MARKETDATA_SIMULATOR": f"{host}:{port}",
+        "BAOSTOCK_HOST": host,
+        "BAOSTOCK_PORT": str(port),
+    }
+
+
+def dev_source(env: dict[str, str], dotenv: Path) -> str:
+    """`baostock` or `simulator`: what MARKETDATA_SOURCE will mean inside `dagster dev`.
+
+    The environment (what the user typed: `MARKETDATA_SOURCE=simulator make
+    dev`) wins over `.env`. Choosing the simulator is always safe: the code
+    follows MARKETDATA_SIMULATOR whatever `.env` says. The other way round
+    (`.env` says simulator, the environment baostock) `dagster dev` would let
+    `.env` win and the code find no simulator: refused, naming both.
+    """
+    from dotenv import dotenv_values
+
+    from marketdata_pipeline.defs.settings import SETTINGS, SettingError
+
+    given = (env.get("MARKETDATA_SOURCE") or "").strip()
+    in_file = (dotenv_values(dotenv).get("MARKETDATA_SOURCE") or "").strip() if dotenv.exists() else ""
+    if given and in_file and given != in_file and given != "simulator":
+        raise SettingError(
+            f"MARKETDATA_SOURCE={given} in the environment but MARKETDATA_SOURCE={in_file} in {dotenv}: "
+            f"dagster dev would let {dotenv.name} win; change or remove one of them"
+        )
+    raw = given or in_file or SETTINGS["MARKETDATA_SOURCE"].default
+    return SETTINGS["MARKETDATA_SOURCE"].parse(raw)
+
+
+def run_dev(extra_args: list[str], port: int | None = None) -> int:
     """`make dev`: the Dagster UI on the project, against BaoStock or the bundled simulator."""
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(Path(".dagster_home").resolve())))
-    command = ["dagster", "dev", "-w", "workspace.yaml", *extra_args]
-    if setting("MARKETDATA_SOURCE") != "simulator":
+    command = [project_tool("dagster"), "dev", "-w", "workspace.yaml", *extra_args]
+    if port is not None:
+        command += ["--port", str(port)]
+    if dev_source(env, Path(".env")) != "simulator":
+        return _call(command, env)
+    with running_simulator() as (host, sim_port):
+        print(f"simulator listening on {host}:{sim_port} (MARKETDATA_SOURCE=simulator)", flush=True)
+        env.update(simulator_environment(host, sim_port))
+        return _call(command, env)
+
+
+def _call(command: list[str], env: dict[str, str]) -> int:
+    try:
         return subprocess.call(command, env=env)
-    with running_simulator() as (host, port):
-        print(f"simulator listening on {host}:{port} (MARKETDATA_SOURCE=simulator)", flush=True)
-        env.update(BAOSTOCK_HOST=host, BAOSTOCK_PORT=str(port))
-        try:
-            return subprocess.call(command, env=env)
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:
+        return 0

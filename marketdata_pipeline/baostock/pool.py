@@ -5,7 +5,9 @@ module supplies the BaoStock plumbing: how a session is opened (connect +
 login on the first endpoint that is up), checked (a local socket check on
 every checkout, a real `ping()` in `health_check()`), renewed (log in again
 past `session_ttl`), which errors break a session (`TransportError`,
-`NotLoggedInError`) and which mean "no more logins" (10001005, 10001011).
+`NotLoggedInError`), which mean "no more logins" (10001005) and which stop
+the whole pool (`StopError`: blacklisted, credentials rejected, ...), and the
+request budget every session's frames are charged to (`budget.py`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,19 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from baostock.common import contants as cons
+
+from marketdata_pipeline.baostock.budget import EndpointLedger, RequestBudget
 from marketdata_pipeline.baostock.errors import (
     BaoStockError,
+    BaoStockTimeout,
     BlacklistedError,
+    ConnectError,
     ConnectionLostError,
     LoginLimitError,
     NotLoggedInError,
+    ServerUnreachable,
+    StopError,
     TransportError,
 )
 from marketdata_pipeline.baostock.session import BaoStockSession
@@ -35,6 +44,8 @@ DEFAULT_ENDPOINTS = (("public-api.baostock.com", 10030),)
 LOGOUT_TIMEOUT_S = 2.0
 """Logging out is a courtesy to the server's login count; a dead server must not stall close()."""
 _REDACTED = "***"
+UNREACHABLE_TRIES = 3
+"""Failed connects, before any login, that end the pool's use of the server (3 x connect_timeout at worst)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,8 @@ class HealthReport:
     replaced: int
     errors: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    refused: str | None = None
+    """The server's answer when it refused the pings (blacklisted, ...), as opposed to dead sessions."""
 
     @property
     def ok(self) -> bool:
@@ -89,10 +102,24 @@ class BaoStockPool:
         reconnect_backoff: tuple[float, float] = (0.2, 10.0),
         capacity_retry: float = 60.0,
         failback_probe_s: float = 2.0,
+        page_timeout: float | None = None,
+        max_requests_per_second: int = 0,
+        max_requests_per_day: int = 0,
+        state_dir: str | None = None,
+        blacklist_cooldown_s: float | None = None,
         on_event: EventHook | None = None,
         name: str = "baostock",
     ) -> None:
         self._endpoints = _checked_endpoints(endpoints)
+        if max_requests_per_day and not state_dir:
+            raise ValueError("max_requests_per_day needs state_dir, where the day's count is kept")
+        self._ledgers = {e: EndpointLedger(state_dir, _label(e)) for e in self._endpoints if state_dir}
+        self._budgets = {
+            e: RequestBudget(max_requests_per_second, max_requests_per_day, self._ledgers.get(e))
+            for e in self._endpoints
+        }
+        self._blacklist_cooldown_s = blacklist_cooldown_s
+        self._page_timeout = page_timeout
         self._user = user
         self._secrets = tuple(s for s in (password, api_key) if isinstance(s, str) and s)
         self._password = password
@@ -103,6 +130,7 @@ class BaoStockPool:
         self._counts_lock = threading.Lock()
         self._logins = 0
         self._login_failures = 0
+        self._unreached = 0
         self._session_endpoint: weakref.WeakKeyDictionary[BaoStockSession, int] = weakref.WeakKeyDictionary()
         self._probe: threading.Thread | None = None
         self._probe_lock = threading.Lock()
@@ -161,9 +189,38 @@ class BaoStockPool:
         Sessions in use are not touched (their next request tells).
         """
         budget = self._connect_timeout + self._request_timeout if replace_timeout is None else replace_timeout
-        result = self._pool.check_idle(lambda s: s.ping(), replace_timeout=budget)
+        if self._pool.refused is None:
+            result = self._pool.check_idle(self._ping, replace_timeout=budget)
+        else:
+            result = {"checked": 0, "healthy": 0, "replaced": 0, "errors": []}
+        refused = self._pool.refused
         errors = [self._redact(message) for message in result["errors"]]
-        return HealthReport(result["checked"], result["healthy"], result["replaced"], errors, self.stats())
+        return HealthReport(
+            result["checked"], result["healthy"], result["replaced"], errors, self.stats(),
+            refused=None if refused is None else self._redact(str(refused)),
+        )  # fmt: skip
+
+    def _ping(self, session: BaoStockSession) -> None:
+        if self._pool.refused is not None:
+            raise self._pool.refused  # the server said stop during this check: ask no more
+        try:
+            session.ping()
+        except Exception as exc:
+            if self._stops_the_run(exc):
+                self._pool.refuse(exc)  # before the dead session is replaced: no new login
+            raise
+
+    def require_requests(self, needed: int) -> int | None:
+        """Raise DailyBudgetExhausted (before anything is sent) unless `needed` more requests fit in
+        today's budget of the endpoint in use; the requests left (None when there is no daily budget)."""
+        endpoint = self._failover.current or self._endpoints[0]
+        return self._budgets[endpoint].require(needed)
+
+    @property
+    def stopped(self) -> StopError | None:
+        """The stop answer that ended this pool's use of the server, if one came."""
+        refused = self._pool.refused
+        return refused if isinstance(refused, StopError) else None
 
     def stats(self) -> dict[str, Any]:
         """The pool's stats plus logins, login_failures, failovers and the endpoint in use."""
@@ -181,6 +238,8 @@ class BaoStockPool:
     def close(self, timeout: float = 5.0) -> None:
         """Log out and close every session (see `SessionPool.close`); joins the failback probe."""
         self._pool.close(timeout)
+        for budget in self._budgets.values():
+            budget.close()
         with self._probe_lock:
             probe = self._probe
         if probe is not None:
@@ -210,10 +269,11 @@ class BaoStockPool:
             return SessionPool(
                 self._open_session,
                 check=_check_socket,
-                close=_logout_and_close,
+                close=self._logout_and_close,
                 renew=self._login_again,
                 is_broken=_breaks_session,
                 is_capacity_error=_is_login_refused,
+                is_fatal=self._stops_the_run,
                 check_idle_after=0.0,
                 name=name,
                 on_event=on_event,
@@ -225,11 +285,26 @@ class BaoStockPool:
             raise ValueError(str(exc).replace("max_lifetime", "session_ttl")) from None
 
     def _open_session(self) -> BaoStockSession:
-        """Connect and log in on the first endpoint that is up."""
+        """Connect and log in on the first endpoint that is up.
+
+        Until the first login succeeds, `UNREACHABLE_TRIES` failed TCP connects
+        end the pool's use of the server with `ServerUnreachable`: a wrong host
+        or a server that is down fails a run in seconds, not after minutes of
+        reconnecting. A server that accepts connections but is slow to answer
+        is not "unreachable": its timeouts go to the breaker as before.
+        """
         try:
             index, session = self._failover.open(self._login_to)
         except (BaoStockError, AllEndpointsDown) as exc:
-            raise self._redacted(exc) from None
+            error = self._redacted(exc)
+            if _not_reached(exc):
+                with self._counts_lock:
+                    self._unreached += 0 if self._logins else 1
+                    unreached = self._unreached
+                if unreached >= UNREACHABLE_TRIES:
+                    message = f"no BaoStock endpoint answered {unreached} tries: {error}"
+                    raise ServerUnreachable(message) from None
+            raise error from None
         self._session_endpoint[session] = index
         return session
 
@@ -244,7 +319,41 @@ class BaoStockPool:
             api_key=self._api_key,
             connect_timeout=self._connect_timeout,
             request_timeout=self._request_timeout,
+            page_timeout=self._page_timeout,
+            budget=self._budgets.get(endpoint),
         )
+
+    def _stops_the_run(self, exc: BaseException) -> bool:
+        """Whether `exc` must end this pool's use of the server; records a blacklist's cool-down.
+
+        A `StopError` always does. A login limit does only when the pool has no
+        session and no other login under way: with some, the pool settles at
+        what it has (the capacity rule); with none, waiting would only mean
+        more refused logins.
+        """
+        pool = getattr(self, "_pool", None)  # None while the pool is still being built
+        if isinstance(exc, LoginLimitError):
+            stats = pool.stats() if pool is not None else {"size": 0, "growing": 1}
+            return stats["size"] == 0 and stats["growing"] <= 1
+        if not isinstance(exc, StopError):
+            return False
+        cooldown = exc.cooldown_s
+        if isinstance(exc, BlacklistedError) and self._blacklist_cooldown_s is not None:
+            cooldown = self._blacklist_cooldown_s
+        if cooldown and (pool is None or pool.refused is None):
+            stops = [ledger.record_stop(exc, cooldown) for ledger in self._ledgers.values()]
+            if stops:
+                # Say when, in the error every borrower gets: the run's failure names the time.
+                until = f"{stops[0].until:%Y-%m-%d %H:%M} Asia/Shanghai"
+                exc.args = (f"{exc.args[0]}; schedules and sensors wait until {until}",)
+        return True
+
+    def _logout_and_close(self, session: BaoStockSession) -> None:
+        """Log out when the socket is sound and the server has not told us to stop, then close it."""
+        if self._pool.refused is not None:
+            session.close()  # a logout is one more request to a server that said stop
+            return
+        _logout_and_close(session)
 
     def _login_to(self, endpoint: tuple[str, int]) -> BaoStockSession:
         session = self._new_session(endpoint)
@@ -353,13 +462,22 @@ def _label(endpoint: tuple[str, int]) -> str:
     return f"{endpoint[0]}:{endpoint[1]}"
 
 
+def _not_reached(exc: BaseException) -> bool:
+    """The TCP connect itself failed (refused, no route, connect timeout), on every endpoint tried."""
+    if isinstance(exc, AllEndpointsDown):
+        exc = exc.__cause__
+    return isinstance(exc, ConnectError) or (
+        isinstance(exc, BaoStockTimeout) and exc.code == cons.BSERR_CONNECT_TIMEOUT
+    )
+
+
 def _breaks_session(exc: BaseException) -> bool:
     """A transport error leaves the socket unusable; "not logged in" means the login expired server-side."""
     return isinstance(exc, TransportError | NotLoggedInError)
 
 
 def _is_login_refused(exc: BaseException) -> bool:
-    return isinstance(exc, LoginLimitError | BlacklistedError)
+    return isinstance(exc, LoginLimitError)
 
 
 def _check_socket(session: BaoStockSession) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from baostock.common import contants as cons
 
 from marketdata_pipeline.baostock import frames, validation, wire
+from marketdata_pipeline.baostock.budget import RequestBudget
 from marketdata_pipeline.baostock.errors import (
     BaoStockError,
     ConnectionLostError,
@@ -32,6 +33,9 @@ from marketdata_pipeline.baostock.errors import (
 from marketdata_pipeline.baostock.results import Page, ResultSet, parse_page
 
 log = logging.getLogger(__name__)
+
+DEFAULT_PAGE_TIMEOUT = 10.0
+"""Seconds for a login, a logout or one page of a paged answer (capped by request_timeout)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ _DAILY_FACTOR = _Call(
 )
 
 
+_DAILY_FACTOR_SPELLINGS = {"adjustFacto": "adjustFactor"}
+
+
 class BaoStockSession:
     """A logged-in conversation with one BaoStock server over one TCP socket.
 
@@ -105,6 +112,8 @@ class BaoStockSession:
         api_key: str | None = None,
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
+        page_timeout: float | None = None,
+        budget: RequestBudget | None = None,
     ):
         validation.check_credentials(user, password)
         self._api_key = validation.check_api_key(api_key)
@@ -114,6 +123,13 @@ class BaoStockSession:
         self._password = password
         self.connect_timeout = _checked_timeout(connect_timeout, "connect_timeout")
         self.request_timeout = _checked_timeout(request_timeout, "request_timeout")
+        # A login or one page (<= 2,000 rows) answers in well under a second: a silent server is
+        # given up on sooner than a whole-market answer, which the server takes seconds to build.
+        self.page_timeout = min(
+            self.request_timeout,
+            DEFAULT_PAGE_TIMEOUT if page_timeout is None else _checked_timeout(page_timeout, "page_timeout"),
+        )
+        self._budget = budget
         self._sock: socket.socket | None = None
         self._closed_because: str | None = None
         self._logged_in = False
@@ -178,7 +194,7 @@ class BaoStockSession:
         """Connect if needed, then log in with the user, password and API key of this session."""
         self.connect()
         options = self._api_key or "0"
-        self._call(_LOGIN, [self._user, self._password, options])
+        self._call(_LOGIN, [self._user, self._password, options], timeout=self.page_timeout)
         self._logged_in = True
         self._logged_in_at = time.monotonic()
 
@@ -192,7 +208,7 @@ class BaoStockSession:
             return False
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
         try:
-            self._call(_LOGOUT, [self._user, stamp], timeout=timeout)
+            self._call(_LOGOUT, [self._user, stamp], timeout=timeout or self.page_timeout)
             return True
         except BaoStockError as exc:
             log.info("logout from %s failed: %s", self.endpoint, exc)
@@ -324,8 +340,15 @@ class BaoStockSession:
         return self._unpaged(_DAILY_K, [validation.normalize_date(date, "date")])
 
     def query_daily_adjust_factor(self, date: str | None = None) -> ResultSet:
-        """Adjust factors of every code with an ex-date on `date` (default today), in one unpaged answer."""
-        return self._unpaged(_DAILY_FACTOR, [validation.normalize_date(date, "date")])
+        """Adjust factors of every code with an ex-date on `date` (default today), in one unpaged answer.
+
+        The last field is named `adjustFactor` here whichever way the server
+        spells it: the package demo reads `adjustFactor`, live answers have
+        been seen to say `adjustFacto`.
+        """
+        answer = self._unpaged(_DAILY_FACTOR, [validation.normalize_date(date, "date")])
+        fields = [_DAILY_FACTOR_SPELLINGS.get(name, name) for name in answer.fields]
+        return ResultSet(answer.method, fields, answer.rows, pages=answer.pages)
 
     # -- paging ------------------------------------------------------------
 
@@ -346,7 +369,7 @@ class BaoStockSession:
                     return ResultSet(call.method, fields, rows, pages=number)
 
     def _page(self, call: _Call, body: list[str], number: int, per_page: int) -> Page:
-        page = parse_page(self._call(call, body))
+        page = parse_page(self._call(call, body, timeout=self.page_timeout))
         if page.number != number:
             raise ProtocolError(
                 f"{call.method}: the server answered page {page.number} when {number} was asked"
@@ -397,8 +420,11 @@ class BaoStockSession:
         """One request frame out, one whole answer frame back, under one deadline."""
         with self._exclusive():
             sock = self._open_socket()
+            request = frames.encode_request(request_type, fields)
+            if self._budget is not None:
+                self._budget.before_request()  # may wait its turn, or raise DailyBudgetExhausted unsent
             deadline = time.monotonic() + timeout
-            wire.send(sock, self.endpoint, frames.encode_request(request_type, fields), deadline, timeout)
+            wire.send(sock, self.endpoint, request, deadline, timeout)
             self._requests += 1
             return frames.decode_response(wire.receive(sock, self.endpoint, deadline, timeout))
 

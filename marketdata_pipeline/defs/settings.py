@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,9 +19,9 @@ import dagster as dg
 from marketdata_pipeline.baostock.errors import BadParameterError
 from marketdata_pipeline.baostock.validation import check_api_key
 
-# The BaoStock sessions all runs together may hold (dagster.yaml: 2 "baostock" slots x 4 per
+# The BaoStock sessions all runs together may hold (dagster.yaml: 1 "baostock" slot x 4 per
 # run): users who ran 8 parallel clients against the real server were blacklisted for a day.
-SESSION_BUDGET = 8
+SESSION_BUDGET = 4
 
 
 class SettingError(ValueError):
@@ -87,6 +88,21 @@ def _api_key(raw: str) -> str:
         ) from None
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _address(raw: str) -> str:
+    host, _, port = raw.rpartition(":")
+    if not host:
+        raise ValueError(f"{raw!r} is not host:port")
+    _port(port)
+    return raw
+
+
 def _source(raw: str) -> str:
     if raw not in ("baostock", "simulator"):
         raise ValueError("must be 'baostock' or 'simulator'")
@@ -94,8 +110,15 @@ def _source(raw: str) -> str:
 
 
 def _default_warehouse() -> str:
-    # Synthetic data never lands in the file real runs use.
-    return "data/demo.duckdb" if setting("MARKETDATA_SOURCE") == "simulator" else "data/marketdata.duckdb"
+    # Synthetic data never lands in the file real runs use (simulator mode: see simulator_mode()).
+    return "data/demo.duckdb" if simulator_mode() else "data/marketdata.duckdb"
+
+
+def _hours(raw: str) -> float:
+    value = float(raw)
+    if not math.isfinite(value) or not 0 < value <= 24 * 30:
+        raise ValueError("must be a number of hours greater than 0 and at most 720")
+    return value
 
 
 @dataclass(frozen=True)
@@ -181,6 +204,33 @@ SETTINGS = {
         ),
         Setting("BAOSTOCK_REQUEST_TIMEOUT", 30.0, _seconds(0, 600), "seconds for one whole answer"),
         Setting(
+            "BAOSTOCK_PAGE_TIMEOUT", 10.0, _seconds(0, 600), "seconds for a login or one page of an answer"
+        ),
+        Setting(
+            "BAOSTOCK_MAX_REQUESTS_PER_SECOND",
+            10,
+            _non_negative_int,
+            "requests per second one run may send to one endpoint, all sessions together (0 = no cap)",
+        ),
+        Setting(
+            "BAOSTOCK_MAX_REQUESTS_PER_DAY",
+            40_000,
+            _non_negative_int,
+            "requests per Asia/Shanghai day to one endpoint, all runs together (0 = no budget)",
+        ),
+        Setting(
+            "BAOSTOCK_BLACKLIST_COOLDOWN_H",
+            24.0,
+            _hours,
+            "hours schedules and sensors pause after a blacklisted (10001011) answer",
+        ),
+        Setting(
+            "BAOSTOCK_STATE_DIR",
+            "",
+            str,
+            "folder of the per-endpoint request counts and cool-downs (default: baostock/ by the warehouse)",
+        ),
+        Setting(
             "MARKETDATA_DUCKDB_PATH",
             _default_warehouse,
             str,
@@ -192,6 +242,12 @@ SETTINGS = {
         Setting("MARKETDATA_SOURCE", "baostock", _source, "'simulator' makes `make dev` start the simulator"),
     )
 }
+
+SIMULATOR_ADDRESS = Setting(
+    "MARKETDATA_SIMULATOR", "", _address, "host:port of the simulator `make dev` started"
+)
+"""Set only by `make dev` and `make demo`, never in `.env`: dagster dev lets `.env` override the
+environment, so a blank line for it there would hide the simulator's address."""
 
 
 def setting(name: str) -> Any:
@@ -217,3 +273,42 @@ def checked_settings() -> dg.Definitions:
     """Nothing to define: loading this module's definitions refuses bad settings (see check_settings)."""
     check_settings()
     return dg.Definitions()
+
+
+def simulator_mode() -> bool:
+    """Runs go to the bundled simulator, never to the real server: `make dev` started one
+    (MARKETDATA_SIMULATOR is set, whatever a `.env` says) or MARKETDATA_SOURCE=simulator."""
+    return bool(SIMULATOR_ADDRESS.value()) or setting("MARKETDATA_SOURCE") == "simulator"
+
+
+def baostock_address() -> tuple[str, int]:
+    """Where runs send BaoStock requests.
+
+    The simulator's address (MARKETDATA_SIMULATOR, set by `make dev`) wins
+    over BAOSTOCK_HOST/PORT and MARKETDATA_SOURCE, which a `.env` copied from
+    `.env.example` sets for the real server (and `dagster dev` lets `.env`
+    override the environment); MARKETDATA_SOURCE=simulator without it refuses
+    rather than guess. Otherwise BAOSTOCK_HOST/PORT.
+    """
+    if not simulator_mode():
+        return setting("BAOSTOCK_HOST"), setting("BAOSTOCK_PORT")
+    address = SIMULATOR_ADDRESS.value()
+    if not address:
+        raise SettingError(
+            "MARKETDATA_SOURCE=simulator but no simulator address: MARKETDATA_SIMULATOR (host:port) is "
+            "set by `make dev` when it starts the simulator; start the UI with "
+            "`MARKETDATA_SOURCE=simulator make dev`, or set MARKETDATA_SOURCE=baostock and "
+            "BAOSTOCK_HOST/BAOSTOCK_PORT to a server you started"
+        )
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def baostock_state_dir() -> str:
+    """BAOSTOCK_STATE_DIR, or `baostock/` in the warehouse's folder (`data/baostock` for a remote one)."""
+    configured = setting("BAOSTOCK_STATE_DIR")
+    if configured:
+        return configured
+    warehouse = setting("MARKETDATA_DUCKDB_PATH")
+    folder = Path(warehouse).parent if ":" not in warehouse else Path("data")
+    return str(folder / "baostock")

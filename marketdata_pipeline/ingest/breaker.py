@@ -2,15 +2,18 @@
 
 Without it a hanging or dead server costs every remaining symbol its full
 retries and timeouts (minutes for one batch). After `threshold` calls in a
-row failed on the transport or on the pool, with no success between them,
+row failed on the transport, on the pool, with a system error (10005001) or
+with an answer code this client does not know, with no success between them,
 the breaker opens: work not yet started is not sent, and those symbols are
 reported as failures that name the last error. One success resets the count,
-so scattered drops never open it.
+so scattered drops never open it. Answers that mean "stop" (`StopError`:
+blacklisted, credentials rejected, budget spent) never get here: `calls`
+raises them and the whole run ends at once.
 """
 
 from __future__ import annotations
 
-from marketdata_pipeline.baostock.errors import TransportError
+from marketdata_pipeline.baostock.errors import AnswerError, ServerError, TransportError
 from marketdata_pipeline.ingest.calls import Call
 from marketdata_pipeline.pool.errors import PoolError
 
@@ -28,7 +31,7 @@ class Breaker:
         self.last_error: Exception | None = None
 
     def record(self, call: Call) -> None:
-        if call.ok or not isinstance(call.error, TransportError | PoolError):
+        if call.ok or not _outage(call.error):
             self.streak = 0
             return
         self.streak += 1
@@ -45,6 +48,11 @@ class Breaker:
             f"not tried: the last {self.streak} requests failed in a row, the server is not answering "
             f"(last error {type(last).__name__}: {last})"
         )
+
+
+def _outage(error: Exception | None) -> bool:
+    """The server is not serving: transport or pool failures, system errors, codes nobody documents."""
+    return isinstance(error, TransportError | PoolError | ServerError) or type(error) is AnswerError
 
 
 def threshold_for(workers: int) -> int:

@@ -4,8 +4,11 @@ A `TransportError` means the session is broken (and `NotLoggedInError` that
 its login expired): the pool discards it when it leaves the `with
 pool.session()` block, so a retry runs on a fresh session. Other answer errors
 (bad code, bad parameters, server error) are the server's final word and are
-not retried. Nothing here raises for a failed query: the outcome carries the
-error, so one symbol's or one day's failure never stops the others.
+not retried. Nothing here raises for a failed query - the outcome carries the
+error, so one symbol's or one day's failure never stops the others - except a
+`StopError` (blacklisted, credentials rejected, daily budget spent): it is
+raised at once, so the whole fetch and run end without a retry, a fallback or
+another symbol; the pool already refuses every further checkout with it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from marketdata_pipeline.baostock.errors import NotLoggedInError, ServerError, TransportError
+from marketdata_pipeline.baostock.errors import NotLoggedInError, ServerError, StopError, TransportError
 
 RETRIED = (TransportError, NotLoggedInError)
 """Errors that condemn the session, not the request: worth a retry on a fresh session."""
@@ -82,6 +85,8 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
             with pool.session() as session:
                 result = counter.run(query, session)
             return Call(result=result, requests=sent + counter.sent)
+        except StopError:
+            raise  # the run must end: see the module docstring
         except (*RETRIED, *policy.retried_answers) as exc:
             sent, transport_error = sent + counter.sent, exc
             if attempt == policy.attempts:
@@ -90,6 +95,14 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
         except Exception as exc:  # isolation: the caller records it, the run goes on
             return Call(error=_first_cause(transport_error, exc, attempt), requests=sent + counter.sent)
     raise AssertionError("unreachable: the loop returns on its last attempt")
+
+
+def require_requests(pool, requests: int) -> None:
+    """Before a fetch sends anything: raise DailyBudgetExhausted if its `requests` would overrun today's
+    budget (BAOSTOCK_MAX_REQUESTS_PER_DAY), saying how many are left. A pool without a budget passes."""
+    require = getattr(pool, "require_requests", None)
+    if require is not None:
+        require(requests)
 
 
 def result_or_raise(call: Call) -> Any:

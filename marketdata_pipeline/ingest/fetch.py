@@ -15,7 +15,7 @@ from datetime import date
 
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV, BarCollector, daily_rows, row_code, row_date
 from marketdata_pipeline.ingest.breaker import NOT_TRIED, Breaker, threshold_for
-from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, run_bounded
+from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, require_requests, run_bounded
 from marketdata_pipeline.ingest.completeness import (
     ALWAYS_LISTED,
     incomplete_reason,
@@ -64,6 +64,7 @@ def fetch_daily_bars(
         Breaker(threshold_for(workers)),
     )  # fmt: skip
     plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
+    require_requests(pool, plan.estimated_requests)
     if run.codes and run.days:  # else nothing to fetch, and the report says so
         _fetch_by_plan(run, plan, pool, workers, retry or RetryPolicy())
     run.check_completeness()

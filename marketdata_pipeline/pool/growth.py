@@ -35,7 +35,7 @@ class Growth(Generic[S]):
         the new session goes to the first waiter in line rather than to
         whoever triggered the growth, which keeps the queue FIFO.
         """
-        if self._closed:
+        if self._closed or self._refused is not None:
             return []
         wanted = max(len(self._waiting) - self._growing, self.config.min_size - self._nconns, extra)
         count = min(wanted, self._target - self._nconns)
@@ -65,6 +65,11 @@ class Growth(Generic[S]):
                 try:
                     session = self._factory()
                 except Exception as exc:
+                    if self._is_fatal(exc):
+                        with self._lock:
+                            self._give_up_slot_locked(fatal=False)
+                        self.refuse(exc)
+                        return
                     delay = self._after_create_failure(exc, attempt, backoff, give_up_at)
                     if delay is None:
                         return

@@ -225,6 +225,8 @@ class Lending(Generic[S]):
     def _retire_reason_locked(self, entry: SessionEntry, now: float) -> str | None:
         if self._closed:
             return reasons.POOL_CLOSED
+        if self._refused is not None:
+            return reasons.REFUSED
         if entry.retire_reason is not None:
             return entry.retire_reason
         if self._nconns > self._target:
@@ -266,7 +268,10 @@ class Lease(Generic[S]):
         return self._session
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and _breaks(self._pool._is_broken, exc):
+        if exc is not None and isinstance(exc, Exception) and self._pool._is_fatal(exc):
+            self._pool.refuse(exc)  # first, so the session below is closed without a goodbye
+            self._pool.discard(self._session, reasons.REFUSED, exc)
+        elif exc is not None and _breaks(self._pool._is_broken, exc):
             self._pool.discard(self._session, reasons.BROKEN, exc)
         else:
             self._pool.release(self._session)

@@ -57,6 +57,9 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
     - `is_capacity_error(exc)` says whether a factory error means "the server
       allows no more sessions": the pool then lowers its target size to what
       it has and probes for more every `capacity_retry` seconds.
+    - `is_fatal(exc)` says whether an error (from the factory, or raised inside
+      `session()`) means "stop using this server": the pool then `refuse()`s -
+      no more creations, every waiter and later checkout gets that error.
 
     Waiters are served first come, first served; `acquire_timeout` bounds the
     wait and `max_waiting` (0 = unlimited) the queue. Sessions held longer than
@@ -72,6 +75,7 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
         renew: Callable[[S], Any] | None = None,
         is_broken: Callable[[BaseException], bool] | None = None,
         is_capacity_error: Callable[[BaseException], bool] | None = None,
+        is_fatal: Callable[[BaseException], bool] | None = None,
         min_size: int = 0,
         max_size: int = 4,
         acquire_timeout: float = 30.0,
@@ -112,6 +116,8 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
         self._renew = renew
         self._is_broken = is_broken
         self._is_capacity_error = is_capacity_error or (lambda exc: False)
+        self._is_fatal = is_fatal or (lambda exc: False)
+        self._refused: BaseException | None = None
         self._skip_prefixes = ("marketdata_pipeline.pool", "contextlib", *wrapper_modules)
         self._events = EventSink(on_event)
         self._metrics = PoolMetrics()
@@ -186,6 +192,32 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
             thread.join(max(0.0, deadline - _monotonic()))
         self._await_returns(deadline)
         self._force_close_outstanding()
+
+    def refuse(self, error: BaseException) -> None:
+        """Stop lending for good: waiters and every later checkout get `error`, idle sessions close.
+
+        For an answer that means the server must not be asked again (blacklisted,
+        credentials rejected): the pool makes no more sessions, so no more logins.
+        """
+        with self._lock:
+            if self._refused is not None or self._closed:
+                return
+            self._refused = error
+            waiters = list(self._waiting)
+            self._waiting.clear()
+            idle = list(self._idle)
+            self._idle.clear()
+            for entry in idle:
+                self._drop_locked(entry, reasons.REFUSED)
+            self._changed.notify_all()
+        for waiter in waiters:
+            waiter.fail(error)
+        self._dispose([(entry, reasons.REFUSED, error) for entry in idle])
+
+    @property
+    def refused(self) -> BaseException | None:
+        """The error the pool refuses with (see `refuse`), or None."""
+        return self._refused
 
     def stats(self) -> dict[str, Any]:
         """A flat snapshot: sizes now, plus counters since the pool opened.
@@ -275,3 +307,5 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
     def _raise_if_closed_locked(self) -> None:
         if self._closed:
             raise PoolClosed(f"pool {self.name!r} is closed")
+        if self._refused is not None:
+            raise self._refused

@@ -23,6 +23,9 @@ SHRUNK = "(pool shrunk)"
 EVICTED = "(evicted)"
 """Evicted on request (`SessionPool.evict`), e.g. to fail back to a preferred endpoint."""
 
+REFUSED = "(server refused the pool)"
+"""The pool is refusing (see `SessionPool.refuse`): its sessions are closed, not reused."""
+
 POOL_CLOSED = "(pool is closed)"
 """Closed because the pool closed."""
 

@@ -26,6 +26,8 @@ SUCCESS = [cons.BSERR_SUCCESS, "success"]
 ALL_STOCK_FIELDS = "code,tradeStatus,code_name"
 TRADE_DATES_FIELDS = "calendar_date, is_trading_day"
 ADJUST_FACTOR_FIELDS = "code,dividOperateDate,foreAdjustFactor,backAdjustFactor,adjustFactor"
+DAILY_FACTOR_SPELLINGS = ("adjustFactor", "adjustFacto")
+"""How query_daily_adjust_factor may name its last field: the package demo's, and the one seen live."""
 STOCK_BASIC_FIELDS = "code, code_name, ipoDate, outDate, type, status"
 WHOLE_MARKET_FIELDS = ",".join(DAILY_FIELDS)
 _CODE_RE = re.compile(r"^(sh|sz)\.\d{6}$")
@@ -64,6 +66,7 @@ class Answers:
         self.clock = clock
         self._whole_market: OrderedDict[tuple[str, str], list[list[str]]] = OrderedDict()
         self._lock = threading.Lock()
+        self.daily_factor_field = DAILY_FACTOR_SPELLINGS[0]
         self.handlers: dict[str, tuple[str, Callable[[list[str]], list[str]]]] = {
             cons.MESSAGE_TYPE_GETKDATAPLUS_REQUEST: (cons.MESSAGE_TYPE_GETKDATAPLUS_RESPONSE, self.k_data),
             cons.MESSAGE_TYPE_QUERYALLSTOCK_REQUEST: (
@@ -188,7 +191,8 @@ class Answers:
             for sym in np.flatnonzero(p.ex_day[:, year] == index).tolist():
                 table = self.market.factor_table(sym)
                 rows += self._factor_rows(sym, np.flatnonzero(table.ex_days == index).tolist())
-        return [*SUCCESS, method, user, records_json(rows), ADJUST_FACTOR_FIELDS]
+        fields = ADJUST_FACTOR_FIELDS.rpartition(",")[0] + "," + self.daily_factor_field
+        return [*SUCCESS, method, user, records_json(rows), fields]
 
     def _factor_rows(self, sym: int, picks: list[int]) -> list[list[str]]:
         table = self.market.factor_table(sym)

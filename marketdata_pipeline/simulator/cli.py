@@ -12,6 +12,7 @@ import time
 from datetime import date
 
 from marketdata_pipeline.simulator.anomalies import DEFAULT_RATE, KINDS, parse_anomaly
+from marketdata_pipeline.simulator.answers import DAILY_FACTOR_SPELLINGS
 from marketdata_pipeline.simulator.faults import Faults
 from marketdata_pipeline.simulator.server import Simulator
 
@@ -40,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="close connections idle this many seconds")  # fmt: skip
     parser.add_argument("--stats-file", default=None,
                         help="keep a JSON snapshot of the counters here (rewritten every 0.1 s)")  # fmt: skip
+    parser.add_argument("--daily-factor-field", choices=DAILY_FACTOR_SPELLINGS,
+                        default=DAILY_FACTOR_SPELLINGS[0],
+                        help="query_daily_adjust_factor's last field (live: adjustFacto)")  # fmt: skip
+    parser.add_argument("--password", default=None,
+                        help="the only password logins may use (else 10001002)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         jitter_ms=args.jitter_ms, drop_rate=args.drop_rate, hang_rate=args.hang_rate,
         corrupt_rate=args.corrupt_rate, error_rate=args.error_rate, error_code=args.error_code,
         max_logins=args.max_logins, idle_close_s=args.idle_close_s, anomalies=args.anomaly,
+        daily_factor_field=args.daily_factor_field,
     )  # fmt: skip
+    simulator.faults.password = args.password
     with simulator:
         host, port = simulator.address
         print(f"listening on {host}:{port}", flush=True)

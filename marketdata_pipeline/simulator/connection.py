@@ -138,6 +138,9 @@ class Connection:
             raise Refusal(cons.BSERR_USERNAME_EMPTY, "user id is empty")
         if not password:
             raise Refusal(cons.BSERR_PASSWORD_EMPTY, "password is empty")
+        if self.faults.password is not None and password != self.faults.password:
+            self.stats.count("login_rejected")
+            raise Refusal(cons.BSERR_USERNAMEORPASSWORD_ERR, "user name or password is wrong")
         if self.user is None and not self.stats.try_login(self.faults.max_logins):
             self.stats.count("login_refused")
             raise Refusal(cons.BSERR_LOGIN_COUNT_LIMIT, "login count limit reached")

@@ -25,6 +25,8 @@ class Faults:
     error_code: str = "10005001"
     max_logins: int | None = None
     idle_close_s: float | None = None
+    password: str | None = None
+    """The only password logins may use (10001002 otherwise); None accepts any, like the anonymous account."""
 
     def __setattr__(self, name: str, value: object) -> None:
         super().__setattr__(name, _checked(name, value))
@@ -54,6 +56,10 @@ def _checked(name: str, value: object) -> object:
         if value is not None and (not isinstance(value, int | float) or value <= 0):
             raise ValueError(f"idle_close_s must be None or a number of seconds > 0, got {value!r}")
         return None if value is None else float(value)
+    if name == "password":
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"password must be None or a string, got {type(value).__name__}")
+        return value
     raise AttributeError(f"Faults has no setting {name!r}")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from marketdata_pipeline.simulator.anomalies import Anomalies, AnomalousMarket
-from marketdata_pipeline.simulator.answers import Answers
+from marketdata_pipeline.simulator.answers import DAILY_FACTOR_SPELLINGS, Answers
 from marketdata_pipeline.simulator.clock import PublicationClock
 from marketdata_pipeline.simulator.connection import Connection
 from marketdata_pipeline.simulator.faults import FaultDice, Faults
@@ -40,6 +40,7 @@ class Simulator:
         max_logins: int | None = None,
         idle_close_s: float | None = None,
         anomalies: Iterable[str] | Mapping[str, float] | None = None,
+        daily_factor_field: str = DAILY_FACTOR_SPELLINGS[0],
     ):
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer 0-65535 (0 picks a free one), got {port!r}")
@@ -49,6 +50,9 @@ class Simulator:
                              error_code, max_logins, idle_close_s)  # fmt: skip
         self.clock = PublicationClock(today)
         self.anomalies = Anomalies(anomalies)
+        if daily_factor_field not in DAILY_FACTOR_SPELLINGS:
+            raise ValueError(f"daily_factor_field {daily_factor_field!r} not in {DAILY_FACTOR_SPELLINGS}")
+        self.daily_factor_field = daily_factor_field
         self._port = port
         self._dice = FaultDice(seed)
         self._stats = ServerStats()
@@ -71,6 +75,7 @@ class Simulator:
             return self
         if self._answers is None:
             self._answers = Answers(self._market(), self.clock)
+            self._answers.daily_factor_field = self.daily_factor_field
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

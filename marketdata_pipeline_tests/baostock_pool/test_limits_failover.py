@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from marketdata_pipeline.pool import CapacityLimited, Failover, PoolTimeout
+from marketdata_pipeline.baostock import BlacklistedError
+from marketdata_pipeline.pool import CapacityLimited, Failover
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
 from marketdata_pipeline_tests.pool.fakes import wait_until
@@ -114,19 +115,17 @@ def _use_and_read_endpoint(pool) -> str | None:
         return session.endpoint
 
 
-def test_blacklist_answer_backs_off_and_recovers(simulator, make_pool):
-    events = []
-    pool = make_pool([simulator.address], max_size=4, on_event=events.append)
+def test_blacklist_answer_to_a_login_refuses_the_pool_at_once(simulator, make_pool):
+    pool = make_pool([simulator.address], max_size=4)
     simulator.faults.error_code = "10001011"
     simulator.faults.error_rate = 1.0
-    with pytest.raises(PoolTimeout, match="BlacklistedError"):
-        pool.session(timeout=0.6).__enter__()
-    logins_tried = simulator.stats()["requests_by_method"]["login"]
-    assert 2 <= logins_tried <= 12  # backed off, not a tight loop
-    stats = pool.stats()
-    assert stats["target_size"] == 1 and stats["capacity_limits"] >= 2
-    assert abs(stats["login_failures"] - logins_tried) <= 1  # a retry may land between the two reads
-    assert any(isinstance(e, CapacityLimited) and "10001011" in e.error for e in events)
+    started = time.monotonic()
+    with pytest.raises(BlacklistedError, match="blacklisted"):
+        pool.session(timeout=30.0).__enter__()
+    assert time.monotonic() - started < 2.0  # not the 30 s acquire timeout
     simulator.faults.error_rate = 0.0
-    with pool.session(timeout=3.0) as session:
-        assert fetch_day(session)
+    for _ in range(3):  # even once the server would answer: no new login, no retry
+        with pytest.raises(BlacklistedError):
+            pool.session(timeout=3.0).__enter__()
+    assert simulator.stats()["requests_by_method"]["login"] == 1
+    assert pool.stopped is not None and pool.stats()["login_failures"] == 1

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from marketdata_pipeline.baostock import BadParameterError, ConnectionLostError, TransportError
+from marketdata_pipeline.baostock.errors import ServerUnreachable
 from marketdata_pipeline.pool import PoolTimeout, reasons
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
 
@@ -98,10 +99,10 @@ def test_server_down_at_start_fails_within_budget_naming_endpoint(make_pool):
         port = placeholder.getsockname()[1]  # bound, never listening: connections are refused
         pool = make_pool([("127.0.0.1", port)], acquire_timeout=1.0)
         started = time.monotonic()
-        with pytest.raises(PoolTimeout) as caught:
+        with pytest.raises(ServerUnreachable) as caught:  # two rounds of refused connects, no more
             pool.session().__enter__()
         elapsed = time.monotonic() - started
     assert elapsed < 1.0 + 0.3
     message = str(caught.value)
-    assert f"127.0.0.1:{port}" in message and "ConnectError" in message
+    assert f"127.0.0.1:{port}" in message and "ConnectError" in message and "BAOSTOCK_HOST" in message
     assert pool.stats()["create_failures"] >= 1

@@ -106,6 +106,7 @@ def pipeline_environment(home: Path, address: tuple[str, int]) -> Iterator[Path]
         "BAOSTOCK_HOST": host,
         "BAOSTOCK_PORT": str(port),
         "BAOSTOCK_POOL_SIZE": "",  # empty: the default size, as `make demo` runs
+        "BAOSTOCK_MAX_REQUESTS_PER_SECOND": "0",  # as `make demo` runs: no cap on the simulator
         "MARKETDATA_DUCKDB_PATH": str(warehouse),
     }
     with _environment(**settings):

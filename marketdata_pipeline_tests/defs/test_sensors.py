@@ -48,6 +48,12 @@ def evaluate(sensor, repository, instance, cursor=None):
 # -- publication sensor ------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def own_request_ledger(monkeypatch, tmp_path):
+    """The probe charges its requests to the day's ledger: keep it in this test's folder."""
+    monkeypatch.setenv("BAOSTOCK_STATE_DIR", str(tmp_path / "baostock"))
+
+
 @contextlib.contextmanager
 def serving(monkeypatch, now: datetime):
     """A simulator whose clock reads `now` (Shanghai), set as BAOSTOCK_HOST/PORT."""

@@ -24,7 +24,7 @@ from marketdata_pipeline_tests.deploy.configs import (
 K8S_RUN_CONFIG = DEPLOY / "k8s" / "run_config.yaml"
 CELERY_RUN_CONFIG = DEPLOY / "celery" / "run_config.yaml"
 # The session budget the issue sets: pool slots x sessions per step.
-SESSION_BUDGET = 8
+SESSION_BUDGET = 4
 
 
 def k8s_executor() -> dg.ExecutorDefinition:

@@ -104,8 +104,8 @@ def running_dagster_dev(workdir: Path, *simulator_flags: str) -> Iterator[Dagste
 def _spread_budget(dagster_yaml: Path) -> None:
     """The project's dagster.yaml with SLOTS pool slots (its budget arithmetic is checked here)."""
     text = dagster_yaml.read_text()
-    assert "default_limit: 2" in text and "max_concurrent_runs: 4" in text, "dagster.yaml changed"
-    dagster_yaml.write_text(text.replace("default_limit: 2", f"default_limit: {SLOTS}"))
+    assert "default_limit: 1" in text and "max_concurrent_runs: 4" in text, "dagster.yaml changed"
+    dagster_yaml.write_text(text.replace("default_limit: 1", f"default_limit: {SLOTS}"))
 
 
 def _environment(home: Path, simulator: tuple[str, int], duckdb_path: Path) -> dict[str, str]:
@@ -117,6 +117,7 @@ def _environment(home: Path, simulator: tuple[str, int], duckdb_path: Path) -> d
         BAOSTOCK_HOST=simulator[0],
         BAOSTOCK_PORT=str(simulator[1]),
         BAOSTOCK_POOL_SIZE=str(POOL_SIZE),
+        BAOSTOCK_MAX_REQUESTS_PER_SECOND="0",  # a local simulator needs no politeness
         MARKETDATA_DUCKDB_PATH=str(duckdb_path),
     )
     return env

@@ -30,6 +30,7 @@ def pipeline_env(address: tuple[str, int], db_path: Path, home: Path, **settings
     env.update(
         BAOSTOCK_HOST=host,
         BAOSTOCK_PORT=str(port),
+        BAOSTOCK_MAX_REQUESTS_PER_SECOND="0",  # a local simulator needs no politeness
         MARKETDATA_DUCKDB_PATH=str(db_path),
         DAGSTER_HOME=str(home),
         **settings,

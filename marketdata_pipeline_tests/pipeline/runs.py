@@ -21,7 +21,8 @@ def resources_for(
     host, port = address
     return {
         "baostock": BaoStockPoolResource(
-            host=host, port=port, request_timeout=request_timeout, pool_timeout=pool_timeout
+            host=host, port=port, request_timeout=request_timeout, pool_timeout=pool_timeout,
+            max_requests_per_second=0,  # a local simulator needs no politeness
         ),
         "warehouse": WarehouseResource(database=str(db_path), lock_timeout=10.0),
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from marketdata_pipeline.baostock.pool import BaoStockPool
-from marketdata_pipeline.defs.settings import SETTINGS
+from marketdata_pipeline.defs.settings import SETTINGS, baostock_address, baostock_state_dir, simulator_mode
 
 
 class BaoStockPoolResource(dg.ConfigurableResource):
@@ -33,6 +35,15 @@ class BaoStockPoolResource(dg.ConfigurableResource):
     session_ttl: float = Field(default=1800.0, gt=0, description="seconds before a session logs in again")
     request_timeout: float = Field(default=30.0, gt=0, description="seconds for one whole answer")
     connect_timeout: float = Field(default=5.0, gt=0, description="seconds to open a connection")
+    page_timeout: float = Field(default=10.0, gt=0, description="seconds for a login or one answer page")
+    max_requests_per_second: int = Field(
+        default=10, description="requests per second to one endpoint, all sessions together (0 = no cap)"
+    )
+    max_requests_per_day: int = Field(
+        default=0, description="requests per Asia/Shanghai day to one endpoint, all runs (0 = no budget)"
+    )
+    state_dir: str = Field(default="", description="folder of the day's request counts and cool-downs")
+    blacklist_cooldown_h: float = Field(default=24.0, gt=0, description="hours paused after 10001011")
 
     _pool: BaoStockPool | None = PrivateAttr(default=None)
 
@@ -59,6 +70,11 @@ class BaoStockPoolResource(dg.ConfigurableResource):
             session_ttl=self.session_ttl,
             request_timeout=self.request_timeout,
             connect_timeout=self.connect_timeout,
+            page_timeout=self.page_timeout,
+            max_requests_per_second=self.max_requests_per_second,
+            max_requests_per_day=self.max_requests_per_day,
+            state_dir=self.state_dir or None,
+            blacklist_cooldown_s=self.blacklist_cooldown_h * 3600,
             # A session serves one request (all its pages) at a time: held much longer, it leaked.
             leak_threshold=max(60.0, 4 * self.request_timeout),
             on_event=forward,
@@ -78,10 +94,16 @@ class BaoStockPoolResource(dg.ConfigurableResource):
 
 
 def baostock_pool_from_env() -> BaoStockPoolResource:
-    """The resource configured from BAOSTOCK_* variables (validated now, at load)."""
+    """The resource configured from BAOSTOCK_* variables (validated now, at load).
+
+    In simulator mode the address is the simulator's (`baostock_address()`),
+    as plain values, so that a `.env` naming the real server cannot win.
+    """
+    if simulator_mode():
+        host, port = baostock_address()
+    else:
+        host, port = SETTINGS["BAOSTOCK_HOST"].for_resource(), SETTINGS["BAOSTOCK_PORT"].for_resource()
     names = {
-        "host": "BAOSTOCK_HOST",
-        "port": "BAOSTOCK_PORT",
         "fallback_endpoints": "BAOSTOCK_FALLBACK_ENDPOINTS",
         "user": "BAOSTOCK_USER",
         "password": "BAOSTOCK_PASSWORD",
@@ -90,8 +112,24 @@ def baostock_pool_from_env() -> BaoStockPoolResource:
         "pool_timeout": "BAOSTOCK_POOL_TIMEOUT",
         "session_ttl": "BAOSTOCK_SESSION_TTL",
         "request_timeout": "BAOSTOCK_REQUEST_TIMEOUT",
+        "page_timeout": "BAOSTOCK_PAGE_TIMEOUT",
+        "blacklist_cooldown_h": "BAOSTOCK_BLACKLIST_COOLDOWN_H",
     }
-    return BaoStockPoolResource(**{field: SETTINGS[name].for_resource() for field, name in names.items()})
+    return BaoStockPoolResource(
+        host=host,
+        port=port,
+        state_dir=baostock_state_dir(),
+        max_requests_per_second=_request_cap("BAOSTOCK_MAX_REQUESTS_PER_SECOND"),
+        max_requests_per_day=_request_cap("BAOSTOCK_MAX_REQUESTS_PER_DAY"),
+        **{field: SETTINGS[name].for_resource() for field, name in names.items()},
+    )
+
+
+def _request_cap(name: str):
+    """The setting; in simulator mode an unset (or blank, as in `.env.example`) cap means none."""
+    if simulator_mode() and not os.environ.get(name, "").strip():
+        return 0
+    return SETTINGS[name].for_resource()
 
 
 @dg.definitions

@@ -142,7 +142,13 @@ def pool_health_result(pool) -> dg.AssetCheckResult:
         problems.append(f"{stats['in_use']} sessions still checked out")
     if stats["leaks"]:
         problems.append(f"{stats['leaks']} leaked sessions")
-    if report.unreplaced:
+    if report.refused:
+        # Not the pool's fault, and not the data's: say so, or an operator re-fetches good data.
+        problems.append(
+            f"the server refused the final pings ({report.refused}); the data this run wrote is "
+            "complete and unaffected, the sessions could not be checked"
+        )
+    elif report.unreplaced:
         problems.append(f"{report.unreplaced} sessions failed the ping and could not be replaced")
     return dg.AssetCheckResult(
         check_name="pool_health",

@@ -31,6 +31,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from marketdata_pipeline.defs.baostock import cooldown
 from marketdata_pipeline.defs.market.finished_runs import (
     FinishedRun,
     finished_runs,
@@ -176,6 +177,9 @@ def build_retry_sensor(
         gave_up = [message for run in ended if (message := plan_retry(state, run, max_retries))]
         for message in gave_up:
             context.log.warning(message)
+        paused = cooldown.paused_reason()  # never re-run into a server that blacklisted us
+        if paused:
+            return dg.SensorResult(skip_reason=paused, cursor=state.to_cursor())
         requests = due_requests(context.instance, state, clock().timestamp())
         if requests:
             return dg.SensorResult(run_requests=requests, cursor=state.to_cursor())

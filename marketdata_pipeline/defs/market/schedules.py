@@ -26,6 +26,7 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from marketdata_pipeline.batching import BATCHES
+from marketdata_pipeline.defs.baostock import cooldown
 from marketdata_pipeline.defs.market import day_runs
 from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job, stock_universe_job
 from marketdata_pipeline.defs.market.partitions import TIMEZONE
@@ -40,11 +41,16 @@ STOPPED = dg.DefaultScheduleStatus.STOPPED
 
 
 def tick_day(context: dg.ScheduleEvaluationContext, published_at: time) -> tuple[date, str | None]:
-    """The tick's Shanghai date, and why it must be skipped (closed or not published yet), if it must."""
+    """The tick's Shanghai date, and why it must be skipped (closed, not published yet, or BaoStock
+    blacklisted us within the cool-down), if it must."""
     scheduled = (context.scheduled_execution_time or shanghai_now()).astimezone(SHANGHAI)
     day = scheduled.date()
     now = min(scheduled, shanghai_now())
-    return day, day_runs.closed_reason(day) or day_runs.unpublished_reason(day, now, published_at)
+    return day, (
+        day_runs.closed_reason(day)
+        or day_runs.unpublished_reason(day, now, published_at)
+        or cooldown.paused_reason()
+    )
 
 
 @dg.schedule(

@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from marketdata_pipeline.defs.baostock import cooldown
 from marketdata_pipeline.defs.market import day_runs, publication_probe
 from marketdata_pipeline.defs.market.jobs import daily_bars_job, stock_universe_job
 from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
@@ -52,6 +53,7 @@ def build_publication_sensor(
             day_runs.closed_reason(day)
             or day_runs.unpublished_reason(day, now)
             or started_reason(day, context.cursor)
+            or cooldown.paused_reason()
             or publication_probe.unpublished_reason(day)
         )
         if reason:

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from marketdata_pipeline.defs.settings import SETTINGS
+from marketdata_pipeline.defs.settings import SETTINGS, simulator_mode
 from marketdata_pipeline.orphans import end_with_parent
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
 from marketdata_pipeline.storage.integrity import check_warehouse
@@ -57,5 +57,6 @@ class WarehouseResource(DuckDBResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     path = SETTINGS["MARKETDATA_DUCKDB_PATH"].for_resource()
-    source = SETTINGS["MARKETDATA_SOURCE"].for_resource()
+    # `make dev`'s simulator wins over a `.env` saying baostock, for the record as for the address.
+    source = "simulator" if simulator_mode() else SETTINGS["MARKETDATA_SOURCE"].for_resource()
     return dg.Definitions(resources={"warehouse": WarehouseResource(database=path, source=source)})

@@ -1,0 +1,159 @@
+"""`marketdata doctor`: one short-lived session against the configured server, and what a bootstrap costs.
+
+Run before anything else on a new machine or account. It checks, in order:
+reachability (a TCP connect), login (which also proves the server accepts
+this client version), latency (three pings), whether the whole-market query
+answers for the last published day and for a day five years ago, today's
+request budget and any cool-down on record; then prints what the next full
+bootstrap since 2015 would cost: requests, minutes at the current cap, days
+of the daily budget, disk. About a dozen requests in all, charged to the
+daily budget and spaced by the request cap like any run's.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+
+from baostock.common import contants as cons
+
+from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
+from marketdata_pipeline.baostock.budget import EndpointLedger, RequestBudget
+from marketdata_pipeline.defs.market.publication import latest_published_day
+from marketdata_pipeline.defs.settings import baostock_address, baostock_state_dir, setting
+
+HISTORY_START = date(2015, 1, 1)
+CONNECT_TIMEOUT_S = 5.0
+PER_PAGE = cons.BAOSTOCK_PER_PAGE_COUNT
+BYTES_PER_BAR = 60
+"""Warehouse bytes per stored daily bar, measured on a simulator-filled DuckDB file (all columns)."""
+SYMBOL_PAGES = 2
+"""Pages of one symbol's history since 2015 (about 2,400 trading days at 2,000 rows a page)."""
+
+
+def run_doctor(out: Callable[[str], None] = print) -> int:
+    """Print the findings; 0 when every check passed, 1 otherwise."""
+    host, port = baostock_address()
+    endpoint = f"{host}:{port}"
+    rate, per_day = setting("BAOSTOCK_MAX_REQUESTS_PER_SECOND"), setting("BAOSTOCK_MAX_REQUESTS_PER_DAY")
+    ledger = EndpointLedger(baostock_state_dir(), endpoint)
+    user = setting("BAOSTOCK_USER")
+    out(f"BaoStock server {endpoint} (client version {cons.BAOSTOCK_CLIENT_VERSION}), user {user}")
+    stop = ledger.active_stop()
+    if stop is not None:
+        out(f"FAIL cool-down: {stop.reason(endpoint, ledger.path)}")
+        return 1
+    budget = RequestBudget(rate, per_day, ledger if per_day else None)
+    session = BaoStockSession(
+        host,
+        port,
+        user=setting("BAOSTOCK_USER"),
+        password=setting("BAOSTOCK_PASSWORD"),
+        api_key=setting("BAOSTOCK_API_KEY") or None,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        request_timeout=setting("BAOSTOCK_REQUEST_TIMEOUT"),
+        page_timeout=setting("BAOSTOCK_PAGE_TIMEOUT"),
+        budget=budget,
+    )
+    try:
+        status = _examine(session, out, rate, per_day)
+    finally:
+        session.logout()
+        session.close()
+        budget.close()
+    if per_day:
+        out(f"today's budget: {ledger.spent_today():,} of {per_day:,} requests spent (Asia/Shanghai day)")
+    return status
+
+
+def _examine(session: BaoStockSession, out, rate: int, per_day: int) -> int:
+    checks = _Checks(out)
+    if not checks.run("reachable", lambda: f"TCP connect in {_timed(session.connect):.0f} ms"):
+        return 1
+    if not checks.run("login", lambda: f"in {_timed(session.login):.0f} ms, client version accepted"):
+        return 1
+    checks.run("latency", lambda: _latency(session))
+    today = date.today()
+    calendar = _trading_days(session, HISTORY_START, today)
+    last = latest_published_day()
+    five_years_ago = next((d for d in calendar if d >= last.replace(year=last.year - 5)), None)
+    market_now = checks.run("whole market, last published day", lambda: _whole_market(session, last))
+    market_then = five_years_ago is not None and checks.run(
+        "whole market, five years ago", lambda: _whole_market(session, five_years_ago)
+    )
+    symbols = checks.symbols or 5_000
+    days = [d for d in calendar if d <= last]
+    out("")
+    out(_bootstrap_cost(last, len(days), symbols, market_now and market_then, rate, per_day))
+    return 0 if checks.passed else 1
+
+
+class _Checks:
+    """Runs named checks, printing `ok` or `FAIL` with the error; remembers the symbol count seen."""
+
+    def __init__(self, out):
+        self.out = out
+        self.passed = True
+        self.symbols = 0
+
+    def run(self, name: str, check: Callable[[], str]) -> bool:
+        try:
+            found = check()
+        except (BaoStockError, ValueError) as exc:
+            self.passed = False
+            self.out(f"FAIL {name}: {type(exc).__name__}: {exc}")
+            return False
+        if isinstance(found, tuple):
+            found, self.symbols = found[0], max(self.symbols, found[1])
+        self.out(f"ok   {name}: {found}")
+        return True
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return (time.monotonic() - started) * 1000
+
+
+def _latency(session: BaoStockSession) -> str:
+    rounds = [session.ping() * 1000 for _ in range(3)]
+    return f"median round trip {statistics.median(rounds):.0f} ms over 3 pings (max {max(rounds):.0f} ms)"
+
+
+def _trading_days(session: BaoStockSession, start: date, end: date) -> list[date]:
+    answer = session.query_trade_dates(start.isoformat(), end.isoformat())
+    day, flag = answer.fields.index("calendar_date"), answer.fields.index("is_trading_day")
+    return [date.fromisoformat(row[day]) for row in answer.rows if row[flag] == "1"]
+
+
+def _whole_market(session: BaoStockSession, day: date) -> tuple[str, int]:
+    rows = len(session.query_daily_history_k_AStock(day.isoformat()))
+    if not rows:
+        raise ValueError(
+            f"query_daily_history_k_AStock({day}) answered no rows: a bootstrap of such days must ask "
+            "symbol by symbol"
+        )
+    return f"{day}: {rows:,} rows in one answer", rows
+
+
+def _bootstrap_cost(last: date, days: int, symbols: int, whole_market: bool, rate: int, per_day: int) -> str:
+    """The requests, time, days of budget and disk of loading every trading day since 2015."""
+    pages = math.ceil(symbols / PER_PAGE)
+    universe = days * pages + pages  # query_all_stock of every day, query_stock_basic once
+    bars = days if whole_market else symbols * SYMBOL_PAGES
+    factors = symbols
+    total = universe + bars + factors
+    minutes = f"{total / rate / 60:,.0f} min at {rate}/s" if rate else "no rate cap"
+    budget_days = f", {math.ceil(total / per_day)} day(s) of the {per_day:,}/day budget" if per_day else ""
+    disk_gb = days * symbols * 0.85 * BYTES_PER_BAR / 1e9  # ~85% of today's codes listed on an average day
+    how = "one whole-market request per day" if whole_market else "one range request per symbol (2 pages)"
+    return (
+        f"next full bootstrap ({HISTORY_START}..{last}, {days:,} trading days, "
+        f"~{symbols:,} A-shares; bars by {how}):\n"
+        f"  requests: {total:,} (universe {universe:,}, bars {bars:,}, adjust factors {factors:,})\n"
+        f"  time: {minutes}{budget_days}\n"
+        f"  disk: about {disk_gb:.1f} GB of DuckDB"
+    )
