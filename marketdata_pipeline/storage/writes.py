@@ -50,15 +50,57 @@ def replace_daily_bars(
         _check_rows(con, DAILY_BARS, view)
         _check_dates_within(con, DAILY_BARS, view, start, end)
         _check_codes_belong(con, view, batch, wanted)
-        where = "batch = ? AND trade_date BETWEEN ? AND ?"
-        params: list[object] = [batch, start, end]
-        if wanted is not None:
-            where += " AND list_contains(?, code)"
-            params.append(sorted(wanted))
-        with write_transaction(con):
-            con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
-            typed = DAILY_BARS.select_typed(view, "? AS batch", "? AS ingested_at")
-            return _inserted(con.execute(f"INSERT INTO daily_bars BY NAME {typed}", [batch, _now()]))
+        return _replace_bars_slice(con, DAILY_BARS.select_typed(view), batch, start, end, wanted)
+
+
+def replace_daily_bars_from_stage(
+    con: duckdb.DuckDBPyConnection,
+    staged: str,
+    *,
+    batch: str,
+    start: date,
+    end: date,
+    codes: Collection[str],
+) -> int:
+    """Replace the rows of `codes` (all of `batch`) dated `start`..`end` with those in the `staged` table.
+
+    `staged` names a table of typed bars already validated (`stage.attached` yields it); only its
+    rows of `codes` within the slice are copied, so one stage serves every batch of a run.
+    """
+    _check_range(start, end)
+    wanted = _checked_codes(codes, batch)
+    typed = (
+        f"SELECT * FROM {staged} WHERE trade_date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE) "
+        "AND list_contains($codes, code)"
+    )
+    return _replace_bars_slice(con, typed, batch, start, end, wanted)
+
+
+def _replace_bars_slice(
+    con: duckdb.DuckDBPyConnection, typed: str, batch: str, start: date, end: date,
+    wanted: frozenset[str] | None,
+) -> int:  # fmt: skip
+    """Delete the slice (limited to `wanted` codes) and insert the rows of the `typed` query, atomically."""
+    where = "batch = $batch AND trade_date BETWEEN $start AND $end"
+    params: dict[str, object] = {"batch": batch, "start": start, "end": end}
+    if wanted is not None:
+        where += " AND list_contains($codes, code)"
+        params["codes"] = sorted(wanted)
+    uses = {name: value for name, value in params.items() if f"${name}" in typed}
+    with write_transaction(con):
+        con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
+        insert = f"INSERT INTO daily_bars BY NAME SELECT *, $batch AS batch, $now AS ingested_at FROM ({typed})"
+        return _inserted(con.execute(insert, {**uses, "batch": batch, "now": _now()}))
+
+
+def rows_per_day(con: duckdb.DuckDBPyConnection, *, batch: str, start: date, end: date) -> dict[date, int]:
+    """Stored daily_bars rows of `batch` per trading day from `start` to `end` (days without rows absent)."""
+    found = con.execute(
+        "SELECT trade_date, count(*) FROM daily_bars WHERE batch = ? AND trade_date BETWEEN ? AND ? "
+        "GROUP BY trade_date",
+        [batch, start, end],
+    ).fetchall()
+    return {day: int(count) for day, count in found}
 
 
 def replace_adjust_factors(
