@@ -89,7 +89,10 @@ def _replace_bars_slice(
     uses = {name: value for name, value in params.items() if f"${name}" in typed}
     with write_transaction(con):
         con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
-        insert = f"INSERT INTO daily_bars BY NAME SELECT *, $batch AS batch, $now AS ingested_at FROM ({typed})"
+        insert = (
+            "INSERT INTO daily_bars BY NAME "
+            f"SELECT *, $batch AS batch, $now AS ingested_at FROM ({typed})"
+        )
         return _inserted(con.execute(insert, {**uses, "batch": batch, "now": _now()}))
 
 
