@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="close connections idle this many seconds")  # fmt: skip
     parser.add_argument("--stats-file", default=None,
                         help="keep a JSON snapshot of the counters here (rewritten every 0.1 s)")  # fmt: skip
+    parser.add_argument("--market-depth-days", type=_depth, default=None,
+                        help="whole-market answers reach only this many trading days back")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         jitter_ms=args.jitter_ms, drop_rate=args.drop_rate, hang_rate=args.hang_rate,
         corrupt_rate=args.corrupt_rate, error_rate=args.error_rate, error_code=args.error_code,
         max_logins=args.max_logins, idle_close_s=args.idle_close_s,
+        market_depth_days=args.market_depth_days,
     )  # fmt: skip
     with simulator:
         host, port = simulator.address
@@ -93,6 +96,13 @@ def _positive(text: str) -> float:
 
 def _non_negative_int(text: str) -> int:
     return _via_faults("max_logins", _parsed(text, int, "an integer"), text)
+
+
+def _depth(text: str) -> int:
+    value = _parsed(text, int, "a number of trading days")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of trading days")
+    return value
 
 
 def _error_code(text: str) -> str:
