@@ -6,6 +6,7 @@ every login is a frame, whatever the client's own counters say.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections import Counter
@@ -48,10 +49,8 @@ class CountingProxy:
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in self._threads:
             thread.join(5)
         for sock in sockets:
@@ -85,10 +84,8 @@ class CountingProxy:
             pass
         finally:
             for sock in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _count(self, data: bytes) -> bytes:
         *frames, rest = data.split(b"\n")
