@@ -183,6 +183,13 @@ class _FetchRun:
         )
 
 
+def _hand_over(run: _FetchRun, rows: list) -> None:
+    """Give an answer's rows to the collector, then empty the list: `run_bounded` keeps every
+    finished call (and so its rows) until the whole fetch ends, which would hold the range."""
+    run.collector.add(rows)
+    rows.clear()
+
+
 def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -> None:
     """One whole-market request per day; keeps this run's codes, records days that failed.
 
@@ -209,7 +216,7 @@ def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -
         elif call.result[1] == 0:
             run.market_failures.append(FetchFailure(WHOLE_MARKET, day, day, EMPTY_ANSWER, _EMPTY_DAY))
         else:
-            run.collector.add(call.result[0])
+            _hand_over(run, call.result[0])
         run.report_progress("market")
         if run.breaker.open:
             break  # leaving the loop cancels the days not started; the fallback will not run either
@@ -261,7 +268,7 @@ def _fetch_symbol_ranges(
             run.symbols_done += 1
             run.breaker.record(call)
             if call.ok:
-                run.collector.add(call.result)
+                _hand_over(run, call.result)
             else:
                 run.record_failure(code, todo[code][0], todo[code][-1], call.error)
             if count % run.progress_every == 0 or count == len(todo):
