@@ -38,7 +38,9 @@ MEMORY_BOUND = 50 * 2**20
 
 def _stored(db) -> list[tuple]:
     with open_warehouse(db, read_only=True) as con:
-        return con.execute("SELECT * EXCLUDE (ingested_at) FROM daily_bars ORDER BY code, trade_date").fetchall()
+        return con.execute(
+            "SELECT * EXCLUDE (ingested_at) FROM daily_bars ORDER BY code, trade_date"
+        ).fetchall()
 
 
 def test_a_market_fetch_and_a_symbol_fetch_store_the_same_rows(shared_simulator, tmp_path):
