@@ -17,6 +17,7 @@ from marketdata_pipeline.storage.writes import (
     replace_daily_bars,
     replace_daily_bars_from_stage,
     replace_stock_universe,
+    replace_stock_universes,
     replace_trade_calendar,
     rows_per_day,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "replace_daily_bars",
     "replace_daily_bars_from_stage",
     "replace_stock_universe",
+    "replace_stock_universes",
     "replace_trade_calendar",
     "rows_per_day",
     "write_transaction",

@@ -120,6 +120,16 @@ STOCK_UNIVERSE = RowSpec(
     key=("code",),
 )
 
+STOCK_UNIVERSE_DAY = "trade_date"
+"""The column the writer adds to each day's universe rows to store many days at once."""
+STOCK_UNIVERSE_BY_DAY = RowSpec(
+    name=STOCK_UNIVERSE.name,
+    fields=(*STOCK_UNIVERSE.fields, Field(STOCK_UNIVERSE_DAY, "trade_date", Kind.DATE, required=True)),
+    code_column="code",
+    date_column=STOCK_UNIVERSE_DAY,
+    key=("code", STOCK_UNIVERSE_DAY),
+)
+
 TRADE_CALENDAR = RowSpec(
     name="trade calendar",
     fields=(

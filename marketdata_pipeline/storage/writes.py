@@ -8,14 +8,20 @@ Re-running with the same rows gives the same table. Call `ensure_schema(con)` on
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
 
 from marketdata_pipeline.batching import BATCHES, batch_of
-from marketdata_pipeline.storage.answers import ADJUST_FACTORS, DAILY_BARS, STOCK_UNIVERSE, TRADE_CALENDAR
+from marketdata_pipeline.storage.answers import (
+    ADJUST_FACTORS,
+    DAILY_BARS,
+    STOCK_UNIVERSE_BY_DAY,
+    STOCK_UNIVERSE_DAY,
+    TRADE_CALENDAR,
+)
 from marketdata_pipeline.storage.connection import write_transaction
 from marketdata_pipeline.storage.incoming import (
     ROW,
@@ -128,17 +134,38 @@ def replace_stock_universe(con: duckdb.DuckDBPyConnection, universe: pd.DataFram
 
     `universe` is query_all_stock's rows joined with query_stock_basic's (see `answers.STOCK_UNIVERSE`).
     """
-    _check_range(trade_date, trade_date)
-    with registered(con, STOCK_UNIVERSE, universe) as view:
-        _check_rows(con, STOCK_UNIVERSE, view)
+    return replace_stock_universes(con, {trade_date: universe})[trade_date]
+
+
+def replace_stock_universes(
+    con: duckdb.DuckDBPyConnection, universes: Mapping[date, pd.DataFrame]
+) -> dict[date, int]:
+    """Replace the universe of each day of `universes` (day -> rows as for `replace_stock_universe`)
+    in one validation and one transaction; return the rows stored per day.
+
+    A history load stores thousands of days: one statement per chunk of days, not per day.
+    """
+    days = sorted(universes)
+    for day in days:
+        _check_range(day, day)
+    if not days:
+        return {}
+    frames = [universes[day].assign(**{STOCK_UNIVERSE_DAY: day.isoformat()}) for day in days]
+    with registered(con, STOCK_UNIVERSE_BY_DAY, pd.concat(frames, ignore_index=True)) as view:
+        _check_rows(con, STOCK_UNIVERSE_BY_DAY, view)
         codes = _distinct_codes(con, view)
         batches = pd.DataFrame({"code": codes, "batch": [batch_of(code) for code in codes]}, dtype="str")
         with registered_frame(con, batches) as batch_view, write_transaction(con):
-            con.execute("DELETE FROM stock_universe WHERE trade_date = ?", [trade_date])
-            typed = STOCK_UNIVERSE.select_typed(
-                f"{view} JOIN {batch_view} USING (code)", "? AS trade_date", "batch"
-            )
-            return _inserted(con.execute(f"INSERT INTO stock_universe BY NAME {typed}", [trade_date]))
+            con.execute("DELETE FROM stock_universe WHERE list_contains(?, trade_date)", [days])
+            typed = STOCK_UNIVERSE_BY_DAY.select_typed(f"{view} JOIN {batch_view} USING (code)", "batch")
+            con.execute(f"INSERT INTO stock_universe BY NAME {typed}")
+            counts = con.execute(
+                "SELECT trade_date, count(*) FROM stock_universe WHERE list_contains(?, trade_date) "
+                "GROUP BY 1",
+                [days],
+            ).fetchall()
+    stored = {day: int(count) for day, count in counts}
+    return {day: stored.get(day, 0) for day in days}
 
 
 def replace_trade_calendar(

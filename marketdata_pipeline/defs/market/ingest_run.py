@@ -33,7 +33,7 @@ from marketdata_pipeline.storage import (
     check_unique_bars,
     record_failures,
     replace_daily_bars_from_stage,
-    replace_stock_universe,
+    replace_stock_universes,
     rows_per_day,
 )
 
@@ -188,7 +188,6 @@ def store_universes(warehouse, universes: dict) -> dict[date, int]:
             "pick a published trading day"
         )
     with warehouse.get_connection() as con:
-        return {
-            day: replace_stock_universe(con, universe.drop(columns="batch"), day)
-            for day, universe in universes.items()
-        }
+        return replace_stock_universes(
+            con, {day: universe.drop(columns="batch") for day, universe in universes.items()}
+        )
