@@ -3,12 +3,7 @@ run, and a long range that never sits in memory."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
@@ -23,6 +18,7 @@ from marketdata_pipeline.ingest import (
     fetch_universe,
     trading_days,
 )
+from marketdata_pipeline.launch import running_simulator
 from marketdata_pipeline.storage import BarStage, open_warehouse
 from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
 from marketdata_pipeline_tests.pipeline.runs import materialize_daily_bars, resources_for, run_summary
@@ -85,30 +81,16 @@ def test_a_days_run_materializes_its_stock_universe_and_each_partitions_own_rows
     assert run_summary(result)["rows"] == sum(per_batch.values())
 
 
-@contextmanager
-def _simulator_process() -> Iterator[tuple[str, int]]:
-    """The simulator in a process of its own, so only the pipeline's memory is traced here."""
-    command = [sys.executable, "-m", "marketdata_pipeline.cli", "simulator", "--port", "0",
-               "--today", SIMULATOR_TODAY.isoformat()]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        found = re.search(r"listening on ([\d.]+):(\d+)", line)
-        assert found, f"the simulator did not start: {line!r}"
-        yield found[1], int(found[2])
-    finally:
-        process.terminate()
-        process.wait(10)
-        process.stdout.close()
-
-
 @pytest.mark.slow
 def test_a_long_range_fetch_never_holds_the_range_in_memory():
     """The bars path of a daily_bars run (fetch -> stage), traced: a run holding the range fails it.
 
     The simulator runs in its own process so only this side's allocations count.
     """
-    with _simulator_process() as address, BaoStockPool([address], max_size=4, request_timeout=30.0) as pool:
+    with (
+        running_simulator("--today", SIMULATOR_TODAY.isoformat()) as address,
+        BaoStockPool([address], max_size=4, request_timeout=30.0) as pool,
+    ):
         days = trading_days(fetch_trade_calendar(pool, *LONG_RANGE))
         universe = fetch_universe(pool, LONG_RANGE[1])
         codes = a_share_codes(universe[universe["batch"] == BATCH])
