@@ -107,13 +107,15 @@ ADJUST_FACTORS = RowSpec(
 STOCK_UNIVERSE = RowSpec(
     name="stock universe",
     fields=(
-        Field("code", "code", Kind.CODE, required=True),
-        Field("tradeStatus", "trade_status", Kind.FLAG, required=True),
-        Field("code_name", "code_name", Kind.TEXT),
-        Field("ipoDate", "ipo_date", Kind.DATE),
-        Field("outDate", "out_date", Kind.DATE),
-        Field("type", "type", Kind.SMALLINT),
-        Field("status", "status", Kind.SMALLINT),
+        Field("code", "code", Kind.CODE, required=True, description="BaoStock code: sh.600000, sz.000001."),
+        Field("tradeStatus", "trade_status", Kind.FLAG, required=True, description="1 trading, 0 suspended."),
+        Field("code_name", "code_name", Kind.TEXT, description="Security name that day."),
+        Field("ipoDate", "ipo_date", Kind.DATE, description="Listing date (query_stock_basic)."),
+        Field("outDate", "out_date", Kind.DATE, description="Delisting date; NULL while listed."),
+        Field(
+            "type", "type", Kind.SMALLINT, description="1 stock, 2 index, 3 other, 4 convertible bond, 5 ETF."
+        ),
+        Field("status", "status", Kind.SMALLINT, description="1 listed, 0 delisted (as of the fetch)."),
     ),
     code_column="code",
     date_column=None,
@@ -124,7 +126,10 @@ STOCK_UNIVERSE_DAY = "trade_date"
 """The column the writer adds to each day's universe rows to store many days at once."""
 STOCK_UNIVERSE_BY_DAY = RowSpec(
     name=STOCK_UNIVERSE.name,
-    fields=(*STOCK_UNIVERSE.fields, Field(STOCK_UNIVERSE_DAY, "trade_date", Kind.DATE, required=True)),
+    fields=(
+        *STOCK_UNIVERSE.fields,
+        Field(STOCK_UNIVERSE_DAY, "trade_date", Kind.DATE, required=True, description="Trading day."),
+    ),
     code_column="code",
     date_column=STOCK_UNIVERSE_DAY,
     key=("code", STOCK_UNIVERSE_DAY),

@@ -105,3 +105,17 @@ def test_a_long_range_fetch_never_holds_the_range_in_memory():
     assert report.failures == [] and report.bars.empty
     assert staged > 70_000
     assert peak < MEMORY_BOUND, f"peak {peak / 2**20:.0f} MB for {staged} rows: the fetch held the range"
+
+
+@pytest.mark.parametrize("table", ["daily_bars", "stock_universe"])
+def test_the_asset_page_describes_every_column_of_the_table(tmp_path, table):
+    from marketdata_pipeline.defs.market.assets import daily_bars, stock_universe
+    from marketdata_pipeline.storage import ensure_schema
+
+    asset = {"daily_bars": daily_bars, "stock_universe": stock_universe}[table]
+    schema = asset.metadata_by_key[asset.key]["dagster/column_schema"]
+    with open_warehouse(tmp_path / "warehouse.duckdb") as con:
+        ensure_schema(con)
+        columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+    assert sorted(column.name for column in schema.columns) == sorted(columns)
+    assert all(column.description for column in schema.columns)

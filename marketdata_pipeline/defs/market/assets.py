@@ -82,6 +82,7 @@ def trade_calendar(
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=BAOSTOCK_SLOTS,
     output_required=False,
+    metadata={"dagster/column_schema": slices.STOCK_UNIVERSE_SCHEMA, "dagster/table_name": "stock_universe"},
 )
 def stock_universe(
     context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource

@@ -19,6 +19,7 @@ from marketdata_pipeline.defs.market.publication import BARS_PUBLISHED_AT, lates
 from marketdata_pipeline.ingest import Progress
 from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
 from marketdata_pipeline.storage import DAILY_BARS_COLUMNS
+from marketdata_pipeline.storage.answers import STOCK_UNIVERSE_BY_DAY
 
 FAILURES_SHOWN = 20
 DAILY_BARS, STOCK_UNIVERSE = "daily_bars", "stock_universe"
@@ -28,6 +29,15 @@ DAILY_BARS_SCHEMA = dg.TableSchema(
     columns=[
         dg.TableColumn(name, sql_type.split()[0], description=description)
         for name, sql_type, description in DAILY_BARS_COLUMNS
+    ]
+)
+STOCK_UNIVERSE_SCHEMA = dg.TableSchema(
+    columns=[
+        *(
+            dg.TableColumn(f.target, f.kind.sql_type, description=f.description)
+            for f in STOCK_UNIVERSE_BY_DAY.stored
+        ),
+        dg.TableColumn("batch", "VARCHAR", description="Partition batch b00..b15 of the code."),
     ]
 )
 
