@@ -148,7 +148,9 @@ def run() -> None:
                 script = [sys.executable, "-c", SCRIPT, *map(str, address), str(root / "script.duckdb"),
                           str(first), str(TODAY), *codes]  # fmt: skip
                 script_s, script_peak, out = timed_process(script, env)
-                script_rows = json.loads(out.splitlines()[0])["rows"]
+                # The official client prints its own lines ("login success!"): the summary is the last.
+                summary = [line for line in out.splitlines() if line.startswith("{")][-1]
+                script_rows = json.loads(summary)["rows"]
         if script_rows != rows:
             raise RuntimeError(f"the pipeline stored {rows} rows, the script {script_rows}")
         print(f"{latency:>5}ms {'script (official client, one session)':<44}{script_s:>9.1f}{1.0:>9.2f}x"
