@@ -40,8 +40,9 @@ def test_dagster_asset_materialize_writes_exactly_the_batchs_rows_for_the_day(sh
 
     assert done.returncode == 0, done.stderr[-3000:]
     with official.official_client(shared_simulator.address) as client:
-        market = official.read_all(client.query_daily_history_k_AStock(DAY.isoformat()))
-    expected = sorted(official.typed(row) for row in market if batch_of(row[1]) == BATCH)
+        answer = client.query_daily_history_k_AStock(DAY.isoformat())
+        market = official.read_all(answer)
+    expected = sorted(official.typed(row, answer.fields) for row in market if batch_of(row[1]) == BATCH)
     stored = stored_bars(db, BATCH, date(2015, 1, 1), date(2030, 12, 31))
     assert len(stored) == len(expected) > 300
     assert [row[1] for row in stored] == [row[1] for row in expected]
