@@ -54,8 +54,8 @@ class DemoRun:
 # The demo's runs, in order; one line each (e.g. a universe-and-bars job is one more entry).
 RUNS = (
     DemoRun("trade_calendar_job", ("trade_calendar",), lambda days: None),
-    DemoRun("stock_universe_job", ("stock_universe",), lambda days: (str(days[0]), str(days[-1]))),
-    # One run for every batch and day: one pool, one whole-market request per day.
+    # One run for every batch and day: one pool, one whole-market request per day; it stores and
+    # materializes the days' stock_universe too.
     DemoRun(
         "daily_bars_job", ("daily_bars",),
         lambda days: (f"{BATCHES[0]}|{days[0]}", f"{BATCHES[-1]}|{days[-1]}"),
@@ -118,9 +118,12 @@ def _run(definitions, instance, run: DemoRun, trading: list[date], stats_file: P
     line.seconds = time.perf_counter() - started
     line.requests = _server_requests(stats_file, since=time.time()) - requests_before
     line.status = "SUCCESS" if result.success else "FAILURE"
+    events = result.all_events
+    # daily_bars records its run's numbers once, as an observation; the other assets on a materialization.
+    observed = [e.asset_observation_data.asset_observation for e in events if e.is_asset_observation]
     for asset in run.assets:
-        # A range run stores one materialization per partition, all with the run's metadata: read one.
-        for materialization in result.asset_materializations_for_node(asset)[:1]:
+        summaries = [o for o in observed if o.asset_key.path == [asset]]
+        for materialization in summaries or result.asset_materializations_for_node(asset)[:1]:
             metadata = {key: value.value for key, value in materialization.metadata.items()}
             line.rows += int(metadata.get("rows", 0))
             line.symbols += int(metadata.get("symbols", metadata.get("codes", 0)))

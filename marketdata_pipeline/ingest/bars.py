@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 
 import pandas as pd
 
@@ -28,35 +29,75 @@ def row_date(row: Row) -> str:
     return row[_DATE]
 
 
-class BarCollector:
-    """The rows of one run, keyed by (code, date): rows outside the run are dropped, first row wins."""
+CHUNK_ROWS = 20_000
+"""Rows a collector with a sink holds at most before handing them on (~25 MB of wire strings)."""
 
-    def __init__(self, codes: Iterable[str], day_isos: Iterable[str]):
-        self._codes = frozenset(codes)
-        self._days = frozenset(day_isos)
-        self._rows: dict[tuple[str, str], Row] = {}
-        self.days_by_code: dict[str, set[str]] = {code: set() for code in self._codes}
+
+class BarCollector:
+    """The rows of one run, each (code, date) once: rows outside the run are dropped, first row wins.
+
+    With a `sink`, rows leave in chunks (a DataFrame of DAILY_FIELDS strings) once `chunk_rows`
+    are pending, and only a bitmap of which days each code has stays: memory does not grow with the
+    range. Without one, every row is kept for `to_frame`.
+    """
+
+    def __init__(
+        self,
+        codes: Iterable[str],
+        day_isos: Iterable[str],
+        *,
+        sink: Callable[[pd.DataFrame], object] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ):
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        self._day_index = {iso: index for index, iso in enumerate(day_isos)}
+        self._seen = {code: bytearray(len(self._day_index)) for code in codes}
+        self._pending: list[Row] = []
+        self._sink, self._chunk_rows = sink, chunk_rows
+        self._count = 0
+        self.peak_pending = 0
+        """The most rows held at once: what a bounded-memory test reads."""
 
     def wants(self, row: Row) -> bool:
         """Whether `row` is one of the run's codes on one of its days."""
-        return row[_CODE] in self._codes and row[_DATE] in self._days
+        return row[_CODE] in self._seen and row[_DATE] in self._day_index
 
     def add(self, rows: Iterable[Row]) -> int:
         """Keep the wanted rows not seen yet; returns how many were new."""
         added = 0
         for row in rows:
-            key = (row[_CODE], row[_DATE])
-            if key in self._rows or not self.wants(row):
+            seen, index = self._seen.get(row[_CODE]), self._day_index.get(row[_DATE])
+            if seen is None or index is None or seen[index]:
                 continue
-            self._rows[key] = row
-            self.days_by_code[key[0]].add(key[1])
+            seen[index] = 1
+            self._pending.append(row)
             added += 1
+        self._count += added
+        self.peak_pending = max(self.peak_pending, len(self._pending))
+        if self._sink is not None and len(self._pending) >= self._chunk_rows:
+            self.flush()
         return added
 
+    def flush(self) -> None:
+        """Hand the pending rows to the sink (no-op without one)."""
+        if self._sink is not None and self._pending:
+            chunk, self._pending = self._pending, []
+            self._sink(_frame(chunk))
+
+    def missing_days(self, code: str, expected: Iterable[date]) -> list[date]:
+        """The `expected` days (run days) for which `code` has no row yet."""
+        seen = self._seen[code]
+        return [day for day in expected if not seen[self._day_index[day.isoformat()]]]
+
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._count
 
     def to_frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame of DAILY_FIELDS string columns, sorted by code then date."""
-        ordered = [self._rows[key] for key in sorted(self._rows)]
-        return pd.DataFrame(ordered, columns=list(DAILY_FIELDS), dtype=str)
+        """The kept rows, sorted by code then date (empty with a sink: the sink has had them all)."""
+        self.flush()
+        return _frame(sorted(self._pending, key=lambda row: (row[_CODE], row[_DATE])))
+
+
+def _frame(rows: list[Row]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(DAILY_FIELDS), dtype=str)

@@ -37,11 +37,6 @@ def listed_days(trading_days: Iterable[date], window: ListingWindow) -> list[dat
     return [day for day in trading_days if (ipo is None or day >= ipo) and (out is None or day < out)]
 
 
-def missing_days(expected: Iterable[date], got: set[str]) -> list[date]:
-    """The expected days (dates) absent from `got` (ISO date strings as the bars carry them)."""
-    return [day for day in expected if day.isoformat() not in got]
-
-
 def incomplete_reason(n_got: int, n_expected: int) -> str:
     """The failure message of a symbol with fewer bars than listed trading days."""
     return f"incomplete: {n_got} of {n_expected} days"

@@ -13,14 +13,22 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 
-from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV, BarCollector, daily_rows, row_code, row_date
+import pandas as pd
+
+from marketdata_pipeline.ingest.bars import (
+    CHUNK_ROWS,
+    DAILY_FIELDS_CSV,
+    BarCollector,
+    daily_rows,
+    row_code,
+    row_date,
+)
 from marketdata_pipeline.ingest.breaker import NOT_TRIED, Breaker, threshold_for
 from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, require_requests, run_bounded
 from marketdata_pipeline.ingest.completeness import (
     ALWAYS_LISTED,
     incomplete_reason,
     listed_days,
-    missing_days,
     normalize_listed,
 )
 from marketdata_pipeline.ingest.inputs import check_codes, check_days, check_progress_every, worker_count
@@ -50,6 +58,8 @@ def fetch_daily_bars(
     progress_every: int = DEFAULT_PROGRESS_EVERY,
     retry: RetryPolicy | None = None,
     cost_model: CostModel | None = None,
+    sink: Callable[[pd.DataFrame], object] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> FetchReport:
     """Fetch unadjusted daily bars of `codes` on `trading_days` (sorted dates) through `pool`.
 
@@ -57,11 +67,14 @@ def fetch_daily_bars(
     and turns on the completeness check. `on_progress` is called on the
     caller's thread every `progress_every` symbols, after each whole-market
     day, and once at the end. Failures never raise: they are in the report.
+    With `sink`, the bars go to it in chunks of about `chunk_rows` (on the
+    caller's thread) and the report's `bars` is empty: a long range is never
+    held in memory.
     """
     workers = worker_count(pool, max_workers)
     run = _FetchRun(
         check_codes(codes), check_days(trading_days), listed, on_progress, progress_every,
-        Breaker(threshold_for(workers)),
+        Breaker(threshold_for(workers)), sink, chunk_rows,
     )  # fmt: skip
     plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
     require_requests(pool, plan.estimated_requests)
@@ -75,7 +88,10 @@ def fetch_daily_bars(
 def _fetch_by_plan(run: _FetchRun, plan: FetchPlan, pool, workers: int, retry: RetryPolicy) -> None:
     if plan.strategy == "market":
         _fetch_market_days(run, pool, workers, retry)
-        _fetch_symbol_ranges(run, pool, workers, retry, run.missing_by_code(), phase="fallback")
+        missing = run.missing_by_code()
+        if run.market_failures:
+            run.notes.append(fallback_note(run.market_failures, missing))
+        _fetch_symbol_ranges(run, pool, workers, retry, missing, phase="fallback")
     else:
         _fetch_symbol_ranges(run, pool, workers, retry, run.expected_by_code(), phase="symbol")
 
@@ -91,13 +107,18 @@ class _FetchRun:
         on_progress: Callable[[Progress], None] | None,
         progress_every: int,
         breaker: Breaker,
+        sink: Callable[[pd.DataFrame], object] | None,
+        chunk_rows: int,
     ):
         self.started = time.monotonic()
         self.codes, self.days = codes, days
         self.windows = normalize_listed(listed)
         self.check_listing = listed is not None
-        self.collector = BarCollector(codes, [day.isoformat() for day in days])
+        self.collector = BarCollector(
+            codes, [day.isoformat() for day in days], sink=sink, chunk_rows=chunk_rows
+        )
         self.failures: dict[str, FetchFailure] = {}
+        self.notes: list[str] = []
         self.market_failures: list[FetchFailure] = []
         self.requests = self.symbols_done = self.days_done = self.fallback_symbols = 0
         self.on_progress = on_progress
@@ -113,8 +134,7 @@ class _FetchRun:
         return {code: self.expected_days(code) for code in self.codes}
 
     def missing_by_code(self) -> dict[str, list[date]]:
-        got = self.collector.days_by_code
-        return {code: missing_days(self.expected_days(code), got[code]) for code in self.codes}
+        return {code: self.collector.missing_days(code, self.expected_days(code)) for code in self.codes}
 
     def record_failure(self, code: str, first: date, last: date, error: Exception) -> None:
         self.failures.setdefault(code, FetchFailure.from_error(code, first, last, error))
@@ -160,7 +180,15 @@ class _FetchRun:
             duration_s=time.monotonic() - self.started,
             fallback_symbols=self.fallback_symbols,
             market_failures=list(self.market_failures),
+            notes=list(self.notes),
         )
+
+
+def _hand_over(run: _FetchRun, rows: list) -> None:
+    """Give an answer's rows to the collector, then empty the list: `run_bounded` keeps every
+    finished call (and so its rows) until the whole fetch ends, which would hold the range."""
+    run.collector.add(rows)
+    rows.clear()
 
 
 def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -> None:
@@ -189,10 +217,27 @@ def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -
         elif call.result[1] == 0:
             run.market_failures.append(FetchFailure(WHOLE_MARKET, day, day, EMPTY_ANSWER, _EMPTY_DAY))
         else:
-            run.collector.add(call.result[0])
+            _hand_over(run, call.result[0])
         run.report_progress("market")
         if run.breaker.open:
             break  # leaving the loop cancels the days not started; the fallback will not run either
+
+
+def fallback_note(market_failures: list[FetchFailure], missing: Mapping[str, list[date]]) -> str:
+    """What a run does about whole-market days that failed or answered empty, for its log.
+
+    Those days are never asked symbol by symbol, day by day: each symbol short of bars gets ONE
+    range request over all its missing days, paced like every request of the run.
+    """
+    days = sorted(failure.start_date for failure in market_failures)
+    kinds = sorted({failure.error_type for failure in market_failures})
+    symbols = sum(1 for wanted in missing.values() if wanted)
+    span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{days[0]}"
+    return (
+        f"{len(days)} whole-market day(s) failed or answered empty ({', '.join(kinds)}; {span}): "
+        f"planned as {symbols} per-symbol range requests, one per symbol over all its missing days, "
+        "under the run's request cap (not one request per symbol and day)"
+    )
 
 
 def _fetch_symbol_ranges(
@@ -224,7 +269,7 @@ def _fetch_symbol_ranges(
             run.symbols_done += 1
             run.breaker.record(call)
             if call.ok:
-                run.collector.add(call.result)
+                _hand_over(run, call.result)
             else:
                 run.record_failure(code, todo[code][0], todo[code][-1], call.error)
             if count % run.progress_every == 0 or count == len(todo):

@@ -97,6 +97,8 @@ class FetchReport:
     fallback_symbols: int = 0
     market_failures: list[FetchFailure] = field(default_factory=list)
     """Whole-market days that failed (code `*`); their symbols were refetched one by one."""
+    notes: list[str] = field(default_factory=list)
+    """Decisions the fetch took that the run log should show (how failed market days were planned)."""
 
     @property
     def rows(self) -> int:

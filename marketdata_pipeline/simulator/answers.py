@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 from baostock.common import contants as cons
 
-from marketdata_pipeline.baostock.fields import DAILY_FIELDS, FIELDS_BY_FREQUENCY
+from marketdata_pipeline.baostock.fields import FIELDS_BY_FREQUENCY
 from marketdata_pipeline.simulator import kdata
 from marketdata_pipeline.simulator.clock import PublicationClock
 from marketdata_pipeline.simulator.market import Market
@@ -29,7 +29,7 @@ ADJUST_FACTOR_FIELDS = "code,dividOperateDate,foreAdjustFactor,backAdjustFactor,
 DAILY_FACTOR_SPELLINGS = ("adjustFactor", "adjustFacto")
 """How query_daily_adjust_factor may name its last field: the package demo's, and the one seen live."""
 STOCK_BASIC_FIELDS = "code, code_name, ipoDate, outDate, type, status"
-WHOLE_MARKET_FIELDS = ",".join(DAILY_FIELDS)
+WHOLE_MARKET_FIELDS = ",".join(kdata.WHOLE_MARKET_FIELDS)
 _CODE_RE = re.compile(r"^(sh|sz)\.\d{6}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WHOLE_MARKET_CACHE = 4  # ~6 MB of row strings per day
@@ -64,6 +64,9 @@ class Answers:
     def __init__(self, market: Market, clock: PublicationClock):
         self.market = market
         self.clock = clock
+        self.market_depth_days: int | None = None
+        """How many trading days back (through the latest published) whole-market answers reach;
+        older days answer empty, as a server whose history is shallower would. None: all history."""
         self._whole_market: OrderedDict[tuple[str, str], list[list[str]]] = OrderedDict()
         self._lock = threading.Lock()
         self.daily_factor_field = DAILY_FACTOR_SPELLINGS[0]
@@ -176,9 +179,15 @@ class Answers:
         when = _parse_date(day, "date")
         rows: list[list[str]] = []
         index = self.market.timeline.index_of(when)
-        if index is not None and when <= self.clock.bars_through():
+        if index is not None and when <= self.clock.bars_through() and self._within_depth(index):
             rows = self._whole_market_rows(day, index)
         return [*SUCCESS, method, user, numeric_records_json(rows), WHOLE_MARKET_FIELDS]
+
+    def _within_depth(self, index: int) -> bool:
+        if self.market_depth_days is None:
+            return True
+        latest = self.market.timeline.index_on_or_before(self.clock.bars_through())
+        return index > latest - self.market_depth_days
 
     def daily_adjust_factor(self, f: list[str]) -> list[str]:
         method, user, day = _expect(f, 3)

@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="query_daily_adjust_factor's last field (live: adjustFacto)")  # fmt: skip
     parser.add_argument("--password", default=None,
                         help="the only password logins may use (else 10001002)")  # fmt: skip
+    parser.add_argument("--market-depth-days", type=_depth, default=None,
+                        help="whole-market answers reach only this many trading days back")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         corrupt_rate=args.corrupt_rate, error_rate=args.error_rate, error_code=args.error_code,
         max_logins=args.max_logins, idle_close_s=args.idle_close_s, anomalies=args.anomaly,
         daily_factor_field=args.daily_factor_field,
+        market_depth_days=args.market_depth_days,
     )  # fmt: skip
     simulator.faults.password = args.password
     with simulator:
@@ -111,6 +114,13 @@ def _positive(text: str) -> float:
 
 def _non_negative_int(text: str) -> int:
     return _via_faults("max_logins", _parsed(text, int, "an integer"), text)
+
+
+def _depth(text: str) -> int:
+    value = _parsed(text, int, "a number of trading days")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of trading days")
+    return value
 
 
 def _error_code(text: str) -> str:

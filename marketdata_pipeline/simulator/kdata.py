@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.simulator import noise
 from marketdata_pipeline.simulator.market import Market
 from marketdata_pipeline.simulator.prices import DailyBars, round2, round6
@@ -60,15 +59,38 @@ def kdata_rows(
     return [list(row) for row in zip(*(columns[name]() for name in fields), strict=True)]
 
 
+WHOLE_MARKET_FIELDS: tuple[str, ...] = (
+    "date", "code", "open", "high", "low", "close", "preclose", "volume", "amount", "adjustflag",
+    "turn", "tradestatus", "pctChg", "peTTM", "pbMRQ", "psTTM", "pcfNcfTTM", "isST",
+)  # fmt: skip
+"""The whole-market answer's field order: pbMRQ before psTTM, unlike the per-symbol query
+(baostock 0.9.4's demo/demo_daily_k_4_AStock.py; public parsers of live answers agree)."""
+STALE_VOLUME_BEFORE_YEAR = 2017
+"""Suspended rows of whole-market days before this year may carry a stale volume with amount 0."""
+
+
 def whole_market_rows(market: Market, day: int) -> list[list[str]]:
-    """Every A-share listed on day index `day`, 18 daily fields, unadjusted."""
+    """Every A-share listed on day index `day`, 18 daily fields, unadjusted, in WHOLE_MARKET_FIELDS order.
+
+    Suspended rows have the real answer's shape: empty volume and amount, and on some old days a
+    stale non-zero volume with amount 0 (the per-symbol answer gives 0 and 0 for the same day).
+    """
     bars = market.whole_market_day(day)
     keep = bars.listed[:, 0]
     view = _View(bars, (keep, 0))
-    codes = [market.universe.codes[s] for s in market.stock_positions[keep].tolist()]
+    positions = market.stock_positions[keep]
+    codes = [market.universe.codes[s] for s in positions.tolist()]
     days = np.full(len(codes), day)
     columns = _daily_columns(market, view, days, codes, view["suspended"], np.ones(len(codes)), RAW)
-    return [list(row) for row in zip(*(columns[name]() for name in DAILY_FIELDS), strict=True)]
+    rows = [list(row) for row in zip(*(columns[name]() for name in WHOLE_MARKET_FIELDS), strict=True)]
+    volume, amount = WHOLE_MARKET_FIELDS.index("volume"), WHOLE_MARKET_FIELDS.index("amount")
+    old = int(market.timeline.iso_dates[day][:4]) < STALE_VOLUME_BEFORE_YEAR
+    code_ids = market.profiles.code_id[positions]
+    for k in np.flatnonzero(view["suspended"]).tolist():
+        stale = old and (int(code_ids[k]) + day) % 3 == 0
+        rows[k][volume] = str(100 * (1 + (int(code_ids[k]) * 7 + day) % 9_000)) if stale else ""
+        rows[k][amount] = "0" if stale else ""
+    return rows
 
 
 class _View:

@@ -41,6 +41,7 @@ class Simulator:
         idle_close_s: float | None = None,
         anomalies: Iterable[str] | Mapping[str, float] | None = None,
         daily_factor_field: str = DAILY_FACTOR_SPELLINGS[0],
+        market_depth_days: int | None = None,
     ):
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer 0-65535 (0 picks a free one), got {port!r}")
@@ -57,11 +58,25 @@ class Simulator:
         self._dice = FaultDice(seed)
         self._stats = ServerStats()
         self._answers: Answers | None = None
+        self.market_depth_days = market_depth_days
         self._listener: socket.socket | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._connections: dict[Connection, threading.Thread] = {}
         self._acceptor: threading.Thread | None = None
+
+    @property
+    def market_depth_days(self) -> int | None:
+        """Trading days of history the whole-market query answers (None: all); settable at run time."""
+        return self._market_depth_days
+
+    @market_depth_days.setter
+    def market_depth_days(self, days: int | None) -> None:
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise ValueError(f"market_depth_days must be a positive number of trading days or None: {days!r}")
+        self._market_depth_days = days
+        if self._answers is not None:
+            self._answers.market_depth_days = days
 
     @property
     def address(self) -> tuple[str, int]:
@@ -76,6 +91,7 @@ class Simulator:
         if self._answers is None:
             self._answers = Answers(self._market(), self.clock)
             self._answers.daily_factor_field = self.daily_factor_field
+            self._answers.market_depth_days = self._market_depth_days
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

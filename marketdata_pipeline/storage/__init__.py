@@ -9,20 +9,27 @@ from marketdata_pipeline.storage.checks import (
 from marketdata_pipeline.storage.connection import WarehouseLockedError, open_warehouse, write_transaction
 from marketdata_pipeline.storage.incoming import MalformedRowsError
 from marketdata_pipeline.storage.revisions import with_trailing_days
-from marketdata_pipeline.storage.schema import ensure_schema
+from marketdata_pipeline.storage.schema import DAILY_BARS_COLUMNS, ensure_schema
+from marketdata_pipeline.storage.stage import BarStage, attached
 from marketdata_pipeline.storage.writes import (
     record_failures,
     replace_adjust_factors,
     replace_daily_bars,
+    replace_daily_bars_from_stage,
     replace_stock_universe,
+    replace_stock_universes,
     replace_trade_calendar,
+    rows_per_day,
 )
 
 __all__ = [
     "A_SHARES",
+    "DAILY_BARS_COLUMNS",
+    "BarStage",
     "CheckResult",
     "MalformedRowsError",
     "WarehouseLockedError",
+    "attached",
     "ensure_schema",
     "open_warehouse",
     "record_failures",
@@ -30,8 +37,11 @@ __all__ = [
     "run_daily_bars_checks",
     "replace_adjust_factors",
     "replace_daily_bars",
+    "replace_daily_bars_from_stage",
     "replace_stock_universe",
+    "replace_stock_universes",
     "replace_trade_calendar",
     "with_trailing_days",
+    "rows_per_day",
     "write_transaction",
 ]

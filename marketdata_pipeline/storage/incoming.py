@@ -21,21 +21,22 @@ from pandas.api.types import infer_dtype
 
 
 class Kind(Enum):
-    """How a BaoStock string becomes a warehouse value: (what is accepted, the SQL cast)."""
+    """How a BaoStock string becomes a warehouse value: (what is accepted, the SQL cast, the SQL type)."""
 
-    DATE = ("a date YYYY-MM-DD", "CAST({v} AS DATE)")
-    DOUBLE = ("a finite decimal number", "CAST({v} AS DOUBLE)")
-    BIGINT = ("an integer", "CAST({v} AS BIGINT)")
-    SMALLINT = ("a small integer", "CAST({v} AS SMALLINT)")
-    FLAG = ("0 or 1", "CAST({v} AS SMALLINT)")
-    BOOLEAN = ("0 or 1", "({v} = '1')")
-    CODE = ("a code like sh.600000", "{v}")
-    TEXT = ("text", "{v}")
-    UNADJUSTED = ("3 (unadjusted; daily_bars stores raw prices, adjust at read time)", "{v}")
+    DATE = ("a date YYYY-MM-DD", "CAST({v} AS DATE)", "DATE")
+    DOUBLE = ("a finite decimal number", "CAST({v} AS DOUBLE)", "DOUBLE")
+    BIGINT = ("an integer", "CAST({v} AS BIGINT)", "BIGINT")
+    SMALLINT = ("a small integer", "CAST({v} AS SMALLINT)", "SMALLINT")
+    FLAG = ("0 or 1", "CAST({v} AS SMALLINT)", "SMALLINT")
+    BOOLEAN = ("0 or 1", "({v} = '1')", "BOOLEAN")
+    CODE = ("a code like sh.600000", "{v}", "VARCHAR")
+    TEXT = ("text", "{v}", "VARCHAR")
+    UNADJUSTED = ("3 (unadjusted; daily_bars stores raw prices, adjust at read time)", "{v}", None)
 
-    def __init__(self, accepted: str, cast: str) -> None:
+    def __init__(self, accepted: str, cast: str, sql_type: str | None) -> None:
         self.accepted = accepted
         self.cast = cast
+        self.sql_type = sql_type
 
 
 _NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
@@ -54,14 +55,24 @@ _MALFORMED: dict[Kind, str] = {
 }
 
 
+SUSPENDED_FLAG = "tradestatus"
+"""The daily-bar field whose "0" marks a suspended row."""
+
+
 @dataclass(frozen=True)
 class Field:
-    """One BaoStock column: its name on the wire, its warehouse column (None: checked, not stored)."""
+    """One BaoStock column: its name on the wire, its warehouse column (None: checked, not stored).
+
+    `when_suspended` is the canonical stored value on a suspended row (tradestatus 0), whatever the
+    answer sent: the two daily queries describe the same suspended day differently.
+    """
 
     source: str
     target: str | None
     kind: Kind
     required: bool = False
+    description: str = ""
+    when_suspended: str | None = None
 
     @property
     def value(self) -> str:
@@ -76,7 +87,15 @@ class Field:
 
     def typed(self) -> str:
         """The SQL expression giving the warehouse value (strict: a missed bad value still fails)."""
-        return f"{self.kind.cast.format(v=self.value)} AS {self.target}"
+        cast = self.kind.cast.format(v=self.value)
+        if self.when_suspended is not None:
+            cast = f"CASE WHEN \"{SUSPENDED_FLAG}\" = '0' THEN {self.when_suspended} ELSE {cast} END"
+        return f"{cast} AS {self.target}"
+
+    @property
+    def sql_type(self) -> str:
+        """The warehouse column's type, e.g. `DATE NOT NULL`."""
+        return f"{self.kind.sql_type}{' NOT NULL' if self.required else ''}"
 
 
 @dataclass(frozen=True)
@@ -93,9 +112,14 @@ class RowSpec:
     def columns(self) -> tuple[str, ...]:
         return tuple(f.source for f in self.fields)
 
+    @property
+    def stored(self) -> tuple[Field, ...]:
+        """The fields that become warehouse columns, in the table's order."""
+        return tuple(f for f in self.fields if f.target is not None)
+
     def select_typed(self, view: str, *extra: str) -> str:
         """SELECT the stored columns of `view` cast to the warehouse's types, plus `extra` expressions."""
-        stored = [f.typed() for f in self.fields if f.target is not None]
+        stored = [f.typed() for f in self.stored]
         return f"SELECT {', '.join([*stored, *extra])} FROM {view}"
 
 

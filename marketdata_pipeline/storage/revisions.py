@@ -26,9 +26,12 @@ REVISED_COLUMNS: tuple[str, ...] = (
 """The values of a bar that can be revised (all but its key and bookkeeping), compared as DOUBLE."""
 
 
-def record_revisions(con: duckdb.DuckDBPyConnection, incoming: str, *, seen_at: datetime) -> int:
-    """Record each value of `incoming` (SQL: typed daily_bars rows) that differs from the stored bar of
-    the same (code, trade_date); call it in the replacing transaction, before the old rows go."""
+def record_revisions(
+    con: duckdb.DuckDBPyConnection, incoming: str, params: Mapping[str, object], *, seen_at: datetime
+) -> int:
+    """Record each value of `incoming` (SQL: typed daily_bars rows, with named `params`) that differs
+    from the stored bar of the same (code, trade_date); call it in the replacing transaction, before
+    the old rows go."""
     changes = ", ".join(
         f"{{'column': '{col}', 'old': CAST(old.{col} AS DOUBLE), 'new': CAST(new.{col} AS DOUBLE)}}"
         for col in REVISED_COLUMNS
@@ -41,7 +44,7 @@ def record_revisions(con: duckdb.DuckDBPyConnection, incoming: str, *, seen_at: 
             FROM ({incoming}) AS new JOIN daily_bars AS old USING (code, trade_date)
         ) WHERE change['old'] IS DISTINCT FROM change['new']
         """,
-        {"seen_at": seen_at},
+        {**params, "seen_at": seen_at},
     ).fetchall()
     return int(count)
 

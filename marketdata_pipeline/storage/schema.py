@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import duckdb
 
+from marketdata_pipeline.storage.answers import DAILY_BARS, DAILY_BARS_WRITE_COLUMNS
 from marketdata_pipeline.storage.checks import FINDINGS_TABLE
 from marketdata_pipeline.storage.revisions import REVISIONS_TABLE
+
+DAILY_BARS_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    *((f.target, f.sql_type, f.description) for f in DAILY_BARS.stored),
+    *DAILY_BARS_WRITE_COLUMNS,
+)
+"""daily_bars' columns in table order: (name, SQL type, description), from the one definition."""
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "preclose")
 
 _TABLES: tuple[str, ...] = (
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS daily_bars (
-        trade_date DATE NOT NULL,
-        code VARCHAR NOT NULL,
-        open DOUBLE,
-        high DOUBLE,
-        low DOUBLE,
-        close DOUBLE,
-        preclose DOUBLE,
-        volume BIGINT,
-        amount DOUBLE,
-        turn DOUBLE,
-        trade_status SMALLINT NOT NULL,
-        pct_chg DOUBLE,
-        pe_ttm DOUBLE,
-        ps_ttm DOUBLE,
-        pcf_ncf_ttm DOUBLE,
-        pb_mrq DOUBLE,
-        is_st BOOLEAN,
-        batch VARCHAR NOT NULL,
-        ingested_at TIMESTAMP NOT NULL,
+        {", ".join(f"{name} {sql_type}" for name, sql_type, _ in DAILY_BARS_COLUMNS)},
         PRIMARY KEY (code, trade_date)
     )
     """,

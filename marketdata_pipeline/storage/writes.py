@@ -8,14 +8,20 @@ Re-running with the same rows gives the same table. Call `ensure_schema(con)` on
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
 
 from marketdata_pipeline.batching import BATCHES, batch_of
-from marketdata_pipeline.storage.answers import ADJUST_FACTORS, DAILY_BARS, STOCK_UNIVERSE, TRADE_CALENDAR
+from marketdata_pipeline.storage.answers import (
+    ADJUST_FACTORS,
+    DAILY_BARS,
+    STOCK_UNIVERSE_BY_DAY,
+    STOCK_UNIVERSE_DAY,
+    TRADE_CALENDAR,
+)
 from marketdata_pipeline.storage.connection import write_transaction
 from marketdata_pipeline.storage.incoming import (
     ROW,
@@ -51,16 +57,62 @@ def replace_daily_bars(
         _check_rows(con, DAILY_BARS, view)
         _check_dates_within(con, DAILY_BARS, view, start, end)
         _check_codes_belong(con, view, batch, wanted)
-        where = "batch = ? AND trade_date BETWEEN ? AND ?"
-        params: list[object] = [batch, start, end]
-        if wanted is not None:
-            where += " AND list_contains(?, code)"
-            params.append(sorted(wanted))
-        with write_transaction(con):
-            record_revisions(con, DAILY_BARS.select_typed(view), seen_at=_now())
-            con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
-            typed = DAILY_BARS.select_typed(view, "? AS batch", "? AS ingested_at")
-            return _inserted(con.execute(f"INSERT INTO daily_bars BY NAME {typed}", [batch, _now()]))
+        return _replace_bars_slice(con, DAILY_BARS.select_typed(view), batch, start, end, wanted)
+
+
+def replace_daily_bars_from_stage(
+    con: duckdb.DuckDBPyConnection,
+    staged: str,
+    *,
+    batch: str,
+    start: date,
+    end: date,
+    codes: Collection[str],
+) -> int:
+    """Replace the rows of `codes` (all of `batch`) dated `start`..`end` with those in the `staged` table.
+
+    `staged` names a table of typed bars already validated (`stage.attached` yields it); only its
+    rows of `codes` within the slice are copied, so one stage serves every batch of a run.
+    """
+    _check_range(start, end)
+    wanted = _checked_codes(codes, batch)
+    typed = (
+        f"SELECT * FROM {staged} WHERE trade_date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE) "
+        "AND list_contains($codes, code)"
+    )
+    return _replace_bars_slice(con, typed, batch, start, end, wanted)
+
+
+def _replace_bars_slice(
+    con: duckdb.DuckDBPyConnection, typed: str, batch: str, start: date, end: date,
+    wanted: frozenset[str] | None,
+) -> int:  # fmt: skip
+    """Delete the slice (limited to `wanted` codes) and insert the rows of the `typed` query, atomically."""
+    where = "batch = $batch AND trade_date BETWEEN $start AND $end"
+    params: dict[str, object] = {"batch": batch, "start": start, "end": end}
+    if wanted is not None:
+        where += " AND list_contains($codes, code)"
+        params["codes"] = sorted(wanted)
+    uses = {name: value for name, value in params.items() if f"${name}" in typed}
+    now = _now()
+    with write_transaction(con):
+        record_revisions(con, typed, uses, seen_at=now)
+        con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
+        insert = (
+            "INSERT INTO daily_bars BY NAME "
+            f"SELECT *, $batch AS batch, $now AS ingested_at FROM ({typed})"
+        )
+        return _inserted(con.execute(insert, {**uses, "batch": batch, "now": now}))
+
+
+def rows_per_day(con: duckdb.DuckDBPyConnection, *, batch: str, start: date, end: date) -> dict[date, int]:
+    """Stored daily_bars rows of `batch` per trading day from `start` to `end` (days without rows absent)."""
+    found = con.execute(
+        "SELECT trade_date, count(*) FROM daily_bars WHERE batch = ? AND trade_date BETWEEN ? AND ? "
+        "GROUP BY trade_date",
+        [batch, start, end],
+    ).fetchall()
+    return {day: int(count) for day, count in found}
 
 
 def replace_adjust_factors(
@@ -85,17 +137,38 @@ def replace_stock_universe(con: duckdb.DuckDBPyConnection, universe: pd.DataFram
 
     `universe` is query_all_stock's rows joined with query_stock_basic's (see `answers.STOCK_UNIVERSE`).
     """
-    _check_range(trade_date, trade_date)
-    with registered(con, STOCK_UNIVERSE, universe) as view:
-        _check_rows(con, STOCK_UNIVERSE, view)
+    return replace_stock_universes(con, {trade_date: universe})[trade_date]
+
+
+def replace_stock_universes(
+    con: duckdb.DuckDBPyConnection, universes: Mapping[date, pd.DataFrame]
+) -> dict[date, int]:
+    """Replace the universe of each day of `universes` (day -> rows as for `replace_stock_universe`)
+    in one validation and one transaction; return the rows stored per day.
+
+    A history load stores thousands of days: one statement per chunk of days, not per day.
+    """
+    days = sorted(universes)
+    for day in days:
+        _check_range(day, day)
+    if not days:
+        return {}
+    frames = [universes[day].assign(**{STOCK_UNIVERSE_DAY: day.isoformat()}) for day in days]
+    with registered(con, STOCK_UNIVERSE_BY_DAY, pd.concat(frames, ignore_index=True)) as view:
+        _check_rows(con, STOCK_UNIVERSE_BY_DAY, view)
         codes = _distinct_codes(con, view)
         batches = pd.DataFrame({"code": codes, "batch": [batch_of(code) for code in codes]}, dtype="str")
         with registered_frame(con, batches) as batch_view, write_transaction(con):
-            con.execute("DELETE FROM stock_universe WHERE trade_date = ?", [trade_date])
-            typed = STOCK_UNIVERSE.select_typed(
-                f"{view} JOIN {batch_view} USING (code)", "? AS trade_date", "batch"
-            )
-            return _inserted(con.execute(f"INSERT INTO stock_universe BY NAME {typed}", [trade_date]))
+            con.execute("DELETE FROM stock_universe WHERE list_contains(?, trade_date)", [days])
+            typed = STOCK_UNIVERSE_BY_DAY.select_typed(f"{view} JOIN {batch_view} USING (code)", "batch")
+            con.execute(f"INSERT INTO stock_universe BY NAME {typed}")
+            counts = con.execute(
+                "SELECT trade_date, count(*) FROM stock_universe WHERE list_contains(?, trade_date) "
+                "GROUP BY 1",
+                [days],
+            ).fetchall()
+    stored = {day: int(count) for day, count in counts}
+    return {day: stored.get(day, 0) for day in days}
 
 
 def replace_trade_calendar(

@@ -57,10 +57,12 @@ def run_job(definitions: dg.Definitions, instance, job_name: str, first: str, la
         instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
     )
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    # A range run stores one materialization per partition, all with the run's metadata: read one.
+    # daily_bars records the run's numbers once, as an observation; other assets on a materialization.
     asset = job_name.removesuffix("_job")
-    materializations = result.asset_materializations_for_node(asset)[:1]
-    metadata = {key: value.value for m in materializations for key, value in m.metadata.items()}
+    events = result.all_events
+    observed = [e.asset_observation_data.asset_observation for e in events if e.is_asset_observation]
+    summaries = observed or result.asset_materializations_for_node(asset)[:1]
+    metadata = {key: value.value for m in summaries for key, value in m.metadata.items()}
     plain = {key: value for key, value in metadata.items() if isinstance(value, int | float | str)}
     events = len(instance.all_logs(result.run_id))
     return JobRun(job_name, f"{first}..{last}", result.success, seconds, cpu_seconds, events, plain)

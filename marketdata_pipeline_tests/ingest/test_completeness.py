@@ -7,7 +7,6 @@ import pytest
 from marketdata_pipeline.ingest.completeness import (
     incomplete_reason,
     listed_days,
-    missing_days,
     normalize_listed,
 )
 from marketdata_pipeline.ingest.inputs import as_date, check_codes, check_days
@@ -22,10 +21,6 @@ def test_listed_days_run_from_ipo_to_the_day_before_delisting():
     assert listed_days(DAYS, (date(2024, 1, 3), date(2024, 1, 5))) == DAYS[1:3]
     assert listed_days(DAYS, (date(2025, 1, 1), None)) == []
 
-
-def test_missing_days_compare_dates_with_the_bars_iso_strings():
-    assert missing_days(DAYS, {"2024-01-02", "2024-01-05"}) == [DAYS[1], DAYS[2], DAYS[4]]
-    assert missing_days(DAYS, {day.isoformat() for day in DAYS}) == []
 
 
 def test_incomplete_reason_reads_n_of_m_days():

@@ -1,5 +1,7 @@
 """Rows: picking fields by name, keeping only the run's codes and days, one row per (code, date)."""
 
+from datetime import date
+
 import pytest
 
 from marketdata_pipeline.baostock.errors import ProtocolError
@@ -47,7 +49,23 @@ def test_collector_drops_other_codes_days_and_repeats():
         ["sh.600000", "2024-01-02", "1.0000"],
         ["sz.000001", "2024-01-03", "10.0000"],
     ]
-    assert collector.days_by_code == {"sh.600000": {"2024-01-02"}, "sz.000001": {"2024-01-03"}}
+    days = [date(2024, 1, 2), date(2024, 1, 3)]
+    assert collector.missing_days("sh.600000", days) == days[1:]
+    assert collector.missing_days("sz.000001", days) == days[:1]
+
+
+def test_a_collector_with_a_sink_hands_rows_on_in_bounded_chunks_and_keeps_none():
+    days = [f"2024-01-{day:02d}" for day in range(1, 31)]
+    chunks = []
+    collector = BarCollector(["sh.600000", "sz.000001"], days, sink=chunks.append, chunk_rows=7)
+    for code in ("sh.600000", "sz.000001"):
+        collector.add([_bar(code, day) for day in days])
+        collector.add([_bar(code, days[0])])  # a repeat after its first row left: still dropped
+    assert collector.to_frame().empty
+    assert sum(len(chunk) for chunk in chunks) == len(collector) == 60
+    assert collector.peak_pending == 30  # one answer's rows, never the run's
+    assert all(list(chunk.columns) == list(DAILY_FIELDS) for chunk in chunks)
+    assert collector.missing_days("sh.600000", [date(2024, 1, 2)]) == []
 
 
 def test_an_empty_collector_still_has_the_daily_columns():

@@ -97,9 +97,12 @@ def daily_rows(
     return rows
 
 
-def typed(row: list[str]) -> tuple:
-    """An official row as the tuple `SELECT {STORED_COLUMNS}` returns for it."""
-    values = dict(zip(DAILY_FIELDS.split(","), row, strict=True))
+def typed(row: list[str], fields: list[str] | None = None) -> tuple:
+    """An official row (in `fields` order; the per-symbol order by default) as the tuple
+    `SELECT {STORED_COLUMNS}` returns for it: a suspended day stores volume 0 and amount 0."""
+    values = dict(zip(fields or DAILY_FIELDS.split(","), row, strict=True))
+    if values["tradestatus"] == "0":
+        values.update(volume="0", amount="0")
     return tuple(parse(values[name]) for name, parse in _TYPED.items())
 
 

@@ -59,6 +59,16 @@ def materialize_adjust_factors(resources: dict, batch: str) -> dg.ExecuteInProce
     return dg.materialize([adjust_factors], resources=resources, partition_key=batch, raise_on_error=False)
 
 
+def run_summary(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    """The run's own numbers (plan, requests, rows...) that daily_bars records once per run."""
+    (summary,) = [
+        event.asset_observation_data.asset_observation
+        for event in result.all_events
+        if event.is_asset_observation and event.asset_key == dg.AssetKey("daily_bars")
+    ]
+    return {key: value.value for key, value in summary.metadata.items()}
+
+
 def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     """The run's asset check evaluations by check name."""
     return {

@@ -69,3 +69,13 @@ def row_count(db_path: Path, table: str = "daily_bars") -> int:
     with open_warehouse(db_path, read_only=True) as con:
         (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     return count
+
+
+def rows_per_stored_day(db_path: Path, batch: str, start: date, end: date) -> list[tuple[date, int]]:
+    """(trade_date, rows) of the batch's stored days from `start` to `end`, by date."""
+    with open_warehouse(db_path, read_only=True) as con:
+        return con.execute(
+            "SELECT trade_date, count(*) FROM daily_bars WHERE batch = ? AND trade_date BETWEEN ? AND ? "
+            "GROUP BY 1 ORDER BY 1",
+            [batch, start, end],
+        ).fetchall()

@@ -19,10 +19,12 @@ from marketdata_pipeline_tests.pipeline.runs import (
     materialize_adjust_factors,
     materialize_daily_bars,
     resources_for,
+    run_summary,
 )
 from marketdata_pipeline_tests.pipeline.stored import (
     column_types,
     duplicate_keys,
+    rows_per_stored_day,
     slice_versions,
     stored_bars,
     stored_prices,
@@ -134,11 +136,19 @@ def test_rerunning_a_partition_is_idempotent(one_day, shared_simulator):
 
 
 def test_range_is_one_run_that_fetches_all_days_at_once(five_days):
-    _, bars, _ = five_days
+    db, bars, _ = five_days
     assert bars.success
-    materializations = bars.asset_materializations_for_node("daily_bars")
+    materializations = [
+        m for m in bars.asset_materializations_for_node("daily_bars") if m.asset_key.path == ["daily_bars"]
+    ]
     assert sorted(m.partition for m in materializations) == [f"{BATCH}|2024-07-0{day}" for day in range(1, 6)]
-    assert {m.metadata["days"].value for m in materializations} == {RANGE_DAYS}
+    # Each partition carries its own rows, not the run's.
+    stored = {f"{BATCH}|{day}": rows for day, rows in rows_per_stored_day(db, BATCH, *RANGE)}
+    assert {m.partition: m.metadata["dagster/row_count"].value for m in materializations} == stored
+    assert max(stored.values()) < sum(stored.values())
+    summary = run_summary(bars)
+    assert summary["days"] == RANGE_DAYS
+    assert summary["rows"] == sum(stored.values())
 
 
 def test_range_equals_the_official_client_value_for_value(five_days, client):

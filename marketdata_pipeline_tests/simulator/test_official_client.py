@@ -141,20 +141,42 @@ def test_stock_basic_describes_one_code_or_all(official):
     )
 
 
+WHOLE_MARKET_ORDER = (
+    "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,"
+    "peTTM,pbMRQ,psTTM,pcfNcfTTM,isST"
+)
+
+
 def test_whole_market_day_has_every_listed_a_share_equal_to_its_own_answer(official):
-    day = "2024-06-03"
+    day = "2024-01-25"  # a day with suspended A-shares
     rs = official.query_daily_history_k_AStock(day)
     rows = read_all(rs)
-    assert rs.fields == ALL_DAILY.split(",")
+    assert rs.fields == WHOLE_MARKET_ORDER.split(",")  # the real server's order, not the per-symbol one
     basics = read_all(official.query_stock_basic())
     listed = {b[0] for b in basics if b[4] == "1" and b[2] <= day and (not b[3] or b[3] > day)}
     assert {r[1] for r in rows} == listed
-    by_code = {r[1]: r for r in rows}
-    suspended = [r[1] for r in rows if r[11] == "0"]
+    by_code = {r[1]: dict(zip(rs.fields, r, strict=True)) for r in rows}
+    suspended = [code for code, r in by_code.items() if r["tradestatus"] == "0"]
+    assert suspended
     sample = random.Random(7).sample(sorted(listed), 15) + suspended[:3]
     for code in sample:
-        own = read_all(official.query_history_k_data_plus(code, ALL_DAILY, day, day))
-        assert own == [by_code[code]]
+        (own,) = read_all(official.query_history_k_data_plus(code, ALL_DAILY, day, day))
+        own = dict(zip(ALL_DAILY.split(","), own, strict=True))
+        if code in suspended:
+            # The real shapes: per symbol 0 and 0, whole market empty volume and amount.
+            assert (own["volume"], own["amount"]) == ("0", "0.0000")
+            assert (by_code[code]["volume"], by_code[code]["amount"]) == ("", "")
+            own.update(volume="", amount="")
+        assert own == by_code[code]
+
+
+def test_old_whole_market_days_may_carry_a_stale_volume_on_suspended_rows(official):
+    rs = official.query_daily_history_k_AStock("2016-03-01")
+    rows = [dict(zip(rs.fields, r, strict=True)) for r in read_all(rs)]
+    suspended = [r for r in rows if r["tradestatus"] == "0"]
+    stale = [r for r in suspended if r["volume"] not in ("", "0")]
+    assert stale and all(r["amount"] == "0" for r in stale)
+    assert any(r["volume"] == "" and r["amount"] == "" for r in suspended)
 
 
 def test_daily_adjust_factor_lists_that_days_ex_dates(official):

@@ -80,14 +80,25 @@ def test_decimals_are_parsed_to_the_nearest_double_like_python(con, text):
 
 
 def test_empty_strings_are_stored_as_null(con):
-    suspended = bar(DAYS[0], CODES[0], volume="", amount="", turn="", tradestatus="0", pctChg="",
-                    peTTM="", psTTM="", pcfNcfTTM="", pbMRQ="", isST="")  # fmt: skip
-    _replace(con, pd.DataFrame([suspended], columns=DAILY_FIELDS, dtype="str"))
+    blank = bar(DAYS[0], CODES[0], volume="", amount="", turn="", tradestatus="1", pctChg="",
+                peTTM="", psTTM="", pcfNcfTTM="", pbMRQ="", isST="")  # fmt: skip
+    _replace(con, pd.DataFrame([blank], columns=DAILY_FIELDS, dtype="str"))
     row = con.execute(
         "SELECT volume, amount, turn, trade_status, pct_chg, pe_ttm, ps_ttm, pcf_ncf_ttm, pb_mrq, is_st "
         "FROM daily_bars"
     ).fetchall()
-    assert row == [(None, None, None, 0, None, None, None, None, None, None)]
+    assert row == [(None, None, None, 1, None, None, None, None, None, None)]
+
+
+@pytest.mark.parametrize(
+    ("volume", "amount"),
+    [("0", "0.0000"), ("", ""), ("12345", "0")],
+    ids=["per-symbol answer", "whole-market answer", "whole-market stale volume"],
+)
+def test_a_suspended_day_is_stored_in_one_canonical_form(con, volume, amount):
+    suspended = bar(DAYS[0], CODES[0], volume=volume, amount=amount, turn="", tradestatus="0")
+    _replace(con, pd.DataFrame([suspended], columns=DAILY_FIELDS, dtype="str"))
+    assert con.execute("SELECT volume, amount, trade_status FROM daily_bars").fetchall() == [(0, 0.0, 0)]
 
 
 def test_missing_values_as_none_are_null_too(con):

@@ -55,7 +55,8 @@ def test_universe_replaces_only_its_date(con):
 
 def test_universe_names_the_bad_value(con):
     with pytest.raises(
-        MalformedRowsError, match=r"column 'ipoDate' is '1999/11/10' for code sh\.600000 \(row 0\)"
+        MalformedRowsError,
+        match=r"column 'ipoDate' is '1999/11/10' for code sh\.600000 on 2024-01-02 \(row 0\)",
     ):
         replace_stock_universe(con, _universe(("sh.600000", "1", "a", "1999/11/10", "", "1", "1")), DAY)
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market import checks, slices
-from marketdata_pipeline.defs.market.ingest_run import ingest_run, store_universes
+from marketdata_pipeline.defs.market.ingest_run import fetch_and_store_universes, ingest_run
 from marketdata_pipeline.defs.market.partitions import (
     HISTORY_START,
     batch_partitions,
@@ -27,7 +27,6 @@ from marketdata_pipeline.ingest import (
     fetch_adjust_factors,
     fetch_stock_basic,
     fetch_trade_calendar,
-    fetch_universes,
 )
 from marketdata_pipeline.storage import (
     record_failures,
@@ -40,7 +39,6 @@ from marketdata_pipeline.storage import (
 # (see dagster.yaml): slots x BAOSTOCK_POOL_SIZE bounds the logins of all runs.
 BAOSTOCK_SLOTS = "baostock"
 GROUP = "market"
-UNIVERSE_DAYS_PER_WRITE = 20
 
 
 class DailyBarsConfig(dg.Config):
@@ -89,21 +87,26 @@ def trade_calendar(
     partitions_def=date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=BAOSTOCK_SLOTS,
+    output_required=False,
+    metadata={"dagster/column_schema": slices.STOCK_UNIVERSE_SCHEMA, "dagster/table_name": "stock_universe"},
 )
 def stock_universe(
     context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """One row per security listed on each trading day, with name, type, status and batch."""
+):
+    """One row per security listed on each trading day, with name, type, status and batch.
+
+    A `daily_bars` run stores (and materializes) the universe of its days itself when missing, so
+    materialize this asset alone only to refresh stored days or to load the universe's history.
+    """
     days = slices.date_keys_to_days(context.partition_keys)
     slices.refuse_unpublished(days)
-    rows = a_shares = 0
+    rows = 0
     # In chunks of days: a year of the whole market is over a million rows, never held at once.
-    for start in range(0, len(days), UNIVERSE_DAYS_PER_WRITE):
-        universes = fetch_universes(baostock.pool, days[start : start + UNIVERSE_DAYS_PER_WRITE])
-        rows += store_universes(warehouse, universes)
-        a_shares = len(a_share_codes(universes[max(universes)]))
-        context.log.info(f"universe stored through {max(universes)} ({rows} rows)")
-    return dg.MaterializeResult(metadata={"rows": rows, "days": len(days), "a_shares_last_day": a_shares})
+    for fetched, stored in fetch_and_store_universes(baostock.pool, warehouse, days):
+        rows += sum(stored.values())
+        # Each chunk's days are recorded as they commit, so a crash later loses no record.
+        yield from slices.universe_materializations(fetched, stored)
+        context.log.info(f"universe stored through {max(fetched)} ({rows} rows)")
 
 
 @dg.asset(
@@ -120,6 +123,7 @@ def stock_universe(
             partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date"),
         )
     ],
+    metadata={"dagster/column_schema": slices.DAILY_BARS_SCHEMA, "dagster/table_name": "daily_bars"},
 )
 def daily_bars(
     context: dg.AssetExecutionContext,
@@ -130,15 +134,20 @@ def daily_bars(
     """Unadjusted daily bars of every A-share of a batch, for each trading day of the run.
 
     A date-range run fetches the whole range at once (per symbol or per day,
-    whichever the planner finds cheaper) and replaces each batch's slice in
-    one transaction. Above `error_failure_rate` nothing is written and the
-    blocking `failure_rate` check fails the run.
+    whichever the planner finds cheaper), streams it through a typed stage and
+    replaces each batch's slice in one transaction, recording each partition
+    (with its own `dagster/row_count`) as its batch commits. The day's
+    `stock_universe` is stored and materialized by the same run when missing.
+    Above `error_failure_rate` nothing is written and the blocking
+    `failure_rate` check fails the run.
     """
     pool = baostock.pool
-    run = ingest_run(context, pool, warehouse, config, slices.batches_and_days(context.partition_keys))
+    batch_days = slices.batches_and_days(context.partition_keys, context.partition_key_range)
+    run = yield from ingest_run(context, pool, warehouse, config, batch_days)
     stopped = [outcome for outcome in run.batches if not outcome.wrote]
+    # The run's own numbers once per run; each partition's materialization carries its own rows.
+    yield dg.AssetObservation(asset_key="daily_bars", metadata=slices.run_metadata(run, pool.stats()))
     if not stopped:
-        yield dg.MaterializeResult(metadata=slices.run_metadata(run, pool.stats()))
         yield from checks.data_check_results(run.batches, context.run_id, config.error_checks)
     yield checks.failure_rate_result(run.batches, config.warn_failure_rate, config.error_failure_rate)
     yield checks.pool_health_result(pool)

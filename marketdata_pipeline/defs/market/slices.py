@@ -18,8 +18,28 @@ from marketdata_pipeline.defs.market.partitions import (
 from marketdata_pipeline.defs.market.publication import BARS_PUBLISHED_AT, latest_published_day
 from marketdata_pipeline.ingest import Progress
 from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
+from marketdata_pipeline.storage import DAILY_BARS_COLUMNS
+from marketdata_pipeline.storage.answers import STOCK_UNIVERSE_BY_DAY
 
 FAILURES_SHOWN = 20
+DAILY_BARS, STOCK_UNIVERSE = "daily_bars", "stock_universe"
+
+# The data dictionary on the asset page, from the same column definitions as the table's DDL.
+DAILY_BARS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name, sql_type.split()[0], description=description)
+        for name, sql_type, description in DAILY_BARS_COLUMNS
+    ]
+)
+STOCK_UNIVERSE_SCHEMA = dg.TableSchema(
+    columns=[
+        *(
+            dg.TableColumn(f.target, f.kind.sql_type, description=f.description)
+            for f in STOCK_UNIVERSE_BY_DAY.stored
+        ),
+        dg.TableColumn("batch", "VARCHAR", description="Partition batch b00..b15 of the code."),
+    ]
+)
 
 
 def date_keys_to_days(keys: Iterable[str]) -> list[date]:
@@ -27,13 +47,34 @@ def date_keys_to_days(keys: Iterable[str]) -> list[date]:
     return sorted({parse_partition_date(key) for key in keys})
 
 
-def batches_and_days(keys: Iterable[str]) -> dict[str, list[date]]:
-    """`b03|2024-01-02` keys grouped as batch -> sorted trading days."""
+def batches_and_days(
+    keys: Iterable[str], key_range: dg.PartitionKeyRange | None = None
+) -> dict[str, list[date]]:
+    """`b03|2024-01-02` keys grouped as batch -> sorted trading days; a run selecting none says why."""
     days: dict[str, set[date]] = defaultdict(set)
     for key in keys:
         dimensions = daily_bars_partitions.get_partition_key_from_str(key).keys_by_dimension
         days[dimensions["batch"]].add(parse_partition_date(dimensions["date"]))
+    if not days:
+        raise dg.Failure(_empty_range_reason(key_range))
     return {batch: sorted(days[batch]) for batch in sorted(days)}
+
+
+def _empty_range_reason(key_range: dg.PartitionKeyRange | None) -> str:
+    if key_range is None:
+        return "the run selects no daily_bars partitions: pick at least one batch and trading day"
+    corners = [
+        daily_bars_partitions.get_partition_key_from_str(key).keys_by_dimension
+        for key in (key_range.start, key_range.end)
+    ]
+    reversed_ = [name for name in ("date", "batch") if corners[0][name] > corners[1][name]]
+    what = f"its start is after its end in {' and '.join(reversed_)}" if reversed_ else "it is empty"
+    return (
+        f"partition range {key_range.start}...{key_range.end} selects no daily_bars partitions: {what}. "
+        "Put the earlier date and the lower batch first, e.g. "
+        f"{min(corners[0]['batch'], corners[1]['batch'])}|{min(corners[0]['date'], corners[1]['date'])}..."
+        f"{max(corners[0]['batch'], corners[1]['batch'])}|{max(corners[0]['date'], corners[1]['date'])}"
+    )
 
 
 def refuse_unpublished(days: list[date]) -> None:
@@ -112,8 +153,28 @@ def failures_table(failures) -> str:
     return "\n".join(lines)
 
 
+def bar_materializations(batch: str, days: list[date], rows_per_day: Mapping[date, int]):
+    """One `daily_bars` materialization per (batch, day) partition, carrying that partition's rows."""
+    for day in days:
+        yield dg.AssetMaterialization(
+            asset_key=DAILY_BARS,
+            partition=dg.MultiPartitionKey({"batch": batch, "date": day.isoformat()}),
+            metadata={"dagster/row_count": rows_per_day.get(day, 0)},
+        )
+
+
+def universe_materializations(universes: Mapping[date, pd.DataFrame], rows: Mapping[date, int]):
+    """One `stock_universe` materialization per day stored, with its rows and A-shares."""
+    for day, universe in sorted(universes.items()):
+        yield dg.AssetMaterialization(
+            asset_key=STOCK_UNIVERSE,
+            partition=day.isoformat(),
+            metadata={"dagster/row_count": rows[day], "a_shares": int((universe["type"] == "1").sum())},
+        )
+
+
 def run_metadata(run, pool_stats: Mapping) -> dict[str, object]:
-    """Materialization metadata of a daily_bars run; numbers as numbers so the UI plots them."""
+    """The run's own numbers (plan, requests, failures, pool), recorded once per run, not per partition."""
     report = run.report
     rows = sum(outcome.written or 0 for outcome in run.batches)
     duration = report.duration_s

@@ -1,0 +1,163 @@
+"""History bootstrap: the pipeline's real CLI against the 30-line script a user would write instead.
+
+Both run on the same simulator (a process of its own) and the same codes and days, at 0 and 20 ms
+injected latency:
+
+- the pipeline: `dagster asset materialize --select daily_bars --partition-range
+  'b03|FIRST...b03|LAST'` (one single-run backfill, as a user launches it), first on an empty
+  warehouse (the run also stores and materializes every day's universe), then again with the
+  universe stored; and `stock_universe` alone over the same days.
+- the script: the official `baostock` client, one session, code by code
+  `query_history_k_data_plus(code, all daily fields, FIRST, LAST)`, rows collected, then one
+  `CREATE TABLE ... AS SELECT` into DuckDB.
+
+Printed per case: wall seconds, the ratio to the script, peak RSS of the process, and Dagster's
+share (wall seconds outside the asset's own fetch-and-write work: process start-up, definitions,
+event storage), with row counts checked equal to the script's. `BENCH_BOOTSTRAP_START` picks the
+first day (default 2015-01-05, the whole history: slow; the README says which span was measured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from marketdata_pipeline.launch import running_simulator
+from marketdata_pipeline.storage import open_warehouse
+
+TODAY = date(2024, 12, 31)
+BATCH = "b03"
+LATENCIES_MS = (0, 20)
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_DAGSTER_YAML = REPO / "marketdata_pipeline" / "dagster.yaml"
+
+# The script a user writes instead: run as its own process so its RSS and time are its own.
+SCRIPT = r"""
+import json, resource, sys, time
+import baostock as bs, duckdb, pandas as pd
+from baostock.common import contants
+host, port, db, first, last, *codes = sys.argv[1:]
+contants.BAOSTOCK_SERVER_IP, contants.BAOSTOCK_SERVER_PORT = host, int(port)
+fields = ("date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,"
+          "peTTM,psTTM,pcfNcfTTM,pbMRQ,isST")
+started = time.perf_counter()
+bs.login()
+rows = []
+for code in codes:
+    result = bs.query_history_k_data_plus(code, fields, start_date=first, end_date=last)
+    while result.next():
+        rows.append(result.get_row_data())
+bs.logout()
+frame = pd.DataFrame(rows, columns=fields.split(","))
+con = duckdb.connect(db)
+con.execute("CREATE TABLE daily_bars AS SELECT * FROM frame")
+count = con.execute("SELECT count(*) FROM daily_bars").fetchone()[0]
+con.close()
+print(json.dumps({"rows": count, "seconds": time.perf_counter() - started,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB of the process tree, stdout) of one command run to its end."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stdout.write(done.stdout)\n"
+        "sys.stderr.write(done.stderr[-4000:] if done.returncode else '')\n"
+        "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(done.returncode)\n"
+    )
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", wrapper, *command], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:4])} failed:\n{done.stderr[-3000:]}")
+    peak = int(re.search(r"PEAK_RSS_KB (\d+)", done.stdout)[1]) / 1024
+    return seconds, peak, done.stdout
+
+
+def pipeline_env(address: tuple[str, int], warehouse: Path, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAOSTOCK_", "MARKETDATA_", "DAGSTER_"))}
+    host, port = address
+    env.update(
+        BAOSTOCK_HOST=host,
+        BAOSTOCK_PORT=str(port),
+        BAOSTOCK_MAX_REQUESTS_PER_SECOND="0",  # no cap against the simulator
+        MARKETDATA_DUCKDB_PATH=str(warehouse),
+        DAGSTER_HOME=str(home),
+    )
+    return env
+
+
+def materialize(env: dict[str, str], select: str, first: str, last: str) -> tuple[float, float]:
+    command = [str(BIN / "dagster"), "asset", "materialize", "-m", "marketdata_pipeline.definitions",
+               "--select", select, "--partition-range", f"{first}...{last}"]  # fmt: skip
+    seconds, peak, _ = timed_process(command, env)
+    return seconds, peak
+
+
+def work_seconds(home: Path) -> tuple[float, int]:
+    """Seconds the last run spent inside its step (fetch, writes, checks) and events it stored."""
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        logs = instance.all_logs(run.run_id)
+        times = {e.dagster_event.event_type_value: e.timestamp for e in logs if e.dagster_event}
+        return times["STEP_SUCCESS"] - times["STEP_START"], len(logs)
+
+
+def stored(warehouse: Path) -> tuple[int, list[str]]:
+    with open_warehouse(warehouse, read_only=True) as con:
+        rows = con.execute("SELECT count(*) FROM daily_bars").fetchone()[0]
+        codes = [r[0] for r in con.execute("SELECT DISTINCT code FROM daily_bars ORDER BY 1").fetchall()]
+    return rows, codes
+
+
+def run() -> None:
+    first = date.fromisoformat(os.environ.get("BENCH_BOOTSTRAP_START", "2015-01-05"))
+    print(f"one batch ({BATCH}), {first}..{TODAY}; pool size default; BAOSTOCK_MAX_REQUESTS_PER_SECOND=0")
+    header = f"{'latency':>7} {'case':<44}{'wall s':>9}{'vs script':>10}{'peak RSS MB':>12}{'Dagster %':>10}"
+    print(header + f"{'rows':>10}")
+    for latency in LATENCIES_MS:
+        with tempfile.TemporaryDirectory(prefix="bench-bootstrap-") as tmp:
+            root = Path(tmp)
+            (root / "home").mkdir()
+            (root / "home" / "dagster.yaml").write_text(PROJECT_DAGSTER_YAML.read_text())
+            flags = ("--today", TODAY.isoformat(), "--latency-ms", str(latency))
+            with running_simulator(*flags) as address:
+                env = pipeline_env(address, root / "warehouse.duckdb", root / "home")
+                keys = (f"{BATCH}|{first}", f"{BATCH}|{TODAY}")
+                cases = []
+                for case in ("daily_bars, empty warehouse (+ universe)", "daily_bars, universe stored"):
+                    seconds, peak = materialize(env, "daily_bars", *keys)
+                    inside, events = work_seconds(root / "home")
+                    cases.append((case, seconds, peak, inside, events))
+                rows, codes = stored(root / "warehouse.duckdb")
+                universe_s, universe_peak = materialize(env, "stock_universe", str(first), str(TODAY))
+                script = [sys.executable, "-c", SCRIPT, *map(str, address), str(root / "script.duckdb"),
+                          str(first), str(TODAY), *codes]  # fmt: skip
+                script_s, script_peak, out = timed_process(script, env)
+                # The official client prints its own lines ("login success!"): the summary is the last.
+                summary = [line for line in out.splitlines() if line.startswith("{")][-1]
+                script_rows = json.loads(summary)["rows"]
+        if script_rows != rows:
+            raise RuntimeError(f"the pipeline stored {rows} rows, the script {script_rows}")
+        print(f"{latency:>5}ms {'script (official client, one session)':<44}{script_s:>9.1f}{1.0:>9.2f}x"
+              f"{script_peak:>12.0f}{'-':>10}{script_rows:>10}")  # fmt: skip
+        for case, seconds, peak, inside, events in cases:
+            share = 100 * (seconds - inside) / seconds
+            print(f"{latency:>5}ms {case:<44}{seconds:>9.1f}{script_s / seconds:>9.2f}x{peak:>12.0f}"
+                  f"{share:>9.0f}%{rows:>10}   ({events} events)")  # fmt: skip
+        print(f"{latency:>5}ms {'stock_universe alone, same days':<44}{universe_s:>9.1f}{'':>10}"
+              f"{universe_peak:>12.0f}")  # fmt: skip
