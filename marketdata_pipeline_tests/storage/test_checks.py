@@ -121,16 +121,18 @@ def test_suspension_rules(con):
     a, b, c = CODES
     _write(con, [
         bar(DAYS[0], a, tradestatus="0", **FLAT, volume="0", amount="0"),
-        bar(DAYS[0], b, tradestatus="0", **FLAT),  # volume on a suspended day
+        bar(DAYS[0], b, tradestatus="0", **FLAT),  # volume on a suspended day: stored canonically as 0
         bar(DAYS[0], c, tradestatus="1", volume="0", amount="0"),
         bar(DAYS[1], a, tradestatus="0", open="9.1", high="9", low="9", close="9", preclose="9",
             volume="0", amount="0"),
         bar(DAYS[1], b),
     ])  # fmt: skip
     result = run_check(con, SUSPENSION_RULES, **SLICE)
-    assert result.numbers == {"rows_checked": 5, "findings": 3}
-    assert _flagged(result) == [(DAYS[0], b), (DAYS[0], c), (DAYS[1], a)]
-    assert result.examples[1]["problem"] == "trading row without volume"
+    assert result.numbers == {"rows_checked": 5, "findings": 2}
+    assert _flagged(result) == [(DAYS[0], c), (DAYS[1], a)]
+    assert result.examples[0]["problem"] == "trading row without volume"
+    stored = con.execute("SELECT volume, amount FROM daily_bars WHERE code = ? AND trade_date = ?", [b, DAYS[0]])
+    assert stored.fetchall() == [(0, 0.0)]
 
 
 @pytest.mark.parametrize(
