@@ -29,7 +29,8 @@ HISTORY_START = date(2015, 1, 1)
 CONNECT_TIMEOUT_S = 5.0
 PER_PAGE = cons.BAOSTOCK_PER_PAGE_COUNT
 BYTES_PER_BAR = 60
-"""Warehouse bytes per stored daily bar, measured on a simulator-filled DuckDB file (all columns)."""
+"""Warehouse bytes per stored daily bar: 46 measured on a checkpointed DuckDB file of 2.03 million
+bars with random values (all columns and the (code, trade_date) key); rounded up for the other tables."""
 SYMBOL_PAGES = 2
 """Pages of one symbol's history since 2015 (about 2,400 trading days at 2,000 rows a page)."""
 
