@@ -137,11 +137,7 @@ def _export_batch(
             "SELECT DISTINCT code FROM daily_bars WHERE batch = ? ORDER BY 1", [batch]
         ).fetchall()]  # fmt: skip
         factors = dict(con.execute(_CODE_FACTORS, [codes]).fetchall())
-        revised = {code for (code,) in con.execute(
-            "SELECT DISTINCT code FROM daily_bars "
-            "WHERE batch = ? AND ingested_at > ?::TIMESTAMP AND trade_date <= ?",
-            [batch, previous["watermark"] or "epoch", previous.get("last_day") or date.max],
-        ).fetchall()}  # fmt: skip
+        revised = _revised_codes(con, batch, previous, instruments)
         # In full: new codes, codes with a revised exported bar, codes whose factors changed.
         whole = [
             code for code in codes
@@ -186,6 +182,24 @@ def _export_batch(
             "factors": factors.get(code, "0"),
         }
     return (len(edges) - 1) * len(FIELDS) if len(bars) else 0
+
+
+def _revised_codes(con, batch: str, previous: dict, instruments: dict) -> set[str]:
+    """Codes of `batch` whose already exported days changed since the last export: a value BaoStock
+    revised (bar_revisions), or a row that appeared or went. A re-fetch that changed nothing (the
+    daily run's trailing window rewrites five days) is not a change, so those codes only append."""
+    watermark, last_day = previous["watermark"] or "epoch", previous.get("last_day") or date.max
+    revised = {code for (code,) in con.execute(
+        "SELECT DISTINCT code FROM bar_revisions "
+        "WHERE batch = ? AND seen_at > ?::TIMESTAMP AND trade_date <= ?",
+        [batch, watermark, last_day],
+    ).fetchall()}  # fmt: skip
+    counts = con.execute(
+        "SELECT code, count(*) FROM daily_bars WHERE batch = ? AND trade_date <= ? GROUP BY code",
+        [batch, last_day],
+    ).fetchall()
+    recounted = {code for code, rows in counts if code in instruments and instruments[code]["rows"] != rows}
+    return revised | recounted
 
 
 def _bars(con, adjust: str, codes: Iterable[str], after: date) -> pd.DataFrame:

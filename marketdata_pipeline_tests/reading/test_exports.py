@@ -122,3 +122,34 @@ def test_qlib_reads_back_as_the_documented_layout(exported):
         np.testing.assert_allclose((close / factor)[positions][trading], raw_close, rtol=1e-5)
         np.testing.assert_allclose(change[positions][trading], frame["pct_chg"][trading] / 100, rtol=1e-5)
         assert np.isnan(close[positions][~trading]).all(), "suspended days are NaN"
+
+
+def test_qlib_rewrites_a_code_only_when_its_exported_bars_really_changed(exported):
+    root, db, *_ = exported
+    qlib = root / "qlib"
+    with open_warehouse(db) as con:
+        # The daily run's trailing window re-fetches past days: new ingested_at, the same values.
+        con.execute("UPDATE daily_bars SET ingested_at = now() WHERE trade_date = ?", [FIRST_DAYS[-1]])
+    assert export_qlib(db, qlib).files_written == 0
+    with open_warehouse(db) as con:
+        code, close = con.execute(
+            "SELECT code, close FROM daily_bars WHERE trade_date = ? AND trade_status = 1 "
+            "ORDER BY code LIMIT 1",
+            [FIRST_DAYS[-1]],
+        ).fetchone()
+        con.execute(
+            "UPDATE daily_bars SET close = ?, ingested_at = now() WHERE code = ? AND trade_date = ?",
+            [close + 1, code, FIRST_DAYS[-1]],
+        )
+        con.execute(
+            "INSERT INTO bar_revisions SELECT code, trade_date, 'close', ?, ?, now(), batch "
+            "FROM daily_bars WHERE code = ? AND trade_date = ?",
+            [close, close + 1, code, FIRST_DAYS[-1]],
+        )
+    assert export_qlib(db, qlib).files_written == 8  # that code's eight field files, nothing else
+    raw = Warehouse(db).bars(code, FIRST_DAYS[-1], FIRST_DAYS[-1])
+    start, factor = qlib_series(qlib, code.replace(".", ""), "factor")
+    _, qclose = qlib_series(qlib, code.replace(".", ""), "close")
+    calendar = qlib.joinpath("calendars", "day.txt").read_text().split()
+    position = calendar.index(str(FIRST_DAYS[-1])) - start
+    np.testing.assert_allclose(qclose[position] / factor[position], raw["close"].iloc[0], rtol=1e-5)

@@ -131,7 +131,8 @@ def test_suspension_rules(con):
     assert result.numbers == {"rows_checked": 5, "findings": 2}
     assert _flagged(result) == [(DAYS[0], c), (DAYS[1], a)]
     assert result.examples[0]["problem"] == "trading row without volume"
-    stored = con.execute("SELECT volume, amount FROM daily_bars WHERE code = ? AND trade_date = ?", [b, DAYS[0]])
+    stored = con.execute("SELECT volume, amount FROM daily_bars WHERE code = ? AND trade_date = ?",
+                         [b, DAYS[0]])
     assert stored.fetchall() == [(0, 0.0)]
 
 
