@@ -7,7 +7,9 @@ from datetime import date
 
 import pytest
 
+from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.baostock.session import BaoStockSession
+from marketdata_pipeline.ingest.answers import pick_fields
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.simulator.anomalies import KINDS
@@ -19,9 +21,22 @@ EVERY_KIND = [f"{kind}:0.05" for kind in KINDS]
 SAMPLE = 600  # codes whose injected rows are computed (each costs a symbol-year of the market)
 
 
+_STATUS, _VOLUME, _AMOUNT = (DAILY_FIELDS.index(name) for name in ("tradestatus", "volume", "amount"))
+
+
+def canonical(row) -> list[str]:
+    """A daily row in DAILY_FIELDS order with a suspended day's volume and amount as 0: the two queries
+    describe a suspended day differently (the warehouse stores this one form, storage/answers.py)."""
+    row = list(row)
+    if row[_STATUS] == "0":
+        row[_VOLUME] = row[_AMOUNT] = "0"
+    return row
+
+
 def whole_market(simulator) -> dict[str, list[str]]:
     with BaoStockSession(*simulator.address, request_timeout=30) as session:
-        return {row[1]: row for row in session.query_daily_history_k_AStock(DAY.isoformat()).rows}
+        answer = session.query_daily_history_k_AStock(DAY.isoformat())
+    return {row[1]: canonical(row) for row in pick_fields(answer, DAILY_FIELDS, "whole market")}
 
 
 def per_symbol(simulator, codes) -> dict[str, list[str]]:
@@ -30,7 +45,7 @@ def per_symbol(simulator, codes) -> dict[str, list[str]]:
             session.query_history_k_data_plus(code, DAILY_FIELDS_CSV, DAY.isoformat(), DAY.isoformat())
             for code in codes
         ]
-    return {answer.rows[0][1]: answer.rows[0] for answer in answers}
+    return {answer.rows[0][1]: canonical(answer.rows[0]) for answer in answers}
 
 
 def statuses(simulator) -> dict[str, str]:
