@@ -21,10 +21,11 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from marketdata_pipeline.baostock.errors import DailyBudgetExhausted, StopError
@@ -32,6 +33,7 @@ from marketdata_pipeline.baostock.errors import DailyBudgetExhausted, StopError
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WINDOW_S = 1.0
 _UNCAPPED_CHUNK = 50
+T = TypeVar("T")
 
 
 class RequestRate:
@@ -47,21 +49,24 @@ class RequestRate:
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def wait_turn(self) -> None:
-        """Block until this request may go out, then record it as sent now.
+    def send_in_turn(self, send: Callable[[], T]) -> T:
+        """Wait until a request may go out, `send()` it, then record it as sent.
 
-        The waiter sleeps holding the lock, so turns are taken one at a time and
-        the time recorded is when the request really leaves, not when it was
-        planned: a thread woken late cannot let the next ones crowd its second.
+        The lock is held through the send, and the time is recorded after it: the
+        frames leave in the order their turns were taken and each before its
+        recorded time, so a thread descheduled between its turn and its send
+        cannot let a late frame crowd the next second at the socket.
         """
         if not self.per_second:
-            return
+            return send()
         with self._lock:
             if len(self._sent) == self.per_second:
                 wait = self._sent.popleft() + _WINDOW_S - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
+            sent = send()
             self._sent.append(time.monotonic())
+            return sent
 
 
 @dataclass(frozen=True)
@@ -198,8 +203,8 @@ class RequestBudget:
         self._day = shanghai_day()
         self._lock = threading.Lock()
 
-    def before_request(self) -> None:
-        """Before each request frame: spend one of today's requests (or raise), then wait for its turn."""
+    def send_request(self, send: Callable[[], T]) -> T:
+        """Send one request frame: spend one of today's requests (or raise, unsent), then send in turn."""
         if self.ledger is not None:
             with self._lock:
                 if self._day != shanghai_day():
@@ -207,7 +212,7 @@ class RequestBudget:
                 if not self._allowance:
                     self._allowance = self.ledger.take(self._chunk, self.per_day)
                 self._allowance -= 1
-        self.rate.wait_turn()
+        return self.rate.send_in_turn(send)
 
     def require(self, needed: int) -> int | None:
         """Raise DailyBudgetExhausted unless `needed` more requests fit today; else the requests left

@@ -421,10 +421,15 @@ class BaoStockSession:
         with self._exclusive():
             sock = self._open_socket()
             request = frames.encode_request(request_type, fields)
-            if self._budget is not None:
-                self._budget.before_request()  # may wait its turn, or raise DailyBudgetExhausted unsent
-            deadline = time.monotonic() + timeout
-            wire.send(sock, self.endpoint, request, deadline, timeout)
+
+            def send() -> float:
+                """Send the frame; the whole answer's deadline starts as it leaves."""
+                deadline = time.monotonic() + timeout
+                wire.send(sock, self.endpoint, request, deadline, timeout)
+                return deadline
+
+            # With a budget: may wait its turn, or raise DailyBudgetExhausted unsent.
+            deadline = send() if self._budget is None else self._budget.send_request(send)
             self._requests += 1
             return frames.decode_response(wire.receive(sock, self.endpoint, deadline, timeout))
 
