@@ -1,4 +1,4 @@
-"""kill -9 of a day's run under `dagster dev`: its step worker dies with it, and the day is free again.
+"""kill -9 of a day's run under `dagster dev`: its step dies with it, and the day is free again.
 
 A day's `daily_bars_job` run (all 16 batches, the tags the schedule gives it,
 one request per symbol) is started from the command line on the `dagster dev`
@@ -77,8 +77,9 @@ def test_kill_9_of_a_days_run_frees_the_day_and_leaves_no_orphan(dagster_dev, tm
                 "the step to start",
                 lambda: first_event(instance, run.run_id, dg.DagsterEventType.STEP_START),
             )
+            # In process (defs/__init__.py) the step runs in the CLI's own process; a multiprocess
+            # executor would run it in a child that must die with its parent (orphans.py).
             step_pid, started = step.dagster_event.pid, step.timestamp
-            assert step_pid != cli.pid, "the step runs in its own worker process"
             assert day_is_taken(DAY, instance), "a running day run takes the day"
             time.sleep(MID_FETCH_S)
             assert worker_alive(step_pid, started), "the run ended before the kill: nothing was tested"
