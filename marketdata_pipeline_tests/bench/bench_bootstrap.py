@@ -13,8 +13,13 @@ injected latency:
 
 Printed per case: wall seconds, the ratio to the script, peak RSS of the process, and Dagster's
 share (wall seconds outside the asset's own fetch-and-write work: process start-up, definitions,
-event storage), with row counts checked equal to the script's. `BENCH_BOOTSTRAP_START` picks the
-first day (default 2015-01-05, the whole history: slow; the README says which span was measured).
+event storage), with row counts checked equal to the script's. At 0 ms the universe-stored run is
+repeated under each of Dagster's event-storage settings for large runs (EVENT_SETTINGS), to
+measure what they buy on the default SQLite instance, and, when DAGSTER_PG_HOST (with
+DAGSTER_PG_USER, DAGSTER_PG_PASSWORD, DAGSTER_PG_DB) names a Postgres server, on the
+deploy/postgres instance. `BENCH_BOOTSTRAP_START` picks the first day
+(default 2024-11-01, two months, so that `make bench` stays short on a shared machine; 2015-01-05 is the
+whole history; the README says which span its figures come from).
 """
 
 from __future__ import annotations
@@ -38,6 +43,14 @@ LATENCIES_MS = (0, 20)
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_DAGSTER_YAML = REPO / "marketdata_pipeline" / "dagster.yaml"
+POSTGRES_DAGSTER_YAML = REPO / "deploy" / "postgres" / "dagster.yaml"
+DEFAULT_START = "2024-11-01"
+# Dagster's own knobs for runs with many partitions: batched event writes, and one planned event
+# per run instead of one per partition.
+EVENT_SETTINGS = (
+    ("  same, DAGSTER_EVENT_BATCH_SIZE=1000", {"DAGSTER_EVENT_BATCH_SIZE": "1000"}),
+    ("  same, one planned event per run (*)", {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}),
+)
 
 # The script a user writes instead: run as its own process so its RSS and time are its own.
 SCRIPT = r"""
@@ -105,6 +118,16 @@ def materialize(env: dict[str, str], select: str, first: str, last: str) -> tupl
     return seconds, peak
 
 
+def postgres_setting(home: Path) -> list[tuple[str, dict[str, str]]]:
+    """The universe-stored case on a Postgres instance, when the environment names a server."""
+    server = {k: v for k, v in os.environ.items() if k.startswith("DAGSTER_PG_")}
+    if "DAGSTER_PG_HOST" not in server:
+        return []
+    home.mkdir()
+    (home / "dagster.yaml").write_text(POSTGRES_DAGSTER_YAML.read_text())
+    return [("  same, Postgres instance (deploy/postgres)", {**server, "DAGSTER_HOME": str(home)})]
+
+
 def work_seconds(home: Path) -> tuple[float, int]:
     """Seconds the last run spent inside its step (fetch, writes, checks) and events it stored."""
     import dagster as dg
@@ -125,7 +148,7 @@ def stored(warehouse: Path) -> tuple[int, list[str]]:
 
 
 def run() -> None:
-    first = date.fromisoformat(os.environ.get("BENCH_BOOTSTRAP_START", "2015-01-05"))
+    first = date.fromisoformat(os.environ.get("BENCH_BOOTSTRAP_START", DEFAULT_START))
     print(f"one batch ({BATCH}), {first}..{TODAY}; pool size default; BAOSTOCK_MAX_REQUESTS_PER_SECOND=0")
     header = f"{'latency':>7} {'case':<44}{'wall s':>9}{'vs script':>10}{'peak RSS MB':>12}{'Dagster %':>10}"
     print(header + f"{'rows':>10}")
@@ -139,9 +162,12 @@ def run() -> None:
                 env = pipeline_env(address, root / "warehouse.duckdb", root / "home")
                 keys = (f"{BATCH}|{first}", f"{BATCH}|{TODAY}")
                 cases = []
-                for case in ("daily_bars, empty warehouse (+ universe)", "daily_bars, universe stored"):
-                    seconds, peak = materialize(env, "daily_bars", *keys)
-                    inside, events = work_seconds(root / "home")
+                runs = [("daily_bars, empty warehouse (+ universe)", {}), ("daily_bars, universe stored", {})]
+                if latency == 0:
+                    runs += [*EVENT_SETTINGS, *postgres_setting(root / "pg-home")]
+                for case, setting in runs:
+                    seconds, peak = materialize(env | setting, "daily_bars", *keys)
+                    inside, events = work_seconds(Path(setting.get("DAGSTER_HOME", root / "home")))
                     cases.append((case, seconds, peak, inside, events))
                 rows, codes = stored(root / "warehouse.duckdb")
                 universe_s, universe_peak = materialize(env, "stock_universe", str(first), str(TODAY))
@@ -161,3 +187,4 @@ def run() -> None:
                   f"{share:>9.0f}%{rows:>10}   ({events} events)")  # fmt: skip
         print(f"{latency:>5}ms {'stock_universe alone, same days':<44}{universe_s:>9.1f}{'':>10}"
               f"{universe_peak:>12.0f}")  # fmt: skip
+    print("(*) DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1")
