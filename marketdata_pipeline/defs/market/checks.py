@@ -3,6 +3,7 @@ the same pool) and `adjust_factors` its own; the data checks' SQL is in storage.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
@@ -41,10 +42,12 @@ ADJUST_FACTORS_CHECK_SPECS = [
 DATA_CHECK_NAMES = tuple(check.name for check in (*DAILY_BARS_DATA, *ADJUST_FACTORS_DATA))
 
 
-def chain_sessions(start: date, end: date) -> list[date]:
+@functools.lru_cache(maxsize=32)
+def chain_sessions(start: date, end: date) -> tuple[date, ...]:
     """The XSHG sessions the day-over-day checks of start..end compare along: from a month before
-    `start` (past the longest holiday, to the session before it) through `end`."""
-    return trading_days(start - timedelta(days=31), end)
+    `start` (past the longest holiday, to the session before it) through `end`. Cached: the
+    adjust_factors run asks for the same 11 years once per batch."""
+    return tuple(trading_days(start - timedelta(days=31), end))
 
 
 def refuse_unknown_checks(error_checks: Sequence[str]) -> None:
