@@ -7,7 +7,8 @@ enforces and leaves the others' rules intact:
 
 - preclose_chain: preclose raised 2% + 0.03 on a trading, non-ex-date row (pctChg untouched).
 - suspension_rules: a trading row reports volume, amount and turn 0.
-- price_limits: pctChg 12 points past the board's limit (not on an IPO's first 5 days).
+- price_limits: pctChg 12 points past the day's limit (marketdata_pipeline.boards; not on an IPO's
+  first 5 days, when the rules may allow any move).
 - volume_units: volume in lots (shares / 100), amount unchanged.
 - universe_matches_bars: query_all_stock reports the other trade status than the day's bar.
 - revision: a trading row's volume, amount and turn grow ~5% once a later day is published
@@ -21,6 +22,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from marketdata_pipeline.boards import BOARDS
 from marketdata_pipeline.simulator import noise
 from marketdata_pipeline.simulator.clock import PublicationClock
 from marketdata_pipeline.simulator.prices import DailyBars, round2
@@ -35,7 +37,7 @@ KINDS = (
 )
 DEFAULT_RATE = 0.02
 _S_ANOMALY = 300  # + the kind's index: a stream of its own per kind
-_IPO_FREE_DAYS = 5
+_IPO_DAYS = max(rule.ipo_free_days for board in BOARDS for rule in board.rules)
 _BAR_KINDS = tuple(kind for kind in KINDS if kind != "universe_matches_bars")
 
 
@@ -89,7 +91,7 @@ class Anomalies:
             ex_day = p.ex_day[syms][:, market.timeline.year_of[days]]
             eligible &= (ex_day != days[None, :]) & (days[None, :] > p.ipo_idx[syms][:, None])
         elif kind == "price_limits":
-            eligible &= days[None, :] >= p.ipo_idx[syms][:, None] + _IPO_FREE_DAYS
+            eligible &= days[None, :] >= p.ipo_idx[syms][:, None] + _IPO_DAYS
         elif kind == "volume_units":
             eligible &= bars.volume >= 100
         elif kind == "revision":
@@ -104,7 +106,7 @@ class Anomalies:
         for kind in _BAR_KINDS:
             hit = self.hits(market, kind, syms, bars, published)
             if hit.any():
-                _ALTER[kind](market, syms, values, hit)
+                _ALTER[kind](bars, values, hit)
         return dataclasses.replace(bars, **values)
 
     def universe_flips(self, market, index: int) -> np.ndarray:
@@ -119,26 +121,26 @@ class Anomalies:
         return listed & ~p.is_index & (draw < rate)
 
 
-def _preclose(market, syms, values, hit) -> None:
+def _preclose(bars, values, hit) -> None:
     values["preclose"] = np.where(hit, round2(values["preclose"] * 1.02 + 0.03), values["preclose"])
 
 
-def _suspension(market, syms, values, hit) -> None:
+def _suspension(bars, values, hit) -> None:
     for name in ("volume", "amount", "turn"):
         values[name] = np.where(hit, 0, values[name]).astype(values[name].dtype)
 
 
-def _price_limit(market, syms, values, hit) -> None:
+def _price_limit(bars, values, hit) -> None:
     pct = values["pct_chg"]
-    beyond = np.where(pct >= 0, 1.0, -1.0) * (market.profiles.board_limit[syms][:, None] * 100 + 12)
+    beyond = np.where(pct >= 0, 1.0, -1.0) * (bars.limit * 100 + 12)
     values["pct_chg"] = np.where(hit, beyond, pct)
 
 
-def _volume_units(market, syms, values, hit) -> None:
+def _volume_units(bars, values, hit) -> None:
     values["volume"] = np.where(hit, values["volume"] // 100, values["volume"])
 
 
-def _revision(market, syms, values, hit) -> None:
+def _revision(bars, values, hit) -> None:
     volume = values["volume"]
     revised = volume + 100 * np.maximum(1, np.round(volume * 0.05 / 100)).astype(np.int64)
     scale = np.divide(revised, volume, out=np.ones(volume.shape), where=volume > 0)

@@ -9,7 +9,7 @@ computed from its own month alone - one day of the whole market costs one
 month of draws, not the symbol's whole history - and the whole market and a
 single symbol go through the same arithmetic, giving bit-identical values.
 Daily and monthly parts are each capped at a share of the symbol's tightest
-price limit, so a day never moves past its limit.
+price limit over its listed life (marketdata_pipeline.boards), so a day never moves past its limit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from marketdata_pipeline.boards import BOARDS
 from marketdata_pipeline.simulator import noise
 from marketdata_pipeline.simulator.profiles import Profiles
 from marketdata_pipeline.simulator.timeline import Timeline
@@ -27,7 +28,6 @@ from marketdata_pipeline.simulator.timeline import Timeline
 # prices to the tick can never push a move past the limit.
 LIMIT_MARGIN = 0.015
 _S_RETURN, _S_OPEN, _S_HIGH, _S_LOW, _S_VOLUME, _S_MONTH = 100, 101, 102, 103, 104, 105
-_ST_LIMIT = 0.05
 # a day moves at most (daily share + month share + daily share) x the cap: the clipped
 # return, plus the month's shift of at most (month move + sum of returns) / active days
 _DAILY_SHARE = 0.4
@@ -52,6 +52,7 @@ class DailyBars:
     ratios: np.ndarray  # (4, symbols, days)
     suspended: np.ndarray
     is_st: np.ndarray
+    limit: np.ndarray  # the day's price limit, a fraction of the preclose
     listed: np.ndarray
 
 
@@ -93,9 +94,7 @@ class PriceModel:
         month_len = np.diff(timeline.month_start)
         self._month_width = int(month_len.max())
         self._pos_in_month = np.arange(timeline.size) - timeline.month_start[timeline.month_of]
-        ever_narrow = (profiles.st_start >= 0) & (profiles.board_limit < 0.2)
-        tightest = np.where(ever_narrow, _ST_LIMIT, profiles.board_limit)
-        self._move_cap = np.log1p(tightest) - LIMIT_MARGIN
+        self._move_cap = np.log1p(_tightest_limits(profiles, timeline)) - LIMIT_MARGIN
 
     def daily(self, syms: np.ndarray, lo: int, hi: int) -> DailyBars:
         """Raw daily bars of universe positions `syms` for day indices lo..hi (inclusive)."""
@@ -146,6 +145,7 @@ class PriceModel:
             ratios,
             susp,
             walk.is_st,
+            walk.limit,
             listed,
         )
 
@@ -196,8 +196,7 @@ class PriceModel:
         ex_day = p.ex_day[syms][:, year]
         ex_ratio = np.where(ex_day == window, p.ex_q[syms][:, year], 1.0)
         is_st = (p.st_start[syms][:, None] <= window) & (window < p.st_end[syms][:, None])
-        board = p.board_limit[syms][:, None]
-        limit = np.where(is_st & (board < 0.2), _ST_LIMIT, board)
+        limit = _limits(p.board[syms], tl.days[window], is_st)
         return _Walk(close, limit, ex_ratio, suspended[:, lo - start : hi + 1 - start], is_st)
 
     def _close(self, syms, days, walked, before_start: bool = False) -> np.ndarray:
@@ -265,3 +264,31 @@ class PriceModel:
         anchor = np.zeros_like(move)
         anchor[:, 1:] = np.cumsum(move, axis=1)[:, :-1]
         return anchor, move, active
+
+
+def _limits(board: np.ndarray, ordinals: np.ndarray, is_st: np.ndarray) -> np.ndarray:
+    """The (symbols, days) price limits, as fractions, of symbols on `board` (BOARDS indices) on the
+    days of `ordinals`, ST or not as `is_st` says."""
+    limit = np.zeros(is_st.shape)
+    for index, spec in enumerate(BOARDS):
+        rows = board == index
+        for k, rule in enumerate(spec.rules):  # oldest first: a later rule overrides from its day on
+            on = rows[:, None] & ((ordinals >= rule.since.toordinal()) | (k == 0))[None, :]
+            limit = np.where(on, np.where(is_st, rule.st_limit, rule.limit) / 100, limit)
+    return limit
+
+
+def _tightest_limits(p: Profiles, timeline: Timeline) -> np.ndarray:
+    """Each symbol's narrowest price limit (a fraction) over the rules in force while it is listed,
+    its ST limit if it is ever ST."""
+    end = np.where(p.out_ordinal > 0, p.out_ordinal, timeline.days[-1] + 1)
+    ever_st = p.st_start >= 0
+    tightest = np.ones(len(p.board))
+    for index, spec in enumerate(BOARDS):
+        rows = p.board == index
+        for k, rule in enumerate(spec.rules):
+            until = spec.rules[k + 1].since.toordinal() if k + 1 < len(spec.rules) else end.max() + 1
+            overlaps = rows & (p.ipo_ordinal < until) & ((k == 0) | (end > rule.since.toordinal()))
+            narrow = np.where(ever_st, rule.st_limit, rule.limit) / 100
+            tightest = np.where(overlaps, np.minimum(tightest, narrow), tightest)
+    return tightest

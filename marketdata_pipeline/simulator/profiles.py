@@ -11,6 +11,7 @@ from datetime import date
 
 import numpy as np
 
+from marketdata_pipeline.boards import BOARDS, board_of
 from marketdata_pipeline.simulator import noise
 from marketdata_pipeline.simulator.timeline import MARKET_START, Timeline
 from marketdata_pipeline.simulator.universe import INDEX_TYPE, Universe
@@ -33,7 +34,6 @@ BOARD_WINDOWS = {
     "sz.302": (date(2020, 8, 24), LAST_IPO),
 }
 INDEX_WINDOW = (MARKET_START, date(2020, 12, 31))
-WIDE_LIMIT_BOARDS = ("sz.300", "sz.301", "sz.302", "sh.688", "sh.689")
 DELIST_WINDOW = (date(2024, 3, 1), date(2026, 9, 30))
 MIN_CUMULATIVE_RATIO = 0.4
 NO_DAY = -1
@@ -48,7 +48,7 @@ class Profiles:
 
     code_id: np.ndarray
     is_index: np.ndarray
-    board_limit: np.ndarray
+    board: np.ndarray  # index into marketdata_pipeline.boards.BOARDS (the price-limit rules)
     sigma: np.ndarray
     x0: np.ndarray
     fold_lo: np.ndarray
@@ -84,11 +84,11 @@ def build_profiles(seed: int, universe: Universe, timeline: Timeline) -> Profile
     susp_start, susp_end = _suspensions(seed, ids, is_index, ipo_idx, out_idx, timeline)
     ex_day, ex_q, q_before = _ex_dates(seed, ids, is_index, ipo_idx, out_idx, timeline)
     params = _price_params(seed, ids, is_index)
-    board = np.array([c[:6] in WIDE_LIMIT_BOARDS for c in universe.codes])
+    board = np.array([BOARDS.index(board_of(code)) for code in universe.codes], dtype=np.int64)
     return Profiles(
         code_id=ids,
         is_index=is_index,
-        board_limit=np.where(board, 0.2, 0.1),
+        board=board,
         ipo_ordinal=ipo_ordinal,
         ipo_idx=ipo_idx,
         out_ordinal=out_ordinal,

@@ -8,11 +8,13 @@ records every offending row (up to FINDINGS_LIMIT per check and batch) in check_
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
+
+from marketdata_pipeline.boards import BOARDS, IPO_FIRST_DAY_BAND, Board, PriceLimit
 
 EXAMPLES = 5
 FINDINGS_LIMIT = 10_000
@@ -67,13 +69,14 @@ _CHAIN = """
                   coalesce((SELECT max(trade_date) FROM daily_bars
                             WHERE batch = $batch AND trade_date < $start), $start) AND $end) AS cur
         JOIN (SELECT trade_date, row_number() OVER (ORDER BY trade_date) AS n
-              FROM (SELECT DISTINCT trade_date FROM daily_bars WHERE batch = $batch
-                    AND trade_date BETWEEN $start - INTERVAL 60 DAY AND $end)) AS days USING (trade_date)
+              FROM (SELECT DISTINCT unnest($sessions) AS trade_date)) AS days USING (trade_date)
         WINDOW w AS (PARTITION BY cur.code ORDER BY cur.trade_date)
     ) WHERE trade_date >= $start AND day_gap = 1 AND prev_close IS NOT NULL AND preclose IS NOT NULL
 """
-"""Each slice bar whose code has a bar on the batch's previous trading day: a gap (a missing bar)
-has no comparable predecessor, and the universe check reports the missing bar itself."""
+"""Each slice bar whose code has a bar on the previous XSHG session ($sessions): a gap (a missing bar,
+or sessions never stored) has no comparable predecessor; the universe check reports a missing bar.
+The sessions come from the calendar, not from the stored days: a warehouse that skipped days
+would otherwise chain a close to a preclose sessions later."""
 
 _FACTORED = f"""
     SELECT chain.*, coalesce(now.back_adjust_factor, 1.0) AS factor,
@@ -133,40 +136,57 @@ _LISTED_TRADING = f"""
     WHERE bars.trade_status = 1 AND universe.type = 1
 """
 
-# The daily limit on |pct_chg| of a board on a day; ChiNext's and the ST main-board rules changed.
-_LIMIT = """
-    CASE
-        WHEN code LIKE 'bj.%' THEN 30
-        WHEN code LIKE 'sh.688%' OR code LIKE 'sh.689%' THEN 20
-        WHEN (code LIKE 'sz.300%' OR code LIKE 'sz.301%' OR code LIKE 'sz.302%')
-             AND trade_date >= DATE '2020-08-24' THEN 20
-        WHEN is_st AND trade_date < DATE '2025-07-07' THEN 5
-        ELSE 10
-    END
-"""
-IPO_FREE_DAYS = 5
-"""Trading days from listing without a price limit (registration-based IPOs; main board from 2023-04-10)."""
 
+def _by_rule(day: str, value: Callable[[PriceLimit], str]) -> str:
+    """SQL: `value` of the price-limit rule (marketdata_pipeline.boards) of the row's code on `day`."""
+    whens = [
+        f"WHEN ({_on_board(board)}) AND {day} >= DATE '{rule.since.isoformat()}' THEN {value(rule)}"
+        for board in BOARDS
+        for rule in reversed(board.rules)
+    ]
+    return f"CASE {' '.join(whens)} END"
+
+
+def _on_board(board: Board) -> str:
+    return " OR ".join(f"code LIKE '{prefix}%'" for prefix in board.prefixes)
+
+
+_LIMIT = _by_rule("trade_date", lambda rule: f"CASE WHEN is_st THEN {rule.st_limit} ELSE {rule.limit} END")
+_IPO_BAND = _by_rule("ipo_date", lambda rule: str(rule.ipo_first_day_band).upper())
+_IPO_FREE_DAYS = _by_rule("ipo_date", lambda rule: str(rule.ipo_free_days))
+DOWN_BAND, UP_BAND = IPO_FIRST_DAY_BAND
+
+# Each row's session number since its listing (NULL when it listed over a month before the slice:
+# long past any IPO rule), counted over the code's stored bars.
+_SESSIONED = f"""
+    SELECT *, CASE WHEN ipo_date IS NULL OR ipo_date < $start - INTERVAL 30 DAY THEN NULL ELSE (
+        SELECT count(*) FROM daily_bars AS listed
+        WHERE listed.code = rows.code AND listed.trade_date BETWEEN rows.ipo_date AND rows.trade_date
+    ) END AS session
+    FROM ({_LISTED_TRADING}) AS rows WHERE pct_chg IS NOT NULL AND preclose > 0
+"""
+# The band each row must stay in: none on an IPO's free days, the first-day band, else the limit.
 _LIMITED = f"""
-    SELECT *, {_LIMIT} AS limit_pct FROM ({_LISTED_TRADING}) AS rows
-    WHERE pct_chg IS NOT NULL AND preclose > 0
-      AND (ipo_date IS NULL OR ipo_date < $start - INTERVAL 30 DAY OR (
-          SELECT count(*) FROM daily_bars AS listed
-          WHERE listed.code = rows.code AND listed.trade_date BETWEEN rows.ipo_date AND rows.trade_date
-      ) > {IPO_FREE_DAYS})
+    SELECT *, CASE WHEN first_day_band THEN {DOWN_BAND} ELSE -limit_pct END AS down_pct,
+              CASE WHEN first_day_band THEN {UP_BAND} ELSE limit_pct END AS up_pct
+    FROM (SELECT *, {_LIMIT} AS limit_pct, coalesce(session = 1 AND {_IPO_BAND}, FALSE) AS first_day_band
+          FROM ({_SESSIONED}) AS rows
+          WHERE session IS NULL OR session > {_IPO_FREE_DAYS})
 """
 PRICE_LIMITS = Check(
     "price_limits",
     catches=(
-        "|pct_chg| past the board's daily limit that day (10% main, 20% STAR and ChiNext from "
-        "2020-08-24, 5% ST main board before 2025-07-07, 30% Beijing; none on an IPO's first 5 "
-        "days)."
+        "pct_chg outside the board's daily limit that day (marketdata_pipeline/boards.py: 10% main, "
+        "20% STAR and ChiNext from 2020-08-24, 5% ST main board before 2025-07-07, 30% Beijing; "
+        "none on an IPO's first 5 days from registration, +44%/-36% on an approval-era IPO's first day)."
     ),
     checked=_LIMITED,
     # The limit price is rounded to the tick: allow one tick over, plus pct_chg's own rounding.
     offending=f"""
-        SELECT trade_date, code, pct_chg, limit_pct, preclose, close, is_st FROM ({_LIMITED})
-        WHERE abs(pct_chg) > limit_pct + 100 * {TICK} / preclose + 1e-4
+        SELECT trade_date, code, pct_chg, down_pct, up_pct, preclose, close, is_st, session
+        FROM ({_LIMITED})
+        WHERE pct_chg NOT BETWEEN down_pct - (100 * {TICK} / preclose + 1e-4)
+                              AND up_pct + (100 * {TICK} / preclose + 1e-4)
     """,
 )
 
@@ -346,11 +366,17 @@ def run_daily_bars_checks(
     start: date,
     end: date,
     since: datetime,
+    sessions: Sequence[date],
     types: Collection[int] = A_SHARES,
     run_id: str | None = None,
 ) -> list[CheckResult]:
-    """Every daily_bars check on the slice; revisions are those seen at or after `since` (UTC)."""
-    extra: Mapping[str, object] = {"types": sorted(int(kind) for kind in types), "since": since}
+    """Every daily_bars check on the slice; revisions are those seen at or after `since` (UTC);
+    `sessions` are the XSHG sessions from (at least) the one before `start` through `end`."""
+    extra: Mapping[str, object] = {
+        "types": sorted(int(kind) for kind in types),
+        "since": since,
+        "sessions": list(sessions),
+    }
     return [
         run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, **extra)
         for check in DAILY_BARS_CHECKS
@@ -364,12 +390,14 @@ def run_adjust_factors_checks(
     start: date,
     end: date,
     refreshed_at: datetime | None,
+    sessions: Sequence[date],
     run_id: str | None = None,
 ) -> list[CheckResult]:
     """The adjust_factors checks over the batch's bars of start..end; `refreshed_at` (UTC) is when
-    the batch's factors were fetched, None if never."""
+    the batch's factors were fetched, None if never; `sessions` as for run_daily_bars_checks."""
+    values = {"refreshed_at": refreshed_at, "sessions": list(sessions)}
     return [
-        run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, refreshed_at=refreshed_at)
+        run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, **values)
         for check in ADJUST_FACTORS_CHECKS
     ]
 

@@ -1,5 +1,5 @@
 """Bad input to the trust features, refused by name with the fix: anomaly specs (API and CLI),
-the trailing revision window and data check names in run config."""
+the trailing revision window and data check names in run config, a code of no board."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 from marketdata_pipeline import cli
+from marketdata_pipeline.boards import board_of
 from marketdata_pipeline.defs.market.assets import DailyBarsConfig
 from marketdata_pipeline.defs.market.checks import refuse_unknown_checks
 from marketdata_pipeline.simulator import Simulator
@@ -58,3 +59,9 @@ def test_an_unknown_check_name_is_refused_listing_the_real_ones():
     ):
         refuse_unknown_checks(["unique_bars", "price_limits"])
     refuse_unknown_checks(["price_limits", "factors_fresh"])
+
+
+def test_a_code_of_no_board_is_refused_naming_it():
+    assert board_of("sz.301001").name == "ChiNext" and board_of("sz.000001").name == "main"
+    with pytest.raises(ValueError, match=r"code 'hk\.00700' is on no A-share board: expected sh"):
+        board_of("hk.00700")

@@ -133,16 +133,12 @@ def see_the_run_succeed(dev: DagsterDev, page: Page, run_id: str) -> None:
 def see_the_checks_pass(dev: DagsterDev, page: Page, run_id: str) -> None:
     page.goto(f"{dev.url}/assets/daily_bars")
     page.get_by_role("tab", name="Checks").click()
-    # The blocking checks must pass; a WARN data check may fail on data that other ops tests wrote
-    # into the shared warehouse (see the closing note of issue 12), but every check is evaluated and shown.
+    # Every check passes, blocking and WARN alike, also on the warehouse the backfill test may have
+    # filled before (2024-12-16..27: the 30th is not stored, and the chain skips it).
     for spec in DAILY_BARS_CHECKS:
         entry = page.locator("span", has=page.locator(f"[title='{spec.name}']"))
-        if spec.blocking:
-            expect(entry.filter(has_text="Succeeded").first).to_be_visible()
-            assert check_evaluations(dev, "daily_bars", spec.name)[run_id]["success"] is True, spec.name
-        else:
-            expect(entry.filter(has_text=re.compile("Succeeded|Failed")).first).to_be_visible()
-            assert run_id in check_evaluations(dev, "daily_bars", spec.name), spec.name
+        expect(entry.filter(has_text="Succeeded").first).to_be_visible()
+        assert check_evaluations(dev, "daily_bars", spec.name)[run_id]["success"] is True, spec.name
     shot(page, "06-checks")
 
 

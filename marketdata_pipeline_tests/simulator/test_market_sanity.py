@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from marketdata_pipeline.boards import board_of
 from marketdata_pipeline.simulator import kdata
 from marketdata_pipeline.simulator.market import Market, market_for_seed
 from marketdata_pipeline.simulator.prices import round2, round6
@@ -43,7 +44,8 @@ def check_symbols(market, syms: np.ndarray) -> int:
     expected_pre = np.where(on_ex[:, 1:], round2(c[:, :-1] * p.ex_q[syms][:, year][:, 1:]), c[:, :-1])
     assert np.array_equal(pre[:, 1:], expected_pre)
     assert np.all(~on_ex | listed) and not np.any(on_ex & bars.suspended)
-    limit = np.where(bars.is_st & (p.board_limit[syms][:, None] < 0.2), 0.05, p.board_limit[syms][:, None])
+    limit = expected_limits(market, syms, bars)
+    assert np.array_equal(bars.limit, limit)
     for price in (o, h, low, c):
         assert np.all((np.abs(price / pre - 1) <= limit + EPS) | ~listed)
     susp = bars.suspended & listed
@@ -53,6 +55,21 @@ def check_symbols(market, syms: np.ndarray) -> int:
     assert np.all(bars.volume >= 0) and np.all(bars.amount >= 0) and np.all(bars.volume % 100 == 0)
     assert np.all((bars.volume > 0) | susp | ~listed)
     return int(listed.sum())
+
+
+def expected_limits(market, syms, bars) -> np.ndarray:
+    """The (symbols, days) limits the boards' table gives, rule by rule: the oracle of bars.limit."""
+    ordinals = market.timeline.days[bars.days]
+    limit = np.empty(bars.close.shape)
+    for row, sym in enumerate(syms):
+        rules = board_of(market.universe.codes[sym]).rules
+        since = np.array([rule.since.toordinal() for rule in rules])
+        in_force = np.maximum(np.searchsorted(since, ordinals, side="right") - 1, 0)
+        plain, st = (
+            np.array([getattr(rule, name) for rule in rules])[in_force] for name in ("limit", "st_limit")
+        )
+        limit[row] = np.where(bars.is_st[row], st, plain) / 100
+    return limit
 
 
 def check_factor_tables(market, syms) -> None:

@@ -33,7 +33,7 @@ from marketdata_pipeline_tests.storage.sample_rows import (
 
 CODES = codes_of(BATCH, 3)
 DAYS = weekdays(date(2024, 1, 2), 4)
-SLICE = {"batch": BATCH, "start": DAYS[0], "end": DAYS[-1]}
+SLICE = {"batch": BATCH, "start": DAYS[0], "end": DAYS[-1], "sessions": DAYS}
 A_SHARES = {"types": [1]}
 
 
@@ -110,8 +110,20 @@ def test_the_chain_reaches_back_to_the_stored_day_before_the_slice_and_skips_gap
     _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=10.2) + _chain(b, [5.0, 5.1, 5.2, 5.3]))
     # b misses day 1: its day-2 bar has no comparable predecessor (the universe check reports the gap)
     con.execute("DELETE FROM daily_bars WHERE code = ? AND trade_date = ?", [b, DAYS[1]])
-    later = {"batch": BATCH, "start": DAYS[2], "end": DAYS[3]}
+    later = {"batch": BATCH, "start": DAYS[2], "end": DAYS[3], "sessions": DAYS}
     assert _flagged(run_check(con, PRECLOSE_CHAIN, **later)) == [(DAYS[2], a)]
+
+
+def test_the_chain_follows_the_sessions_not_the_stored_days(con):
+    a = CODES[0]
+    _write(con, _chain(a, [10.0, 9.8, 10.5, 10.1]))
+    # Day 2 was never stored (a backfill that ended a session early): day 3's preclose is day 2's
+    # close, so comparing it with day 1's close would be a false break.
+    con.execute("DELETE FROM daily_bars WHERE trade_date = ?", [DAYS[2]])
+    later = {"batch": BATCH, "start": DAYS[3], "end": DAYS[3], "sessions": DAYS}
+    result = run_check(con, PRECLOSE_CHAIN, **later)
+    assert result.passed and result.numbers == {"rows_checked": 0, "findings": 0}
+    assert run_check(con, FACTORS_COVER_EX_DATES, **later).passed
 
 
 FLAT = dict.fromkeys(("open", "high", "low", "close", "preclose"), "9")
@@ -146,7 +158,15 @@ def test_suspension_rules(con):
         ("sh.600000", date(2025, 7, 8), "1", "9.900000", False),  # main-board ST: 10% from 2025-07-07
         ("sz.300001", date(2020, 8, 21), "0", "15.000000", True),  # ChiNext before its reform: 10%
         ("sz.300001", date(2020, 8, 24), "0", "19.990000", False),  # and 20% after
+        ("sh.600000", date(2025, 7, 4), "1", "6.000000", True),  # main-board ST: 5% until 2025-07-04
+        ("sh.600000", date(2025, 7, 7), "1", "-9.990000", False),
+        ("sz.300001", date(2020, 8, 21), "0", "10.040000", False),
+        ("sz.300001", date(2020, 8, 24), "1", "19.990000", False),  # ChiNext ST: 20% too
+        ("sz.300001", date(2020, 8, 24), "0", "-20.500000", True),
         ("sh.688001", date(2019, 8, 1), "0", "-19.990000", False),  # STAR: 20%
+        ("sh.688001", date(2019, 8, 1), "1", "-20.500000", True),
+        ("bj.830799", date(2024, 1, 2), "0", "29.990000", False),  # Beijing: 30%
+        ("bj.830799", date(2024, 1, 2), "1", "-30.500000", True),
     ],
 )
 def test_price_limits_by_board_and_day(con, code, day, is_st, pct, flagged):
@@ -167,6 +187,32 @@ def test_price_limits_spare_an_ipos_first_five_days(con):
         _universe(con, day, [a], ipo=days[0].isoformat())
     result = run_check(con, PRICE_LIMITS, batch=BATCH, start=days[0], end=days[-1])
     assert _flagged(result) == [(days[5], a), (days[6], a)]
+
+
+@pytest.mark.parametrize(
+    ("code", "ipo", "first_days", "flagged_sessions"),
+    [
+        # Approval era (main board before 2023-04-10, ChiNext before its reform): the first day within
+        # +44%/-36% of the IPO price, the board's limit from the second.
+        ("sh.600000", date(2022, 3, 1), ("44.000000", "10.000000", "10.500000"), [3]),
+        ("sh.600000", date(2022, 3, 1), ("-36.500000", "-10.000000"), [1]),
+        ("sz.300001", date(2019, 3, 1), ("45.000000", "11.000000"), [1, 2]),
+        # Registration: ChiNext from 2020-08-24, STAR: no limit for 5 sessions, then 20%.
+        ("sz.300001", date(2020, 8, 24), ("300.0", "-40.0", "60.0", "25.0", "21.0", "21.0"), [6]),
+        ("sh.688001", date(2019, 7, 22), ("140.0", "-30.0", "30.0", "25.0", "-25.0", "19.0"), []),
+        # Beijing: the first day only.
+        ("bj.830799", date(2024, 1, 2), ("300.0", "31.0"), [2]),
+    ],
+)
+def test_price_limits_on_an_ipos_first_days(con, code, ipo, first_days, flagged_sessions):
+    days = weekdays(ipo, len(first_days))
+    span = {"batch": batch_of(code), "start": days[0], "end": days[-1]}
+    rows = [bar(day, code, pctChg=pct, preclose="10.0000") for day, pct in zip(days, first_days, strict=True)]
+    replace_daily_bars(con, pd.DataFrame(rows, columns=DAILY_FIELDS, dtype="str"), **span)
+    for day in days:
+        _universe(con, day, [code], ipo=ipo.isoformat())
+    result = run_check(con, PRICE_LIMITS, **span)
+    assert [example["session"] for example in result.examples] == flagged_sessions
 
 
 def test_volume_units_flag_an_average_price_outside_the_days_range(con):

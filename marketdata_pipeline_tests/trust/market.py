@@ -8,6 +8,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from marketdata_pipeline.baostock.pool import BaoStockPool
+from marketdata_pipeline.defs.market.checks import chain_sessions
 from marketdata_pipeline.ingest import (
     a_share_codes,
     fetch_adjust_factors,
@@ -70,6 +71,7 @@ def load_month(
 def every_check(con, run_id: str | None = None, first: date = FIRST, last: date = LAST) -> list[CheckResult]:
     """Every daily_bars and adjust_factors check on the month (factors as fetched after its last day)."""
     slice_ = {"batch": BATCH, "start": first, "end": last, "run_id": run_id}
+    slice_["sessions"] = chain_sessions(first, last)
     fetched = datetime(last.year, last.month, last.day, 12)  # 20:00 Shanghai
     return [
         *run_daily_bars_checks(con, **slice_, since=datetime(2000, 1, 1)),

@@ -56,6 +56,7 @@ def main(seeds: int) -> None:
                 counts = (len(injected[kind]), len(visible), len(found[kind] & visible))
                 detection[kind] = [a + b for a, b in zip(detection[kind], counts, strict=True)]
                 assert found[kind] <= injected[kind], f"{kind}: rows found that were not injected"
+            print(f"seed {seed}: so far (injected, visible, found) {detection}", flush=True)
     print(
         f"\nclean markets: {false_positives} false positives in {seeds} seeds x {checks_run // seeds} checks"
     )

@@ -185,7 +185,8 @@ def adjust_factors(
             record_failures(con, failures, run_id=context.run_id, batch=batch)
             rows += replace_adjust_factors(con, factors[factors["code"].isin(ok_codes)], ok_codes)
             batch_checks.append((batch, run_adjust_factors_checks(
-                con, batch=batch, start=start, end=end, refreshed_at=fetched_at, run_id=context.run_id
+                con, batch=batch, start=start, end=end, refreshed_at=fetched_at,
+                sessions=checks.chain_sessions(start, end), run_id=context.run_id,
             )))  # fmt: skip
         failed, codes_total = failed + len(failures), codes_total + len(codes)
         context.log.info(f"{batch}: factors of {len(ok_codes)}/{len(codes)} codes")

@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from marketdata_pipeline.defs.market import slices
-from marketdata_pipeline.defs.market.checks import refuse_unknown_checks
+from marketdata_pipeline.defs.market.checks import chain_sessions, refuse_unknown_checks
 from marketdata_pipeline.defs.market.partitions import trading_days
 from marketdata_pipeline.ingest import (
     FetchFailure,
@@ -145,7 +145,10 @@ def write_batch(
     since = datetime.now(UTC).replace(tzinfo=None)
     written = replace_daily_bars_from_stage(con, staged, **slice_, codes=ok_codes)
     types = (1, 2) if config.include_indices else (1,)
-    data_checks = run_daily_bars_checks(con, **slice_, since=since, types=types, run_id=context.run_id)
+    data_checks = run_daily_bars_checks(
+        con, **slice_, since=since, sessions=chain_sessions(days[0], days[-1]), types=types,
+        run_id=context.run_id,
+    )
     stored = rows_per_day(con, **slice_)
     per_day = {day: stored.get(day, 0) for day in days}
     return BatchOutcome(batch, days, codes, failures, written, data_checks, per_day)
