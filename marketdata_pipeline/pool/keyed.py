@@ -7,8 +7,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from marketdata_pipeline.pool.errors import PoolClosed
-from marketdata_pipeline.pool.lending import Lease
-from marketdata_pipeline.pool.pool import SessionPool
+from marketdata_pipeline.pool.pool import Lease, SessionPool
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")

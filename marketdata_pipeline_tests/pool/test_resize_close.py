@@ -122,7 +122,7 @@ def test_close_waits_for_session_being_created(make_pool):
     failed = []
     waiter = threading.Thread(target=lambda: _acquire_or_record(pool, failed))
     waiter.start()
-    assert wait_until(lambda: pool.stats()["growing"] == 1)
+    assert wait_until(lambda: factory.started == 1) and pool.stats()["growing"] == 1
     pool.close(timeout=2.0)
     waiter.join(2)
     assert failed and isinstance(failed[0], PoolClosed)
