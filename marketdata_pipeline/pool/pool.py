@@ -691,16 +691,11 @@ class SessionPool(Generic[S]):
             if self._refused is not None or self._closed:
                 return
             self._refused = error
-            waiters = list(self._waiting)
-            self._waiting.clear()
-            idle = list(self._idle)
-            self._idle.clear()
-            for entry in idle:
-                self._drop_locked(entry, reasons.REFUSED)
+            waiters, idle = self._drain_locked(reasons.REFUSED, error)
             self._changed.notify_all()
         for waiter in waiters:
             waiter.fail(error)
-        self._dispose([(entry, reasons.REFUSED, error) for entry in idle])
+        self._dispose(idle)
 
     def close(self, timeout: float = 5.0) -> None:
         """Drain the pool: waiters get PoolClosed, idle sessions close now, borrowed ones on return.
@@ -715,17 +710,12 @@ class SessionPool(Generic[S]):
             if self._closed:
                 return
             self._closed = True
-            waiters = list(self._waiting)
-            self._waiting.clear()
-            idle = list(self._idle)
-            self._idle.clear()
-            for entry in idle:
-                self._drop_locked(entry, reasons.POOL_CLOSED)
+            waiters, idle = self._drain_locked(reasons.POOL_CLOSED)
             still_out = self._report_leaks_locked(_monotonic(), 0.0)
         for waiter in waiters:
             waiter.fail(PoolClosed(f"pool {self.name!r} was closed while waiting for a session"))
         self._events.emit_all(still_out)
-        self._dispose([(entry, reasons.POOL_CLOSED, None) for entry in idle])
+        self._dispose(idle)
         for task in self._workers.stop(max(0.0, deadline - _monotonic())):
             task.cancel()
         with self._changed:
@@ -777,6 +767,18 @@ class SessionPool(Generic[S]):
         return f"<{type(self).__name__} {self.name!r} {state}>"
 
     # -- leaving the pool ---------------------------------------------------
+
+    def _drain_locked(
+        self, reason: str, error: BaseException | None = None
+    ) -> tuple[list[Waiter], list[Disposal]]:
+        """Empty the queue and the idle set (refuse, close): the waiters to wake, the sessions to close."""
+        waiters = list(self._waiting)
+        self._waiting.clear()
+        idle = [(entry, reason, error) for entry in self._idle]
+        self._idle.clear()
+        for entry, _, _ in idle:
+            self._drop_locked(entry, reason)
+        return waiters, idle
 
     def _drop_locked(self, entry: SessionEntry, reason: str) -> None:
         """Count a session leaving the pool (it is closed later, outside the lock)."""
