@@ -12,7 +12,6 @@ request budget every session's frames are charged to (`budget.py`).
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -136,7 +135,7 @@ class BaoStockPool:
         self._failover: FailoverEndpoints[tuple[str, int], BaoStockSession] = FailoverEndpoints(
             self._endpoints,
             is_endpoint_failure=lambda exc: isinstance(exc, TransportError),
-            reachable=self._reachable,
+            reachable=self._serves_again,
             retry_after=failback_probe_s,
             label=_label,
             pool_name=name,
@@ -373,12 +372,27 @@ class BaoStockPool:
         with self._counts_lock:
             self._logins += 1
 
-    # -- failback ---------------------------------------------------------
+    # -- failback probe (run by pool/failover.py on the pool's workers) -----
 
-    def _reachable(self, endpoint: tuple[str, int]) -> None:
-        """A TCP connect only: it proves the server listens without spending a login."""
-        with socket.create_connection(endpoint, timeout=self._connect_timeout):
-            pass
+    def _serves_again(self, endpoint: tuple[str, int]) -> None:
+        """A login and a logout on a preferred endpoint that was down: raises unless it serves again.
+
+        A bare TCP connect would not do: a server that accepts and then hangs
+        (restarting, overloaded) passes it, and failing back to it would evict
+        every session to log in there, each waiting a login timeout, once per
+        probe period. A refused connect costs nothing; a stop answer stops the pool
+        as it would from any other login. Not counted in `logins` (those are the
+        pool's sessions).
+        """
+        session = self._new_session(endpoint)
+        try:
+            session.login()
+        except BaseException as exc:
+            session.close()
+            if isinstance(exc, StopError) and self._stops_the_run(exc):
+                self._pool.refuse(exc)
+            raise
+        _logout_and_close(session)
 
     # -- secrets ----------------------------------------------------------
 

@@ -42,9 +42,10 @@ class _EndpointState:
 class FailoverEndpoints(Generic[E, S]):
     """An ordered list of endpoints with up/down state, and the sessions placed on each; thread-safe.
 
-    `reachable(endpoint)` is the failback probe: it returns if the endpoint is
-    back (e.g. a bare TCP connect, which costs the server no login) and raises
-    otherwise. Sessions are remembered weakly, so they must be weak-referenceable.
+    `reachable(endpoint)` is the failback probe: it returns if the endpoint
+    serves again and raises otherwise. Make it as strict as a new session's
+    creation (BaoStockPool logs in): an endpoint that passes it gets every
+    session moved to it. Sessions are remembered weakly (weak-referenceable).
     """
 
     def __init__(

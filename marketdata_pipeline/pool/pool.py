@@ -157,9 +157,11 @@ class SessionPool(Generic[S]):
         self._refused: BaseException | None = None
         self._closed = False
         self._workers = Workers(WORKERS, name)
-        # A pool dropped without close() still stops its threads (the tasks hold it only weakly).
-        weakref.finalize(self, self._workers.stop, 0.0)
-        self._workers.run(Housekeeping(self), Housekeeping.interval(self.config))
+        # A pool dropped without close() still stops its threads (the tasks hold it only weakly);
+        # the workers stop only then or in close(), so while the pool is open they take every task.
+        weakref.finalize(self, self._workers.stop, 0.0).atexit = False
+        housekeeping = Housekeeping(self)
+        self._workers.run(housekeeping, housekeeping.every)
         with self._lock:
             self._grow_locked()
 
@@ -521,10 +523,7 @@ class SessionPool(Generic[S]):
             task = AddSession(self)
             self._nconns += 1
             self._growing += 1
-            if not self._workers.run(task):  # only when the pool is being collected: nothing to grow for
-                self._nconns -= 1
-                self._growing -= 1
-                break
+            self._workers.run(task)
             tasks.append(task)
         return tasks
 
@@ -833,10 +832,10 @@ class Housekeeping(MaintenanceTask):
 
     def __init__(self, pool: SessionPool) -> None:
         super().__init__(pool)
-        self._interval = self.interval(pool.config)
+        self.every = self._interval(pool.config)
 
     @staticmethod
-    def interval(config: PoolConfig) -> float:
+    def _interval(config: PoolConfig) -> float:
         """Often enough for the shortest age, leak and capacity timing; between 10 ms and 5 s."""
         candidates = [1.0, config.capacity_retry / 2]
         for value, share in ((config.max_idle, 4), (config.max_lifetime, 8), (config.leak_threshold, 4)):
@@ -848,7 +847,7 @@ class Housekeeping(MaintenanceTask):
         try:
             pool._housekeep()
         finally:
-            pool.run_task(self, self._interval)
+            pool.run_task(self, self.every)
 
 
 class Lease(Generic[S]):
