@@ -12,9 +12,7 @@ request budget every session's frames are charged to (`budget.py`).
 
 from __future__ import annotations
 
-import socket
 import threading
-import weakref
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -36,7 +34,8 @@ from marketdata_pipeline.baostock.errors import (
     TransportError,
 )
 from marketdata_pipeline.baostock.session import BaoStockSession
-from marketdata_pipeline.pool import SessionPool, reasons
+from marketdata_pipeline.pool import SessionPool
+from marketdata_pipeline.pool.errors import SettingError
 from marketdata_pipeline.pool.events import EventHook, EventSink
 from marketdata_pipeline.pool.failover import AllEndpointsDown, FailoverEndpoints
 
@@ -46,6 +45,8 @@ LOGOUT_TIMEOUT_S = 2.0
 _REDACTED = "***"
 UNREACHABLE_TRIES = 3
 """Failed connects, before any login, that end the pool's use of the server (3 x connect_timeout at worst)."""
+_SETTING_NAMES = {"max_lifetime": "session_ttl"}
+"""The generic pool's setting names that this class's callers know by another name."""
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,10 @@ class BaoStockPool:
         self._logins = 0
         self._login_failures = 0
         self._unreached = 0
-        self._session_endpoint: weakref.WeakKeyDictionary[BaoStockSession, int] = weakref.WeakKeyDictionary()
-        self._probe: threading.Thread | None = None
-        self._probe_lock = threading.Lock()
-        self._failover = FailoverEndpoints(
+        self._failover: FailoverEndpoints[tuple[str, int], BaoStockSession] = FailoverEndpoints(
             self._endpoints,
             is_endpoint_failure=lambda exc: isinstance(exc, TransportError),
+            reachable=self._serves_again,
             retry_after=failback_probe_s,
             label=_label,
             pool_name=name,
@@ -169,7 +168,7 @@ class BaoStockPool:
 
     def session(self, timeout: float | None = None) -> AbstractContextManager[BaoStockSession]:
         """`with pool.session() as s:` - a logged-in session for the block (see the class docstring)."""
-        self._maybe_probe_preferred()
+        self._failover.fail_back(self._pool)
         return self._pool.session(timeout)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -236,14 +235,10 @@ class BaoStockPool:
         return stats
 
     def close(self, timeout: float = 5.0) -> None:
-        """Log out and close every session (see `SessionPool.close`); joins the failback probe."""
+        """Log out and close every session (see `SessionPool.close`, which also joins a failback probe)."""
         self._pool.close(timeout)
         for budget in self._budgets.values():
             budget.close()
-        with self._probe_lock:
-            probe = self._probe
-        if probe is not None:
-            probe.join(timeout)
 
     def __enter__(self) -> BaoStockPool:
         return self
@@ -280,9 +275,9 @@ class BaoStockPool:
                 wrapper_modules=(__name__,),
                 **limits,
             )
-        except ValueError as exc:
-            # The generic pool names its own setting; name the one this class's caller passed.
-            raise ValueError(str(exc).replace("max_lifetime", "session_ttl")) from None
+        except SettingError as exc:
+            # Name the setting as this class's caller passed it.
+            raise exc.renamed(_SETTING_NAMES.get(exc.setting, exc.setting)) from None
 
     def _open_session(self) -> BaoStockSession:
         """Connect and log in on the first endpoint that is up.
@@ -294,7 +289,7 @@ class BaoStockPool:
         is not "unreachable": its timeouts go to the breaker as before.
         """
         try:
-            index, session = self._failover.open(self._login_to)
+            return self._failover.open(self._login_to)
         except (BaoStockError, AllEndpointsDown) as exc:
             error = self._redacted(exc)
             if _not_reached(exc):
@@ -305,8 +300,6 @@ class BaoStockPool:
                     message = f"no BaoStock endpoint answered {unreached} tries: {error}"
                     raise ServerUnreachable(message) from None
             raise error from None
-        self._session_endpoint[session] = index
-        return session
 
     def _new_session(self, endpoint: tuple[str, int]) -> BaoStockSession:
         """A session object for `endpoint`; no socket is opened until login."""
@@ -379,32 +372,27 @@ class BaoStockPool:
         with self._counts_lock:
             self._logins += 1
 
-    # -- failback ---------------------------------------------------------
+    # -- failback probe (run by pool/failover.py on the pool's workers) -----
 
-    def _maybe_probe_preferred(self) -> None:
-        """Lazily, at most once per `failback_probe_s`: is a preferred endpoint back?"""
-        index = self._failover.due_probe()
-        if index is None:
-            return
-        with self._probe_lock:  # close() joins the probe: it must only ever see a started thread
-            if self._pool.closed:
-                return
-            probe = threading.Thread(
-                target=self._probe_endpoint, args=(index,), name="baostock-probe", daemon=True
-            )
-            probe.start()
-            self._probe = probe
+    def _serves_again(self, endpoint: tuple[str, int]) -> None:
+        """A login and a logout on a preferred endpoint that was down: raises unless it serves again.
 
-    def _probe_endpoint(self, index: int) -> None:
-        if not self._failover.probe(index, self._reachable):
-            return
-        # Sessions on endpoints after the one that came back move to it: idle ones now, busy ones on return.
-        self._pool.evict(lambda s: self._session_endpoint.get(s, index) > index, reason=reasons.EVICTED)
-
-    def _reachable(self, endpoint: tuple[str, int]) -> None:
-        """A TCP connect only: it proves the server listens without spending a login."""
-        with socket.create_connection(endpoint, timeout=self._connect_timeout):
-            pass
+        A bare TCP connect would not do: a server that accepts and then hangs
+        (restarting, overloaded) passes it, and failing back to it would evict
+        every session to log in there, each waiting a login timeout, once per
+        probe period. A refused connect costs nothing; a stop answer stops the pool
+        as it would from any other login. Not counted in `logins` (those are the
+        pool's sessions).
+        """
+        session = self._new_session(endpoint)
+        try:
+            session.login()
+        except BaseException as exc:
+            session.close()
+            if isinstance(exc, StopError) and self._stops_the_run(exc):
+                self._pool.refuse(exc)
+            raise
+        _logout_and_close(session)
 
     # -- secrets ----------------------------------------------------------
 

@@ -5,23 +5,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from marketdata_pipeline.backoff import ExponentialBackoff
+from marketdata_pipeline.pool.errors import SettingError
+
 
 def _check_positive(name: str, value: float | None, *, allow_none: bool, allow_zero: bool = False) -> None:
     if value is None:
         if allow_none:
             return
-        raise ValueError(f"{name} must be a number of seconds, got None")
+        raise SettingError(name, "must be a number of seconds, got None")
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
+        raise SettingError(name, f"must be a number of seconds, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         hint = " (or None to disable it)" if allow_none else ""
-        raise ValueError(f"{name} must be {bound}{hint}, got {value!r}")
+        raise SettingError(name, f"must be {bound}{hint}, got {value!r}")
 
 
 def _check_count(name: str, value: int, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise SettingError(name, f"must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,32 +56,28 @@ class PoolConfig:
         _check_positive("leak_threshold", self.leak_threshold, allow_none=True)
         _check_positive("capacity_retry", self.capacity_retry, allow_none=False)
         if not 0 <= self.lifetime_jitter < 1:
-            raise ValueError(
-                f"lifetime_jitter must be in [0, 1) (a fraction of max_lifetime), "
-                f"got {self.lifetime_jitter!r}"
-            )
+            problem = f"must be in [0, 1) (a fraction of max_lifetime), got {self.lifetime_jitter!r}"
+            raise SettingError("lifetime_jitter", problem)
         self._check_backoff(self.reconnect_backoff)
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+            raise SettingError("name", f"must be a non-empty string, got {self.name!r}")
 
     @staticmethod
     def _check_sizes(min_size: int, max_size: int) -> None:
         _check_count("min_size", min_size, 0)
         _check_count("max_size", max_size, 1)
         if min_size > max_size:
-            raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size}); raise max_size")
+            problem = f"({min_size}) must not exceed max_size ({max_size}); raise max_size"
+            raise SettingError("min_size", problem)
 
     @staticmethod
     def _check_backoff(backoff: tuple[float, float]) -> None:
         if not isinstance(backoff, tuple | list) or len(backoff) != 2:
-            raise ValueError(f"reconnect_backoff must be (initial_s, max_s), got {backoff!r}")
-        initial, maximum = backoff
-        _check_positive("reconnect_backoff[0] (initial delay)", initial, allow_none=False)
-        _check_positive("reconnect_backoff[1] (max delay)", maximum, allow_none=False)
-        if initial > maximum:
-            raise ValueError(
-                f"reconnect_backoff initial delay {initial} exceeds max delay {maximum}; swap them"
-            )
+            raise SettingError("reconnect_backoff", f"must be (initial_s, max_s), got {backoff!r}")
+        try:
+            ExponentialBackoff(*backoff)  # the backoff's own checks: one place decides
+        except ValueError as exc:
+            raise SettingError("reconnect_backoff", f"is (initial_s, max_s): {exc}") from None
 
     def resized(self, min_size: int, max_size: int) -> PoolConfig:
         """A copy with new sizes (validated)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -45,6 +46,15 @@ class SessionEntry:
         if self.borrower is None:
             return ""
         return "".join(self.borrower.format()).rstrip()
+
+    def describe_borrower(self) -> str:
+        """Who holds the session, for a timeout message: the thread's name and where it borrowed."""
+        names = {thread.ident: repr(thread.name) for thread in threading.enumerate()}
+        holder = names.get(self.borrower_thread, f"#{self.borrower_thread} (ended)")
+        if not self.borrower:
+            return f"thread {holder} (set leak_threshold to record borrowers' stacks)"
+        frame = self.borrower[-1]
+        return f"thread {holder}, borrowed at {frame.filename}:{frame.lineno} in {frame.name}"
 
 
 Disposal = tuple[SessionEntry, str, BaseException | None]

@@ -23,6 +23,22 @@ class PoolClosed(PoolError):
     """The pool is closed (or closing): no session will be handed out."""
 
 
+class SettingError(ValueError):
+    """A pool setting is invalid: `setting` names it, `problem` says what is wrong and the fix.
+
+    Typed, so a wrapper whose callers know the setting by another name (BaoStockPool's
+    `session_ttl` is the pool's `max_lifetime`) re-raises it with `renamed()`.
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting} {problem}")
+        self.setting = setting
+        self.problem = problem
+
+    def renamed(self, setting: str) -> SettingError:
+        return SettingError(setting, self.problem)
+
+
 def describe_error(exc: BaseException | None) -> str:
     """An exception as one line for messages and events: "Type: message" ("none" for None)."""
     return f"{type(exc).__name__}: {exc}" if exc is not None else "none"

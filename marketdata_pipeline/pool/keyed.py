@@ -1,17 +1,28 @@
-"""KeyedPool: one SessionPool per key (endpoint, account), each with its own limits."""
+"""KeyedPool: one pool per key (endpoint, account), each with its own limits; totals over all keys."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, Generic, Protocol, TypeVar
 
 from marketdata_pipeline.pool.errors import PoolClosed
-from marketdata_pipeline.pool.lending import Lease
-from marketdata_pipeline.pool.pool import SessionPool
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
+
+
+class Lender(Protocol[S_co]):
+    """What KeyedPool needs of a pool: `SessionPool`, or a wrapper such as `BaoStockPool`."""
+
+    def session(self, timeout: float | None = None) -> AbstractContextManager[S_co]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self, timeout: float = 5.0) -> None: ...
+
 
 _SUMMED = (
     "size",
@@ -34,29 +45,30 @@ class KeyedPool(Generic[K, S]):
     """Pools made on first use by `make_pool(key)`; a key's limits never borrow from another's.
 
     Typical keys: `(host, port)` for several endpoints, or an account name when
-    each account has its own login budget.
+    each account has its own login budget, e.g.
+    `KeyedPool(lambda user: BaoStockPool(endpoints, user=user, password=..., max_size=2))`.
     """
 
-    def __init__(self, make_pool: Callable[[K], SessionPool[S]]) -> None:
+    def __init__(self, make_pool: Callable[[K], Lender[S]]) -> None:
         if not callable(make_pool):
             raise ValueError(f"make_pool must be a callable key -> SessionPool, got {make_pool!r}")
         self._make_pool = make_pool
-        self._pools: dict[K, SessionPool[S]] = {}
+        self._pools: dict[K, Lender[S]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def pool(self, key: K) -> SessionPool[S]:
+    def pool(self, key: K) -> Lender[S]:
         """The pool for `key`, made on first use (at most once per key, even under races)."""
         with self._lock:
             if self._closed:
                 raise PoolClosed(f"keyed pool is closed; no pool for {key!r}")
             pool = self._pools.get(key)
             if pool is None:
-                # Made under the lock: SessionPool's constructor does no I/O (growth runs in its threads).
+                # Made under the lock: a pool's constructor does no I/O (growth runs on its workers).
                 pool = self._pools[key] = self._make_pool(key)
         return pool
 
-    def session(self, key: K, timeout: float | None = None) -> Lease[S]:
+    def session(self, key: K, timeout: float | None = None) -> AbstractContextManager[S]:
         """`with keyed.session(key) as s:` - a session from `key`'s pool."""
         return self.pool(key).session(timeout)
 

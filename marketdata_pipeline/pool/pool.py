@@ -1,49 +1,68 @@
-"""SessionPool: the pool's state and lifecycle (open, wait_ready, close, stats), assembled from its parts.
+"""SessionPool: lend sessions made by any factory, one borrower at a time - the whole policy, in one class.
 
-The policy is split by job: lending (checkout, return, hand-off to waiters)
-in `lending.py`, growth (background creation, backoff, capacity limits) in
-`growth.py`, eviction and housekeeping in `eviction.py`, leak tracking in
-`leaks.py`. They are mixins over the one state defined here, all guarded by
-`self._lock`. Locking rule: decide under `self._lock`, act (create, check,
-close, emit events) outside it, so a slow factory or a user hook never stalls
-checkouts.
+Lock discipline (after psycopg_pool's pool.py). One lock, `self._lock`,
+guards every mutable field of the pool; `self._changed`, a condition on it,
+wakes `wait_ready()` and `close()` when sessions come and go. A critical
+section only decides - which entry is lent, which one leaves, how many slots
+grow - and records the decision in the counters; everything slow or foreign
+runs after the lock is released: creating sessions (the workers, `worker.py`),
+checking and renewing them (the borrower's own thread), closing them and
+emitting events (`_dispose`, `EventSink`). So a slow login or a user's hook
+never stalls a checkout or a return. A borrower that must wait queues a
+`Waiter` with its own condition: a hand-off wakes exactly that thread, in
+FIFO order, and the waiter's own lock settles the race with its timeout.
+Methods named `*_locked` run with `self._lock` held; no other lock is ever
+taken inside it except a waiter's (`hand`) and the workers' queue (`run`).
+
+Collaborators: `entry` (the per-session record), `waiter`, `config`,
+`events` (+ `reasons`, `metrics`), `errors`, `worker` (background tasks).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from contextlib import suppress
+from typing import Any, Generic, TypeVar
 
+from marketdata_pipeline.backoff import ExponentialBackoff
 from marketdata_pipeline.pool import reasons
 from marketdata_pipeline.pool.config import PoolConfig
-from marketdata_pipeline.pool.entry import Disposal, SessionEntry
-from marketdata_pipeline.pool.errors import PoolClosed, PoolTimeout, describe_error
+from marketdata_pipeline.pool.entry import Disposal, SessionEntry, capture_borrower
+from marketdata_pipeline.pool.errors import PoolClosed, PoolTimeout, TooManyWaiting, describe_error
 from marketdata_pipeline.pool.events import (
     LOGGER,
+    Backoff,
+    CapacityLimited,
     EventHook,
     EventSink,
+    PoolEvent,
+    SessionAcquired,
+    SessionCreated,
     SessionDiscarded,
     SessionEvicted,
+    SessionLeaked,
+    SessionReleased,
 )
-from marketdata_pipeline.pool.eviction import Eviction
-from marketdata_pipeline.pool.growth import Grower, Growth
-from marketdata_pipeline.pool.housekeeper import Housekeeper
-from marketdata_pipeline.pool.leaks import LeakTracking
-from marketdata_pipeline.pool.lending import Lending
 from marketdata_pipeline.pool.metrics import PoolMetrics
 from marketdata_pipeline.pool.waiter import Waiter
+from marketdata_pipeline.pool.worker import MaintenanceTask, Workers
 
 S = TypeVar("S")
+
+WORKERS = 3
+"""Background threads per pool (psycopg_pool's default): logins in parallel, housekeeping, probes."""
 
 _monotonic = time.monotonic
 
 
-class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
+class SessionPool(Generic[S]):
     """A pool of sessions made by `factory()`, lent out one borrower at a time.
 
     - `factory()` returns a new, ready session (it may raise; the pool retries
@@ -117,32 +136,525 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
         self._is_broken = is_broken
         self._is_capacity_error = is_capacity_error or (lambda exc: False)
         self._is_fatal = is_fatal or (lambda exc: False)
-        self._refused: BaseException | None = None
         self._skip_prefixes = ("marketdata_pipeline.pool", "contextlib", *wrapper_modules)
         self._events = EventSink(on_event)
         self._metrics = PoolMetrics()
         self._ids = itertools.count(1)
         self._random = random.Random()
+        self._backoff = ExponentialBackoff(*self.config.reconnect_backoff, rng=self._random)
+        # Guarded by self._lock:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._idle: deque[SessionEntry] = deque()
+        self._idle: deque[SessionEntry] = deque()  # least recently used first
         self._waiting: deque[Waiter] = deque()
-        self._out: dict[int, SessionEntry] = {}
-        self._forced: dict[int, SessionEntry] = {}
+        self._out: dict[int, SessionEntry] = {}  # lent out (or being checked), by id(session)
+        self._forced: dict[int, SessionEntry] = {}  # force-closed by close() while lent out
         self._nconns = 0  # sessions that exist plus those being created
         self._growing = 0
         self._target = max_size
         self._capacity_probe_at: float | None = None
         self._last_create_error: BaseException | None = None
-        self._growers: set[Grower] = set()
+        self._refused: BaseException | None = None
         self._closed = False
-        self._closing = threading.Event()
-        self._housekeeper = Housekeeper(self, self._housekeeping_interval(), f"{name}-housekeeper")
-        self._housekeeper.start()
+        self._workers = Workers(WORKERS, name)
+        # A pool dropped without close() still stops its threads (the tasks hold it only weakly);
+        # the workers stop only then or in close(), so while the pool is open they take every task.
+        weakref.finalize(self, self._workers.stop, 0.0).atexit = False
+        housekeeping = Housekeeping(self)
+        self._workers.run(housekeeping, housekeeping.every)
         with self._lock:
             self._grow_locked()
 
-    # -- public API (acquire/release: lending.py; evict/check_idle/resize: eviction.py) --
+    # -- lending ----------------------------------------------------------
+
+    def session(self, timeout: float | None = None) -> Lease[S]:
+        """Context manager: a session for the `with` block, returned (or discarded if broken) after it."""
+        return Lease(self, timeout)
+
+    def acquire(self, timeout: float | None = None) -> S:
+        """Check out a session; raises PoolTimeout, TooManyWaiting or PoolClosed.
+
+        Pair every call with `release()` or `discard()`; prefer `session()`.
+        """
+        started = _monotonic()
+        deadline = started + (self.config.acquire_timeout if timeout is None else timeout)
+        borrower = capture_borrower(self._skip_prefixes) if self.config.leak_threshold else None
+        waited = False
+        while True:
+            entry, recorded, waited_now = self._checkout(started, deadline, borrower)
+            waited = waited or waited_now
+            if recorded or self._ready_for_use(entry):
+                break
+        if not recorded:
+            with self._lock:
+                self._record_acquire_locked(entry, started, waited, borrower)
+        if self._events.wants(logging.DEBUG):
+            self._events.emit(SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
+        return entry.session
+
+    def release(self, session: S) -> None:
+        """Return a session: it goes to the first waiter, or to the idle set, or is closed if retired."""
+        now = _monotonic()
+        with self._lock:
+            entry = self._take_back_locked(session)
+            if entry is None:
+                return
+            entry.last_used = now
+            reason = self._retire_reason_locked(entry, now)
+            if reason is None:
+                self._give_locked(entry)
+            else:
+                self._drop_locked(entry, reason)
+                self._grow_locked()  # a waiter may need the slot it freed
+        self._emit_returned(entry, now)
+        if reason is not None:
+            self._dispose([(entry, reason, None)])
+
+    def discard(self, session: S, reason: str = reasons.BROKEN, error: BaseException | None = None) -> None:
+        """Take a checked-out session out of the pool for good and close it (never put back)."""
+        now = _monotonic()
+        with self._lock:
+            entry = self._take_back_locked(session)
+            if entry is None:
+                return
+            self._drop_locked(entry, reason)
+            self._grow_locked()
+        self._emit_returned(entry, now)
+        self._dispose([(entry, reason, error)])
+
+    def _checkout(self, started: float, deadline: float, borrower: Any) -> tuple[SessionEntry, bool, bool]:
+        """An entry lent to this caller, whether its acquire is already recorded, and whether it waited.
+
+        A hit that needs no I/O check is recorded under the same lock it was
+        taken with, so the hot path costs one lock round-trip.
+        """
+        stale: list[Disposal] = []
+        with self._lock:
+            self._raise_if_closed_locked()
+            now = _monotonic()
+            entry = self._pop_idle_locked(now, stale)
+            if entry is not None:
+                self._out[id(entry.session)] = entry
+                recorded = not self._needs_io_check(entry, now)
+                if recorded:
+                    self._record_acquire_locked(entry, started, False, borrower)
+            else:
+                # Queued before growing, so the new session goes to the first in line, not to us.
+                waiter = self._enqueue_locked(started)
+                self._grow_locked()
+        self._dispose(stale)
+        if entry is not None:
+            return entry, recorded, False
+        return self._wait_in_queue(waiter, deadline), False, True
+
+    def _pop_idle_locked(self, now: float, stale: list[Disposal]) -> SessionEntry | None:
+        """The most recently used idle entry (so cold ones age out), dropping aged ones on the way."""
+        while self._idle:
+            entry = self._idle.pop()
+            reason = self._age_reason_locked(entry, now)
+            if reason is None:
+                return entry
+            self._drop_locked(entry, reason)
+            stale.append((entry, reason, None))
+        return None
+
+    def _needs_io_check(self, entry: SessionEntry, now: float) -> bool:
+        if entry.expired(now):
+            return True  # only reachable with a renew hook: the age rule drops it otherwise
+        after = self.config.check_idle_after
+        return self._check is not None and after is not None and now - entry.last_used >= after
+
+    def _ready_for_use(self, entry: SessionEntry) -> bool:
+        """Renew or check a lent entry outside the lock; a failing one is discarded."""
+        now = _monotonic()
+        if entry.expired(now) and self._renew is not None:
+            try:
+                self._renew(entry.session)
+            except Exception as exc:
+                self._drop_lent(entry, reasons.RENEW_FAILED, exc)
+                return False
+            with self._lock:
+                self._metrics.renewals += 1
+                entry.expires_at = self._expiry(now)
+            return True
+        if not self._needs_io_check(entry, now):
+            return True
+        try:
+            self._check(entry.session)
+        except Exception as exc:
+            self._drop_lent(entry, reasons.DEAD, exc)
+            return False
+        return True
+
+    def _drop_lent(self, entry: SessionEntry, reason: str, error: BaseException) -> None:
+        with self._lock:
+            self._out.pop(id(entry.session), None)
+            self._drop_locked(entry, reason)
+            self._grow_locked()
+        self._dispose([(entry, reason, error)])
+
+    def _enqueue_locked(self, started: float) -> Waiter:
+        limit = self.config.max_waiting
+        if limit and len(self._waiting) >= limit:
+            raise TooManyWaiting(
+                f"pool {self.name!r}: {len(self._waiting)} borrowers already waiting (max_waiting={limit}); "
+                f"raise max_waiting or max_size, or shed load"
+            )
+        waiter = Waiter(started)
+        self._waiting.append(waiter)
+        return waiter
+
+    def _wait_in_queue(self, waiter: Waiter, deadline: float) -> SessionEntry:
+        try:
+            entry = waiter.wait(deadline)
+        except PoolClosed:
+            raise
+        except PoolTimeout:
+            with self._lock:
+                self._metrics.timeouts += 1
+            raise
+        except BaseException:
+            self._abandon(waiter)
+            raise
+        if entry is None:
+            self._abandon(waiter)
+            with self._lock:
+                self._metrics.timeouts += 1
+                message = self._exhaustion_message_locked(_monotonic() - waiter.started)
+                cause = self._last_create_error if self._nconns == self._growing else None
+            raise PoolTimeout(message) from cause
+        return entry
+
+    def _abandon(self, waiter: Waiter) -> None:
+        """Take a waiter that gave up out of the queue; give back a session handed to it just before."""
+        with self._lock, suppress(ValueError):
+            self._waiting.remove(waiter)
+        if waiter.entry is not None:
+            self.release(waiter.entry.session)
+
+    def _record_acquire_locked(
+        self, entry: SessionEntry, started: float, waited: bool, borrower: Any
+    ) -> None:
+        now = _monotonic()
+        self._metrics.record_acquire(now - started, entry.uses > 0, waited)
+        entry.borrower = borrower
+        entry.uses += 1
+        entry.checked_out_at = now
+        entry.borrower_thread = threading.get_ident()
+        entry.leak_reported = False
+
+    def _take_back_locked(self, session: S) -> SessionEntry | None:
+        entry = self._out.pop(id(session), None)
+        if entry is not None:
+            if self._closed:
+                self._changed.notify_all()  # close() is waiting for the last return
+            return entry
+        if self._forced.pop(id(session), None) is not None:
+            return None  # force-closed by close(); the late return is expected
+        raise ValueError(f"pool {self.name!r}: {type(session).__name__} was not checked out from this pool")
+
+    def _give_locked(self, entry: SessionEntry) -> None:
+        """Hand `entry` to the first waiter still waiting, else put it in the idle set."""
+        key = id(entry.session)
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            self._out[key] = entry
+            if waiter.hand(entry):
+                return
+            del self._out[key]  # that waiter timed out a moment ago: try the next
+        self._idle.append(entry)
+
+    def _emit_returned(self, entry: SessionEntry, now: float) -> None:
+        held = now - entry.checked_out_at
+        if entry.leak_reported:
+            self._events.emit(SessionLeaked(self.name, entry.id, held, entry.borrower_stack(), returned=True))
+        if self._events.wants(logging.DEBUG):
+            self._events.emit(SessionReleased(self.name, entry.id, held))
+
+    # -- retirement: the age rule, eviction, checks, resizing --------------
+
+    def _age_reason_locked(self, entry: SessionEntry, now: float) -> str | None:
+        """The one age rule: past its lifetime (unless renewed in place), or idle too long above min_size."""
+        if entry.expired(now) and self._renew is None:
+            return reasons.MAX_LIFETIME
+        max_idle = self.config.max_idle
+        if max_idle is not None and now - entry.last_used >= max_idle and self._nconns > self.config.min_size:
+            return reasons.MAX_IDLE
+        return None
+
+    def _retire_reason_locked(self, entry: SessionEntry, now: float) -> str | None:
+        """Why a session coming back must leave rather than be lent again (None: it stays)."""
+        if self._closed:
+            return reasons.POOL_CLOSED
+        if self._refused is not None:
+            return reasons.REFUSED
+        if entry.retire_reason is not None:
+            return entry.retire_reason
+        if self._nconns > self._target:
+            return reasons.SHRUNK
+        return self._age_reason_locked(entry, now)
+
+    def evict(self, predicate: Callable[[S], bool] | None = None, reason: str = reasons.EVICTED) -> int:
+        """Close idle sessions matching `predicate` (all if None) now, and checked-out ones on return.
+
+        Returns how many sessions were marked. The pool refills on demand.
+        `predicate` runs under the pool's lock: keep it to a cheap lookup.
+        """
+        with self._lock:
+            matches = [e for e in self._idle if predicate is None or predicate(e.session)]
+            for entry in matches:
+                self._idle.remove(entry)
+                self._drop_locked(entry, reason)
+            marked = [e for e in self._out.values() if predicate is None or predicate(e.session)]
+            for entry in marked:
+                entry.retire_reason = reason
+            self._grow_locked()
+        self._dispose([(entry, reason, None) for entry in matches])
+        return len(matches) + len(marked)
+
+    def check_idle(
+        self, check: Callable[[S], Any] | None = None, replace_timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Check every idle session now (default: the pool's `check`), discard the dead, replace them.
+
+        The idle sessions are lent to the checker meanwhile, so no borrower gets
+        one mid-check. Waits up to `replace_timeout` for the replacements.
+        Returns checked, healthy, replaced and errors (one line per dead session).
+        """
+        check = check or self._check
+        if check is None:
+            raise ValueError(f"pool {self.name!r} has no check; pass check= to check_idle()")
+        with self._lock:
+            self._raise_if_closed_locked()
+            entries = list(self._idle)
+            self._idle.clear()
+            for entry in entries:
+                self._out[id(entry.session)] = entry
+        dead: dict[int, BaseException] = {}
+        for entry in entries:
+            try:
+                check(entry.session)
+            except Exception as exc:
+                dead[entry.id] = exc
+        disposals: list[Disposal] = []
+        now = _monotonic()
+        with self._lock:
+            for entry in entries:
+                if self._out.pop(id(entry.session), None) is None:
+                    continue  # force-closed by close() while the check ran
+                error = dead.get(entry.id)
+                reason = reasons.DEAD if error is not None else self._retire_reason_locked(entry, now)
+                if reason is None:
+                    self._give_locked(entry)
+                else:
+                    self._drop_locked(entry, reason)
+                    disposals.append((entry, reason, error))
+            if self._closed:
+                self._changed.notify_all()
+            replacements = self._grow_locked(extra=len(dead))
+        self._dispose(disposals)
+        deadline = _monotonic() + replace_timeout
+        for task in replacements:
+            task.done.wait(max(0.0, deadline - _monotonic()))
+        return {
+            "checked": len(entries),
+            "healthy": len(entries) - len(dead),
+            "replaced": sum(task.created for task in replacements),
+            "errors": [f"session {number}: {describe_error(error)}" for number, error in dead.items()],
+        }
+
+    def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
+        """Change the size limits; surplus idle sessions close now, surplus checked-out ones on return."""
+        with self._lock:
+            self.config = self.config.resized(
+                self.config.min_size if min_size is None else min_size,
+                self.config.max_size if max_size is None else max_size,
+            )
+            self._target = self.config.max_size
+            self._capacity_probe_at = None
+            surplus = []
+            while self._nconns > self._target and self._idle:
+                entry = self._idle.popleft()
+                self._drop_locked(entry, reasons.SHRUNK)
+                surplus.append((entry, reasons.SHRUNK, None))
+            self._grow_locked()
+        self._dispose(surplus)
+
+    def _housekeep(self) -> None:
+        """A background tick: evict aged idle sessions, report leaks, probe a lower target, keep min_size."""
+        now = _monotonic()
+        stale: list[Disposal] = []
+        leaked: list[PoolEvent] = []
+        with self._lock:
+            if self._closed:
+                return
+            for entry in list(self._idle):  # least recently used first
+                reason = self._age_reason_locked(entry, now)
+                if reason is not None:
+                    self._idle.remove(entry)
+                    self._drop_locked(entry, reason)
+                    stale.append((entry, reason, None))
+            if self.config.leak_threshold is not None:
+                leaked = self._report_leaks_locked(now, self.config.leak_threshold)
+            if self._capacity_probe_at is not None and now >= self._capacity_probe_at:
+                # `capacity_retry` has passed since the server refused a session: allow one more.
+                self._target = min(self._target + 1, self.config.max_size)
+                at_max = self._target == self.config.max_size
+                self._capacity_probe_at = None if at_max else now + self.config.capacity_retry
+            self._grow_locked()
+        self._events.emit_all(leaked)
+        self._dispose(stale)
+
+    # -- growth (runs on the workers) --------------------------------------
+
+    def _grow_locked(self, extra: int = 0) -> list[AddSession]:
+        """Start creating as many sessions as waiters and min_size (or `extra`) need, within the target.
+
+        Creation runs on the workers, outside the lock: a factory may take
+        seconds (connect, log in) and must not block checkouts and returns;
+        and the new session goes to the first waiter in line rather than to
+        whoever triggered the growth, which keeps the queue FIFO.
+        """
+        if self._closed or self._refused is not None:
+            return []
+        wanted = max(len(self._waiting) - self._growing, self.config.min_size - self._nconns, extra)
+        tasks = []
+        for _ in range(max(0, min(wanted, self._target - self._nconns))):
+            task = AddSession(self)
+            self._nconns += 1
+            self._growing += 1
+            self._workers.run(task)
+            tasks.append(task)
+        return tasks
+
+    def _add_session(self, task: AddSession) -> None:
+        """One attempt at the session `task` holds a slot for; a failure is retried later, on a worker."""
+        task.attempt += 1
+        started = _monotonic()
+        try:
+            session = self._factory()
+        except Exception as exc:
+            if self._is_fatal(exc):
+                self._cancel_growth(task)
+                self.refuse(exc)
+                return
+            delay = self._after_create_failure(exc, task)
+            if delay is None:
+                task.done.set()
+            elif not self._workers.run(task, delay):
+                self._cancel_growth(task)  # closed meanwhile
+            return
+        now = _monotonic()
+        entry = SessionEntry(session, next(self._ids), now, self._expiry(now))
+        # Announced before it is handed over, so "created" always precedes its "acquired".
+        if self._events.wants(logging.DEBUG):
+            self._events.emit(SessionCreated(self.name, entry.id, now - started))
+        with self._lock:
+            self._growing -= 1
+            self._metrics.created += 1
+            self._last_create_error = None
+            closed = self._closed
+            if closed:
+                self._drop_locked(entry, reasons.POOL_CLOSED)
+            else:
+                self._give_locked(entry)
+            self._changed.notify_all()  # wait_ready() counts sessions
+        task.created = True
+        task.done.set()
+        if closed:
+            self._dispose([(entry, reasons.POOL_CLOSED, None)])
+
+    def _after_create_failure(self, exc: Exception, task: AddSession) -> float | None:
+        """Seconds to wait before the next attempt, or None when this slot is given up."""
+        events: list[PoolEvent] = []
+        stranded: list[Waiter] = []
+        now = _monotonic()
+        with self._lock:
+            self._metrics.create_failures += 1
+            self._last_create_error = exc
+            if self._is_capacity_error(exc):
+                # Settle at what exists, including creations in flight: each of those refused too
+                # lowers the target by its own slot, so the pool ends at what the server allows.
+                self._target = max(1, self._nconns - 1)
+                self._capacity_probe_at = now + self.config.capacity_retry
+                self._metrics.capacity_limits += 1
+                events.append(CapacityLimited(self.name, self._target, describe_error(exc)))
+            needed = self._waiting or self._nconns <= self.config.min_size
+            keep = not self._closed and needed and self._nconns <= self._target and now < task.give_up_at
+            if keep:
+                delay = min(self._backoff.delay(task.attempt), task.give_up_at - now)
+                events.append(Backoff(self.name, task.attempt, delay, describe_error(exc)))
+            else:
+                # Released under the same lock that lowered the target: in between, a return would
+                # see one session too many and close a healthy one.
+                stranded = self._give_up_slot_locked(fatal=now >= task.give_up_at)
+        self._events.emit_all(events)
+        for waiter in stranded:
+            error = PoolTimeout(
+                f"pool {self.name!r}: could not create a session for {self.config.reconnect_timeout:.1f} s "
+                f"(reconnect_timeout); last error: {describe_error(exc)}"
+            )
+            error.__cause__ = exc
+            waiter.fail(error)
+        return delay if keep else None
+
+    def _cancel_growth(self, task: AddSession) -> None:
+        with self._lock:
+            self._give_up_slot_locked(fatal=False)
+        task.done.set()
+
+    def _give_up_slot_locked(self, fatal: bool) -> list[Waiter]:
+        """Release a growth slot; when `fatal` and no session exists, return the waiters to fail."""
+        self._growing -= 1
+        self._nconns -= 1
+        self._changed.notify_all()
+        if not fatal or self._nconns != self._growing:
+            return []
+        stranded = list(self._waiting)
+        self._waiting.clear()
+        return stranded
+
+    def _expiry(self, now: float) -> float | None:
+        lifetime = self.config.max_lifetime
+        if lifetime is None:
+            return None
+        # Jitter spreads expiries so sessions created together are not all replaced at once.
+        return now + lifetime * (1.0 - self.config.lifetime_jitter * self._random.random())
+
+    def run_task(self, task: MaintenanceTask, delay: float = 0.0) -> bool:
+        """Run `task` on the pool's workers in `delay` seconds (False once the pool is closed)."""
+        return not self._closed and self._workers.run(task, delay)
+
+    # -- leaks and timeouts: who holds the sessions ------------------------
+
+    def _report_leaks_locked(self, now: float, threshold: float) -> list[PoolEvent]:
+        """A SessionLeaked for each session held `threshold` seconds or more, once per checkout."""
+        events: list[PoolEvent] = []
+        for entry in self._out.values():
+            held = now - entry.checked_out_at
+            if not entry.leak_reported and held >= threshold:
+                entry.leak_reported = True
+                self._metrics.leaks += 1
+                events.append(SessionLeaked(self.name, entry.id, held, entry.borrower_stack()))
+        return events
+
+    def _exhaustion_message_locked(self, waited_s: float) -> str:
+        """Why no session came: who holds them, and what the factory last said."""
+        parts = [
+            f"pool {self.name!r}: no session within {waited_s:.2f} s",
+            f"{len(self._out)} in use, {len(self._idle)} idle, {self._growing} being created, "
+            f"{len(self._waiting)} waiting (max_size={self.config.max_size}, target={self._target})",
+        ]
+        if self._out:
+            oldest = min(self._out.values(), key=lambda e: e.checked_out_at)
+            held = _monotonic() - oldest.checked_out_at
+            by = oldest.describe_borrower()
+            parts.append(f"longest held: session {oldest.id} for {held:.2f} s by {by}")
+        if self._last_create_error is not None:
+            parts.append(f"last error creating a session: {describe_error(self._last_create_error)}")
+        return "; ".join(parts)
+
+    # -- lifecycle ----------------------------------------------------------
 
     @property
     def max_size(self) -> int:
@@ -151,6 +663,11 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def refused(self) -> BaseException | None:
+        """The error the pool refuses with (see `refuse`), or None."""
+        return self._refused
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Block until `min_size` sessions exist; PoolTimeout (naming the last factory error) otherwise."""
@@ -163,36 +680,6 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
                     raise PoolTimeout(self._exhaustion_message_locked(timeout)) from self._last_create_error
                 self._changed.wait(remaining)
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Drain the pool: waiters get PoolClosed, idle sessions close now, borrowed ones on return.
-
-        Sessions still out when `timeout` expires are reported as leaked and
-        force-closed (their borrower's later `release()` is accepted and ignored).
-        """
-        deadline = _monotonic() + timeout
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            waiters = list(self._waiting)
-            self._waiting.clear()
-            idle = list(self._idle)
-            self._idle.clear()
-            for entry in idle:
-                self._drop_locked(entry, reasons.POOL_CLOSED)
-            growers = list(self._growers)
-            still_out = self._report_outstanding_locked(_monotonic())
-        self._closing.set()
-        for waiter in waiters:
-            waiter.fail(PoolClosed(f"pool {self.name!r} was closed while waiting for a session"))
-        self._events.emit_all(still_out)
-        self._dispose([(entry, reasons.POOL_CLOSED, None) for entry in idle])
-        self._housekeeper.stop(max(0.0, deadline - _monotonic()))
-        for thread in growers:
-            thread.join(max(0.0, deadline - _monotonic()))
-        self._await_returns(deadline)
-        self._force_close_outstanding()
-
     def refuse(self, error: BaseException) -> None:
         """Stop lending for good: waiters and every later checkout get `error`, idle sessions close.
 
@@ -203,21 +690,42 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
             if self._refused is not None or self._closed:
                 return
             self._refused = error
-            waiters = list(self._waiting)
-            self._waiting.clear()
-            idle = list(self._idle)
-            self._idle.clear()
-            for entry in idle:
-                self._drop_locked(entry, reasons.REFUSED)
+            waiters, idle = self._drain_locked(reasons.REFUSED, error)
             self._changed.notify_all()
         for waiter in waiters:
             waiter.fail(error)
-        self._dispose([(entry, reasons.REFUSED, error) for entry in idle])
+        self._dispose(idle)
 
-    @property
-    def refused(self) -> BaseException | None:
-        """The error the pool refuses with (see `refuse`), or None."""
-        return self._refused
+    def close(self, timeout: float = 5.0) -> None:
+        """Drain the pool: waiters get PoolClosed, idle sessions close now, borrowed ones on return.
+
+        Sessions still out when `timeout` expires are reported as leaked and
+        force-closed (their borrower's later `release()` is accepted and ignored).
+        The workers are joined: no pool thread outlives `close()` but one stuck
+        in a factory call longer than `timeout`.
+        """
+        deadline = _monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            waiters, idle = self._drain_locked(reasons.POOL_CLOSED)
+            still_out = self._report_leaks_locked(_monotonic(), 0.0)
+        for waiter in waiters:
+            waiter.fail(PoolClosed(f"pool {self.name!r} was closed while waiting for a session"))
+        self._events.emit_all(still_out)
+        self._dispose(idle)
+        for task in self._workers.stop(max(0.0, deadline - _monotonic())):
+            task.cancel()
+        with self._changed:
+            while self._out and deadline > _monotonic():
+                self._changed.wait(deadline - _monotonic())
+            leftovers = list(self._out.values())
+            self._forced.update(self._out)
+            self._out.clear()
+            for entry in leftovers:
+                self._drop_locked(entry, reasons.FORCE_CLOSED)
+        self._dispose([(entry, reasons.FORCE_CLOSED, None) for entry in leftovers])
 
     def stats(self) -> dict[str, Any]:
         """A flat snapshot: sizes now, plus counters since the pool opened.
@@ -257,24 +765,19 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
         state = "closed" if self._closed else f"{self._nconns - self._growing}/{self.config.max_size}"
         return f"<{type(self).__name__} {self.name!r} {state}>"
 
-    def _await_returns(self, deadline: float) -> None:
-        with self._changed:
-            while self._out:
-                remaining = deadline - _monotonic()
-                if remaining <= 0:
-                    return
-                self._changed.wait(remaining)
+    # -- leaving the pool ---------------------------------------------------
 
-    def _force_close_outstanding(self) -> None:
-        with self._lock:
-            leftovers = list(self._out.values())
-            self._forced.update(self._out)
-            self._out.clear()
-            for entry in leftovers:
-                self._drop_locked(entry, reasons.FORCE_CLOSED)
-        self._dispose([(entry, reasons.FORCE_CLOSED, None) for entry in leftovers])
-
-    # -- shared plumbing --------------------------------------------------
+    def _drain_locked(
+        self, reason: str, error: BaseException | None = None
+    ) -> tuple[list[Waiter], list[Disposal]]:
+        """Empty the queue and the idle set (refuse, close): the waiters to wake, the sessions to close."""
+        waiters = list(self._waiting)
+        self._waiting.clear()
+        idle = [(entry, reason, error) for entry in self._idle]
+        self._idle.clear()
+        for entry, _, _ in idle:
+            self._drop_locked(entry, reason)
+        return waiters, idle
 
     def _drop_locked(self, entry: SessionEntry, reason: str) -> None:
         """Count a session leaving the pool (it is closed later, outside the lock)."""
@@ -286,26 +789,93 @@ class SessionPool(Lending[S], Growth, Eviction, LeakTracking):
             self._metrics.discarded[reason] += 1
 
     def _dispose(self, items: list[Disposal]) -> None:
-        """Close sessions that left the pool and tell the hooks why."""
+        """Close sessions that left the pool and tell the hooks why (outside the lock)."""
         for entry, reason, error in items:
-            self._close_quietly(entry)
+            if self._close_session is not None:
+                try:
+                    self._close_session(entry.session)
+                except Exception:
+                    # Closing is best effort: the session is gone from the pool either way.
+                    LOGGER.warning("pool %r: closing session %d raised", self.name, entry.id, exc_info=True)
             if reason in reasons.EVICTION_KINDS:
                 self._events.emit(SessionEvicted(self.name, entry.id, reason))
             else:
                 detail = describe_error(error) if error is not None else None
                 self._events.emit(SessionDiscarded(self.name, entry.id, reason, detail))
 
-    def _close_quietly(self, entry: SessionEntry) -> None:
-        if self._close_session is None:
-            return
-        try:
-            self._close_session(entry.session)
-        except Exception:
-            # Closing is best effort: the session is gone from the pool either way.
-            LOGGER.warning("pool %r: closing session %d raised", self.name, entry.id, exc_info=True)
-
     def _raise_if_closed_locked(self) -> None:
         if self._closed:
             raise PoolClosed(f"pool {self.name!r} is closed")
         if self._refused is not None:
             raise self._refused
+
+
+class AddSession(MaintenanceTask):
+    """Create a session for a slot the pool already counted; `done` is set at the end, `created` says how."""
+
+    def __init__(self, pool: SessionPool) -> None:
+        super().__init__(pool)
+        self.attempt = 0
+        self.give_up_at = _monotonic() + pool.config.reconnect_timeout
+        self.created = False
+        self.done = threading.Event()
+
+    def _run(self, pool: SessionPool) -> None:
+        pool._add_session(self)
+
+    def _cancel(self, pool: SessionPool) -> None:
+        pool._cancel_growth(self)
+
+
+class Housekeeping(MaintenanceTask):
+    """The periodic tick (`SessionPool._housekeep`), rescheduling itself until the pool closes."""
+
+    def __init__(self, pool: SessionPool) -> None:
+        super().__init__(pool)
+        self.every = self._interval(pool.config)
+
+    @staticmethod
+    def _interval(config: PoolConfig) -> float:
+        """Often enough for the shortest age, leak and capacity timing; between 10 ms and 5 s."""
+        candidates = [1.0, config.capacity_retry / 2]
+        for value, share in ((config.max_idle, 4), (config.max_lifetime, 8), (config.leak_threshold, 4)):
+            if value is not None:
+                candidates.append(value / share)
+        return min(max(min(candidates), 0.01), 5.0)
+
+    def _run(self, pool: SessionPool) -> None:
+        try:
+            pool._housekeep()
+        finally:
+            pool.run_task(self, self.every)
+
+
+class Lease(Generic[S]):
+    """`with pool.session() as s:` - returns the session, or discards it if the block broke it."""
+
+    __slots__ = ("_pool", "_timeout", "_session")
+
+    def __init__(self, pool: SessionPool[S], timeout: float | None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def __enter__(self) -> S:
+        self._session = self._pool.acquire(self._timeout)
+        return self._session
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        pool = self._pool
+        if isinstance(exc, Exception) and pool._is_fatal(exc):
+            pool.refuse(exc)  # first, so the session below is closed without a goodbye
+            pool.discard(self._session, reasons.REFUSED, exc)
+        elif exc is not None and _breaks(pool._is_broken, exc):
+            pool.discard(self._session, reasons.BROKEN, exc)
+        else:
+            pool.release(self._session)
+
+
+def _breaks(is_broken: Callable[[BaseException], bool] | None, exc: BaseException) -> bool:
+    # An interruption (KeyboardInterrupt, GeneratorExit) mid-request leaves the session in an unknown state.
+    if not isinstance(exc, Exception) or is_broken is None:
+        return True
+    return bool(is_broken(exc))

@@ -35,19 +35,17 @@ class Waiter:
 
     def hand(self, entry: SessionEntry) -> bool:
         """Give the waiter a session; False when it already gave up (the caller keeps the session)."""
-        with self._cond:
-            if self.entry is not None or self.error is not None:
-                return False
-            self.entry = entry
-            self._cond.notify()
-            return True
+        return self._settle(entry, None)
 
     def fail(self, error: BaseException) -> bool:
         """Wake the waiter with an error instead of a session; False when it is already settled."""
+        return self._settle(None, error)
+
+    def _settle(self, entry: SessionEntry | None, error: BaseException | None) -> bool:
         with self._cond:
             if self.entry is not None or self.error is not None:
                 return False
-            self.error = error
+            self.entry, self.error = entry, error
             self._cond.notify()
             return True
 

@@ -10,8 +10,10 @@ import pytest
 
 from marketdata_pipeline.baostock import BlacklistedError
 from marketdata_pipeline.pool import CapacityLimited, Failover
+from marketdata_pipeline.pool.pool import WORKERS
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
+from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pool.fakes import wait_until
 
 
@@ -129,3 +131,28 @@ def test_blacklist_answer_to_a_login_refuses_the_pool_at_once(simulator, make_po
             pool.session(timeout=3.0).__enter__()
     assert simulator.stats()["requests_by_method"]["login"] == 1
     assert pool.stopped is not None and pool.stats()["login_failures"] == 1
+
+
+def test_failback_probes_use_the_pools_workers_and_no_thread_or_fd_outlives_close(
+    simulator, second_simulator, make_pool
+):
+    before_fds, before_threads = open_fds(), set(threading.enumerate())
+    pool = make_pool([simulator.address, second_simulator.address], max_size=4, failback_probe_s=0.02,
+                     name="probed")  # fmt: skip
+    simulator.stop()
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # many checkouts while the preferred endpoint is down: many probes
+        with pool.session() as session:
+            fetch_day(session)
+    assert pool.stats()["endpoints"][0]["up"] is False
+    # Every creation, retry and probe ran on the pool's fixed workers: no thread per job.
+    assert len(_threads_of("probed")) == WORKERS
+    pool.close()
+    assert _threads_of("probed") == []
+    # Nothing else either (the simulator's connection threads end as the sockets close).
+    assert wait_until(lambda: set(threading.enumerate()) <= before_threads)
+    assert wait_for_fds(before_fds) <= before_fds
+
+
+def _threads_of(pool_name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(f"{pool_name}-")]

@@ -38,12 +38,15 @@ class FakeFactory:
     def __init__(self, *, fail_next: int = 0, capacity: int | None = None, delay: float = 0.0) -> None:
         self.made: list[FakeSession] = []
         self.calls = 0
+        self.started = 0  # calls begun (a slow factory counts in `calls` only when done)
         self.fail_next = fail_next
         self.capacity = capacity
         self.delay = delay
         self._lock = threading.Lock()
 
     def __call__(self) -> FakeSession:
+        with self._lock:
+            self.started += 1
         if self.delay:
             time.sleep(self.delay)
         with self._lock:

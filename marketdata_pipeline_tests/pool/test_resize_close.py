@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
 import pytest
 
-from marketdata_pipeline.pool import PoolClosed, SessionLeaked, reasons
+from marketdata_pipeline.pool import PoolClosed, SessionLeaked, SessionPool, reasons
+from marketdata_pipeline.pool.pool import WORKERS
 from marketdata_pipeline_tests.pool.fakes import FakeFactory, wait_until
 
 
@@ -122,7 +124,7 @@ def test_close_waits_for_session_being_created(make_pool):
     failed = []
     waiter = threading.Thread(target=lambda: _acquire_or_record(pool, failed))
     waiter.start()
-    assert wait_until(lambda: pool.stats()["growing"] == 1)
+    assert wait_until(lambda: factory.started == 1) and pool.stats()["growing"] == 1
     pool.close(timeout=2.0)
     waiter.join(2)
     assert failed and isinstance(failed[0], PoolClosed)
@@ -141,3 +143,19 @@ def _acquire_or_record(pool, errors: list[BaseException]) -> None:
         pool.release(pool.acquire(timeout=3.0))
     except PoolClosed as exc:
         errors.append(exc)
+
+
+def test_close_joins_the_workers_and_a_dropped_pool_stops_them_too(factory):
+    def workers(name: str) -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith(f"{name}-worker-")]
+
+    closed = SessionPool(factory, max_size=2, min_size=1, name="closed")
+    closed.wait_ready(timeout=2.0)
+    assert len(workers("closed")) == WORKERS
+    closed.close(timeout=1.0)
+    assert workers("closed") == []
+    dropped = SessionPool(factory, max_size=2, min_size=1, name="dropped", max_idle=0.05)
+    dropped.wait_ready(timeout=2.0)
+    del dropped  # never closed: its tasks hold it weakly, so it is collected and its workers stop
+    gc.collect()
+    assert wait_until(lambda: workers("dropped") == [], timeout=2.0)
