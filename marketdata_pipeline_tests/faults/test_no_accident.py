@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from marketdata_pipeline.baostock import BaoStockSession
-from marketdata_pipeline.defs.baostock.resources import baostock_pool_from_env
+from marketdata_pipeline.defs.sessions.resources import baostock_pool_from_env
 from marketdata_pipeline.defs.settings import SettingError, baostock_address
 from marketdata_pipeline.launch import dev_source, simulator_environment
 from marketdata_pipeline.simulator import Simulator
