@@ -31,7 +31,7 @@ TICK = datetime(2024, 12, 31, 17, 45, tzinfo=SHANGHAI)
 
 
 def resources(address, tmp_path, **options) -> dict:
-    """The resources as `baostock_pool_from_env` builds them by default, on `address` and tmp files."""
+    """The resources as `from_settings` builds them by default, on `address` and tmp files."""
     host, port = address
     return {
         "baostock": BaoStockPoolResource(
