@@ -100,7 +100,7 @@ def run_demo(days: int = 5) -> int:
         with dg.DagsterInstance.get() as instance:
             lines = [_run(definitions, instance, run, trading, stats_file, log) for run in RUNS]
     shutil.rmtree(stats_file.parent, ignore_errors=True)
-    _print_summary(lines, trading, Path(load_settings().warehouse))
+    _print_summary(lines, trading, Path(load_settings().duckdb_path))
     return 0 if all(line.status == "SUCCESS" for line in lines) else 1
 
 

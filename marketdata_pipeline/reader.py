@@ -107,7 +107,7 @@ class Warehouse:
         if path is None:
             from marketdata_pipeline.defs.settings import load_settings
 
-            path = load_settings().warehouse
+            path = load_settings().duckdb_path
         self.path = Path(path)
         self.lock_timeout = lock_timeout
 

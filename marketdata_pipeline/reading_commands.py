@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `query`, `status` or `export`; 0 on success, 1 with a one-line error otherwise."""
     from marketdata_pipeline.defs.settings import load_settings
 
-    path = args.db or Path(load_settings().warehouse)
+    path = args.db or Path(load_settings().duckdb_path)
     try:
         if args.command == "query":
             return _query(path, args)

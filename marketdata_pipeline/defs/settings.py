@@ -228,10 +228,14 @@ environment, so a blank line for it there would hide the simulator's address."""
 
 @dataclass(frozen=True)
 class Settings:
-    """Every project setting, parsed and checked, with the defaults that depend on others resolved."""
+    """Every project setting, parsed and checked, with the defaults that depend on others resolved.
 
-    baostock_host: str
-    baostock_port: int
+    A field is named after its variable without the prefix, in lower case (`pool_size` is
+    BAOSTOCK_POOL_SIZE, `duckdb_path` MARKETDATA_DUCKDB_PATH).
+    """
+
+    host: str
+    port: int
     fallback_endpoints: tuple[tuple[str, int], ...]
     user: str
     password: str = field(repr=False)
@@ -246,7 +250,7 @@ class Settings:
     max_requests_per_day: int
     blacklist_cooldown_h: float
     state_dir: str
-    warehouse: str
+    duckdb_path: str
     export_dir: str
     source: str
     """baostock or simulator; simulator too when `make dev` started one, whatever a `.env` says."""
@@ -266,52 +270,26 @@ class Settings:
                 problems.append(str(exc))
         if problems:
             raise SettingError("\n".join(problems))
-
-        def given(name: str) -> Any:
-            return SETTINGS[name].default if values[name] is None else values[name]
-
+        unset = {name for name, value in values.items() if value is None}
+        fields = {
+            name.split("_", 1)[1].lower(): SETTINGS[name].default if name in unset else values[name]
+            for name in SETTINGS
+        }
         simulator = values[SIMULATOR_ADDRESS.name]
-        simulated = simulator is not None or given("MARKETDATA_SOURCE") == "simulator"
-
-        def cap(name: str) -> int:
-            # Against the simulator an unset (or blank, as in `.env.example`) cap means none.
-            return 0 if simulated and values[name] is None else given(name)
-
-        warehouse = values["MARKETDATA_DUCKDB_PATH"]
-        if warehouse is None:  # synthetic data never lands in the file real runs use
-            warehouse = "data/demo.duckdb" if simulated else given("MARKETDATA_DUCKDB_PATH")
-        # The state folder defaults to baostock/ beside the warehouse (data/baostock for a remote one).
-        folder = Path(warehouse).parent if ":" not in warehouse else Path("data")
-        return cls(
-            baostock_host=given("BAOSTOCK_HOST"),
-            baostock_port=given("BAOSTOCK_PORT"),
-            fallback_endpoints=given("BAOSTOCK_FALLBACK_ENDPOINTS"),
-            user=given("BAOSTOCK_USER"),
-            password=given("BAOSTOCK_PASSWORD"),
-            api_key=given("BAOSTOCK_API_KEY"),
-            pool_size=given("BAOSTOCK_POOL_SIZE"),
-            pool_timeout=given("BAOSTOCK_POOL_TIMEOUT"),
-            session_ttl=given("BAOSTOCK_SESSION_TTL"),
-            connect_timeout=given("BAOSTOCK_CONNECT_TIMEOUT"),
-            request_timeout=given("BAOSTOCK_REQUEST_TIMEOUT"),
-            page_timeout=given("BAOSTOCK_PAGE_TIMEOUT"),
-            max_requests_per_second=cap("BAOSTOCK_MAX_REQUESTS_PER_SECOND"),
-            max_requests_per_day=cap("BAOSTOCK_MAX_REQUESTS_PER_DAY"),
-            blacklist_cooldown_h=given("BAOSTOCK_BLACKLIST_COOLDOWN_H"),
-            state_dir=values["BAOSTOCK_STATE_DIR"] or str(folder / "baostock"),
-            warehouse=warehouse,
-            export_dir=given("MARKETDATA_EXPORT_DIR"),
-            source="simulator" if simulated else "baostock",
-            simulator=simulator,
-            secrets_set=frozenset(
-                name for name, item in SETTINGS.items() if item.secret and values[name] is not None
-            ),
-        )
-
-    @property
-    def simulated(self) -> bool:
-        """Runs go to the bundled simulator, never to the real server."""
-        return self.source == "simulator"
+        if simulator is not None or fields["source"] == "simulator":
+            fields["source"] = "simulator"
+            # Against the simulator an unset (or blank, as in `.env.example`) cap means none,
+            # and synthetic data never lands in the file real runs use.
+            for cap in ("max_requests_per_second", "max_requests_per_day"):
+                if f"BAOSTOCK_{cap.upper()}" in unset:
+                    fields[cap] = 0
+            if "MARKETDATA_DUCKDB_PATH" in unset:
+                fields["duckdb_path"] = "data/demo.duckdb"
+        if not fields["state_dir"]:  # baostock/ beside the warehouse (data/baostock for a remote one)
+            path = fields["duckdb_path"]
+            fields["state_dir"] = str((Path(path).parent if ":" not in path else Path("data")) / "baostock")
+        secrets = frozenset(name for name, item in SETTINGS.items() if item.secret and name not in unset)
+        return cls(**fields, simulator=simulator, secrets_set=secrets)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -323,8 +301,8 @@ class Settings:
         override the environment); MARKETDATA_SOURCE=simulator without it refuses
         rather than guess. Otherwise BAOSTOCK_HOST/PORT.
         """
-        if not self.simulated:
-            return self.baostock_host, self.baostock_port
+        if self.source != "simulator":
+            return self.host, self.port
         if self.simulator is None:
             raise SettingError(
                 "MARKETDATA_SOURCE=simulator but no simulator address: MARKETDATA_SIMULATOR (host:port) is "
@@ -338,7 +316,7 @@ class Settings:
     def endpoints(self) -> list[tuple[str, int]]:
         """The endpoints in the order runs try them; the simulator alone in simulator mode, so a
         fallback in a `.env` never sends synthetic runs to a real server."""
-        return [self.address] if self.simulated else [self.address, *self.fallback_endpoints]
+        return [self.address] if self.source == "simulator" else [self.address, *self.fallback_endpoints]
 
     def secret(self, name: str) -> str | dg.EnvVar:
         """What a resource field gets for the secret `name`: an `EnvVar` when the variable is set

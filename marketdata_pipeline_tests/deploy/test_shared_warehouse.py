@@ -22,4 +22,4 @@ def test_project_setting_reads_the_motherduck_path_unchanged(monkeypatch: pytest
     for name, value in dotenv_values(MOTHERDUCK_ENV).items():
         monkeypatch.setenv(name, value)
 
-    assert load_settings().warehouse == "md:marketdata"
+    assert load_settings().duckdb_path == "md:marketdata"

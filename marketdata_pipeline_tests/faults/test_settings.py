@@ -102,9 +102,9 @@ def test_a_well_formed_api_key_and_the_edges_of_each_range_load(monkeypatch):
 
 
 def test_simulator_mode_defaults_to_the_demo_warehouse(monkeypatch):
-    assert load_settings().warehouse == "data/marketdata.duckdb"
+    assert load_settings().duckdb_path == "data/marketdata.duckdb"
     monkeypatch.setenv("MARKETDATA_SOURCE", "simulator")
-    assert load_settings().warehouse == "data/demo.duckdb"
+    assert load_settings().duckdb_path == "data/demo.duckdb"
 
 
 def test_an_unknown_strategy_is_a_run_config_error_before_any_request(counting_proxy, tmp_path):

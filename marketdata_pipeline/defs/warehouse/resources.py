@@ -67,5 +67,5 @@ class WarehouseResource(DuckDBResource):
 def resources() -> dg.Definitions:
     settings = load_settings()
     # `make dev`'s simulator wins over a `.env` saying baostock, for the record as for the address.
-    warehouse = WarehouseResource(database=settings.warehouse, source=settings.source)
+    warehouse = WarehouseResource(database=settings.duckdb_path, source=settings.source)
     return dg.Definitions(resources={"warehouse": warehouse})
