@@ -98,7 +98,7 @@ class BaoStockPoolResource(dg.ConfigurableResource):
         return cls(
             host=host,
             port=port,
-            fallback_endpoints=[Endpoint(host=host, port=port) for host, port in fallback],
+            fallback_endpoints=[Endpoint(host=h, port=p) for h, p in fallback],
             user=settings.user,
             password=settings.secret("BAOSTOCK_PASSWORD"),
             api_key=settings.secret("BAOSTOCK_API_KEY"),
