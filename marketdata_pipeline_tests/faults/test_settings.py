@@ -78,6 +78,16 @@ def test_the_definitions_refuse_to_load_with_a_bad_setting(monkeypatch):
     assert "MARKETDATA_SOURCE='bogus' is invalid" in message, message
 
 
+def test_a_reading_command_with_a_bad_setting_says_which_and_exits_2(monkeypatch, capsys):
+    from marketdata_pipeline.cli import main
+
+    monkeypatch.setenv("BAOSTOCK_POOL_SIZE", "1000")
+    assert main(["status"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("marketdata status: environment variable BAOSTOCK_POOL_SIZE='1000'"), error
+    assert "Traceback" not in error
+
+
 def test_every_bad_setting_is_listed_at_once(monkeypatch):
     monkeypatch.setenv("BAOSTOCK_POOL_SIZE", "1000")
     monkeypatch.setenv("MARKETDATA_SOURCE", "bogus")
