@@ -32,18 +32,11 @@ class SettingError(ValueError):
     """An environment variable holds a value the project cannot use."""
 
 
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
-
-
 def _pool_size(raw: str) -> int:
-    value = _positive_int(raw)
-    if value > SESSION_BUDGET:
+    value = int(raw)
+    if not 1 <= value <= SESSION_BUDGET:
         raise ValueError(
-            f"must be at most {SESSION_BUDGET}, the session budget of all runs together; "
+            f"must be at least 1 and at most {SESSION_BUDGET}, the session budget of all runs together; "
             "a bigger pool gets an account blacklisted by the real server"
         )
     return value
