@@ -60,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             from marketdata_pipeline.doctor import run_doctor
 
             return run_doctor()
+        from marketdata_pipeline import reading_commands
+
+        return reading_commands.run(args)
     except SettingError as exc:
         print(f"marketdata {args.command}: {exc}", file=sys.stderr)
         return 2
-    from marketdata_pipeline import reading_commands
-
-    return reading_commands.run(args)
 
 
 def _positive(raw: str) -> int:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.publication import latest_published_days
-from marketdata_pipeline.defs.settings import setting
+from marketdata_pipeline.defs.settings import load_settings
 from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator, simulator_environment
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -100,7 +100,7 @@ def run_demo(days: int = 5) -> int:
         with dg.DagsterInstance.get() as instance:
             lines = [_run(definitions, instance, run, trading, stats_file, log) for run in RUNS]
     shutil.rmtree(stats_file.parent, ignore_errors=True)
-    _print_summary(lines, trading, Path(setting("MARKETDATA_DUCKDB_PATH")))
+    _print_summary(lines, trading, Path(load_settings().duckdb_path))
     return 0 if all(line.status == "SUCCESS" for line in lines) else 1
 
 

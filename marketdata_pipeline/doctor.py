@@ -23,10 +23,9 @@ from baostock.common import contants as cons
 from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
 from marketdata_pipeline.baostock.budget import EndpointLedger, RequestBudget
 from marketdata_pipeline.defs.market.publication import latest_published_day
-from marketdata_pipeline.defs.settings import baostock_address, baostock_state_dir, setting
+from marketdata_pipeline.defs.settings import load_settings
 
 HISTORY_START = date(2015, 1, 1)
-CONNECT_TIMEOUT_S = 5.0
 PER_PAGE = cons.BAOSTOCK_PER_PAGE_COUNT
 BYTES_PER_BAR = 60
 """Warehouse bytes per stored daily bar: 46 measured on a checkpointed DuckDB file of 2.03 million
@@ -37,12 +36,12 @@ SYMBOL_PAGES = 2
 
 def run_doctor(out: Callable[[str], None] = print) -> int:
     """Print the findings; 0 when every check passed, 1 otherwise."""
-    host, port = baostock_address()
+    settings = load_settings()
+    host, port = settings.address
     endpoint = f"{host}:{port}"
-    rate, per_day = setting("BAOSTOCK_MAX_REQUESTS_PER_SECOND"), setting("BAOSTOCK_MAX_REQUESTS_PER_DAY")
-    ledger = EndpointLedger(baostock_state_dir(), endpoint)
-    user = setting("BAOSTOCK_USER")
-    out(f"BaoStock server {endpoint} (client version {cons.BAOSTOCK_CLIENT_VERSION}), user {user}")
+    rate, per_day = settings.max_requests_per_second, settings.max_requests_per_day
+    ledger = EndpointLedger(settings.state_dir, endpoint)
+    out(f"BaoStock server {endpoint} (client version {cons.BAOSTOCK_CLIENT_VERSION}), user {settings.user}")
     stop = ledger.active_stop()
     if stop is not None:
         out(f"FAIL cool-down: {stop.reason(endpoint, ledger.path)}")
@@ -51,12 +50,12 @@ def run_doctor(out: Callable[[str], None] = print) -> int:
     session = BaoStockSession(
         host,
         port,
-        user=setting("BAOSTOCK_USER"),
-        password=setting("BAOSTOCK_PASSWORD"),
-        api_key=setting("BAOSTOCK_API_KEY") or None,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        request_timeout=setting("BAOSTOCK_REQUEST_TIMEOUT"),
-        page_timeout=setting("BAOSTOCK_PAGE_TIMEOUT"),
+        user=settings.user,
+        password=settings.password,
+        api_key=settings.api_key or None,
+        connect_timeout=settings.connect_timeout,
+        request_timeout=settings.request_timeout,
+        page_timeout=settings.page_timeout,
         budget=budget,
     )
     try:

@@ -105,9 +105,9 @@ class Warehouse:
 
     def __init__(self, path: str | Path | None = None, *, lock_timeout: float = 60.0) -> None:
         if path is None:
-            from marketdata_pipeline.defs.settings import setting
+            from marketdata_pipeline.defs.settings import load_settings
 
-            path = setting("MARKETDATA_DUCKDB_PATH")
+            path = load_settings().duckdb_path
         self.path = Path(path)
         self.lock_timeout = lock_timeout
 

@@ -21,9 +21,9 @@ SHOWN_ROWS = 50
 
 def run(args: argparse.Namespace) -> int:
     """Run `query`, `status` or `export`; 0 on success, 1 with a one-line error otherwise."""
-    from marketdata_pipeline.defs.settings import setting
+    from marketdata_pipeline.defs.settings import load_settings
 
-    path = args.db or Path(setting("MARKETDATA_DUCKDB_PATH"))
+    path = args.db or Path(load_settings().duckdb_path)
     try:
         if args.command == "query":
             return _query(path, args)

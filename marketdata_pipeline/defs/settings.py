@@ -1,16 +1,20 @@
-"""The one place that reads configuration from the environment.
+"""The one place that reads configuration from the environment: every project setting, parsed once.
 
-Each setting has a name, a default and a parser; a bad value fails at load with
-a message naming the variable and the fix. Values that must stay secret are
-handed to Dagster as `EnvVar`, so the UI shows the variable's name, never its value.
+`load_settings()` parses every variable into one frozen `Settings`, once per
+distinct environment (the definitions' load, its resources and each schedule
+tick share that parse); a bad value fails it with one message listing every
+bad variable and its fix. Resources get plain values from it, so their fields
+keep pydantic bounds; only the secrets (BAOSTOCK_PASSWORD, BAOSTOCK_API_KEY)
+reach them as `EnvVar`, so the UI shows the variable's name, never its value.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +32,11 @@ class SettingError(ValueError):
     """An environment variable holds a value the project cannot use."""
 
 
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
-
-
 def _pool_size(raw: str) -> int:
-    value = _positive_int(raw)
-    if value > SESSION_BUDGET:
+    value = int(raw)
+    if not 1 <= value <= SESSION_BUDGET:
         raise ValueError(
-            f"must be at most {SESSION_BUDGET}, the session budget of all runs together; "
+            f"must be at least 1 and at most {SESSION_BUDGET}, the session budget of all runs together; "
             "a bigger pool gets an account blacklisted by the real server"
         )
     return value
@@ -68,14 +65,15 @@ def _port(raw: str) -> int:
     return value
 
 
-def _endpoints(raw: str) -> list[str]:
-    endpoints = [part.strip() for part in raw.split(",") if part.strip()]
-    for endpoint in endpoints:
-        host, _, port = endpoint.rpartition(":")
-        if not host:
-            raise ValueError(f"{endpoint!r} is not host:port")
-        _port(port)
-    return endpoints
+def _address(raw: str) -> tuple[str, int]:
+    host, _, port = raw.strip().rpartition(":")
+    if not host:
+        raise ValueError(f"{raw.strip()!r} is not host:port")
+    return host, _port(port)
+
+
+def _endpoints(raw: str) -> tuple[tuple[str, int], ...]:
+    return tuple(_address(part) for part in raw.split(",") if part.strip())
 
 
 def _api_key(raw: str) -> str:
@@ -95,23 +93,10 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
-def _address(raw: str) -> str:
-    host, _, port = raw.rpartition(":")
-    if not host:
-        raise ValueError(f"{raw!r} is not host:port")
-    _port(port)
-    return raw
-
-
 def _source(raw: str) -> str:
     if raw not in ("baostock", "simulator"):
         raise ValueError("must be 'baostock' or 'simulator'")
     return raw
-
-
-def _default_warehouse() -> str:
-    # Synthetic data never lands in the file real runs use (simulator mode: see simulator_mode()).
-    return "data/demo.duckdb" if simulator_mode() else "data/marketdata.duckdb"
 
 
 def _hours(raw: str) -> float:
@@ -127,7 +112,6 @@ class Setting:
 
     name: str
     default: Any
-    """The value when unset; a callable is called for it (see `fallback`)."""
     parse: Callable[[str], Any]
     help: str
     secret: bool = False
@@ -135,16 +119,16 @@ class Setting:
     """Whether a variable set to blank means the default; False where blank is a mistake
     (an empty BAOSTOCK_HOST would silently send a custom port to the public server)."""
 
-    def value(self) -> Any:
-        """The parsed value, or the default when the variable is unset (or blank, if that means it)."""
-        raw = os.environ.get(self.name, "").strip()
+    def read(self, environ: Mapping[str, str]) -> Any:
+        """The parsed value in `environ`; None when unset (or blank, where blank means the default)."""
+        raw = environ.get(self.name, "").strip()
         if not raw:
-            if self.name in os.environ and not self.blank_is_default:
+            if self.name in environ and not self.blank_is_default:
                 raise SettingError(
                     f"environment variable {self.name} is set but blank; give it a value or unset it "
-                    f"to use the default {self.fallback()!r} ({self.help})"
+                    f"to use the default {self.default!r} ({self.help})"
                 )
-            return self.fallback()
+            return None
         try:
             return self.parse(raw)
         except ValueError as exc:
@@ -153,22 +137,6 @@ class Setting:
                 f"environment variable {self.name}={shown} is invalid ({exc}); "
                 f"fix it or unset it to use the default ({self.help})"
             ) from None
-
-    def fallback(self) -> Any:
-        """The default; a callable default is read now (it depends on another setting)."""
-        return self.default() if callable(self.default) else self.default
-
-    def for_resource(self) -> Any:
-        """What to give a resource field: an `EnvVar` when the variable is set (the UI then
-        shows its name, never a secret's value), else the default."""
-        value = self.value()
-        if not os.environ.get(self.name, "").strip():
-            return value
-        if isinstance(value, int):
-            return dg.EnvVar.int(self.name)
-        if isinstance(value, str):
-            return dg.EnvVar(self.name)
-        return value
 
 
 SETTINGS = {
@@ -180,7 +148,7 @@ SETTINGS = {
         Setting("BAOSTOCK_PORT", 10030, _port, "BaoStock server port"),
         Setting(
             "BAOSTOCK_FALLBACK_ENDPOINTS",
-            [],
+            (),
             _endpoints,
             "comma-separated host:port list tried in order when the main server is down",
         ),
@@ -202,6 +170,7 @@ SETTINGS = {
             _seconds(60, 86400, low_included=True),
             "seconds before a session logs in again",
         ),
+        Setting("BAOSTOCK_CONNECT_TIMEOUT", 5.0, _seconds(0, 60), "seconds to open a connection"),
         Setting("BAOSTOCK_REQUEST_TIMEOUT", 30.0, _seconds(0, 600), "seconds for one whole answer"),
         Setting(
             "BAOSTOCK_PAGE_TIMEOUT", 10.0, _seconds(0, 600), "seconds for a login or one page of an answer"
@@ -232,7 +201,7 @@ SETTINGS = {
         ),
         Setting(
             "MARKETDATA_DUCKDB_PATH",
-            _default_warehouse,
+            "data/marketdata.duckdb",
             str,
             "the DuckDB warehouse; default data/marketdata.duckdb, data/demo.duckdb for the simulator",
         ),
@@ -244,71 +213,120 @@ SETTINGS = {
 }
 
 SIMULATOR_ADDRESS = Setting(
-    "MARKETDATA_SIMULATOR", "", _address, "host:port of the simulator `make dev` started"
+    "MARKETDATA_SIMULATOR", None, _address, "host:port of the simulator `make dev` started"
 )
 """Set only by `make dev` and `make demo`, never in `.env`: dagster dev lets `.env` override the
 environment, so a blank line for it there would hide the simulator's address."""
 
 
-def setting(name: str) -> Any:
-    """The parsed value of the setting `name`."""
-    return SETTINGS[name].value()
+@dataclass(frozen=True)
+class Settings:
+    """Every project setting, parsed and checked, with the defaults that depend on others resolved.
 
-
-def check_settings() -> None:
-    """Parse every setting now, so a bad one fails the definitions' load, not a run hours later;
-    one SettingError lists every bad variable."""
-    problems = []
-    for item in SETTINGS.values():
-        try:
-            item.value()
-        except SettingError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise SettingError("\n".join(problems))
-
-
-@dg.definitions
-def checked_settings() -> dg.Definitions:
-    """Nothing to define: loading this module's definitions refuses bad settings (see check_settings)."""
-    check_settings()
-    return dg.Definitions()
-
-
-def simulator_mode() -> bool:
-    """Runs go to the bundled simulator, never to the real server: `make dev` started one
-    (MARKETDATA_SIMULATOR is set, whatever a `.env` says) or MARKETDATA_SOURCE=simulator."""
-    return bool(SIMULATOR_ADDRESS.value()) or setting("MARKETDATA_SOURCE") == "simulator"
-
-
-def baostock_address() -> tuple[str, int]:
-    """Where runs send BaoStock requests.
-
-    The simulator's address (MARKETDATA_SIMULATOR, set by `make dev`) wins
-    over BAOSTOCK_HOST/PORT and MARKETDATA_SOURCE, which a `.env` copied from
-    `.env.example` sets for the real server (and `dagster dev` lets `.env`
-    override the environment); MARKETDATA_SOURCE=simulator without it refuses
-    rather than guess. Otherwise BAOSTOCK_HOST/PORT.
+    A field is named after its variable without the prefix, in lower case (`pool_size` is
+    BAOSTOCK_POOL_SIZE, `duckdb_path` MARKETDATA_DUCKDB_PATH).
     """
-    if not simulator_mode():
-        return setting("BAOSTOCK_HOST"), setting("BAOSTOCK_PORT")
-    address = SIMULATOR_ADDRESS.value()
-    if not address:
-        raise SettingError(
-            "MARKETDATA_SOURCE=simulator but no simulator address: MARKETDATA_SIMULATOR (host:port) is "
-            "set by `make dev` when it starts the simulator; start the UI with "
-            "`MARKETDATA_SOURCE=simulator make dev`, or set MARKETDATA_SOURCE=baostock and "
-            "BAOSTOCK_HOST/BAOSTOCK_PORT to a server you started"
-        )
-    host, _, port = address.rpartition(":")
-    return host, int(port)
+
+    host: str
+    port: int
+    fallback_endpoints: tuple[tuple[str, int], ...]
+    user: str
+    password: str = field(repr=False)
+    api_key: str = field(repr=False)
+    pool_size: int
+    pool_timeout: float
+    session_ttl: float
+    connect_timeout: float
+    request_timeout: float
+    page_timeout: float
+    max_requests_per_second: int
+    max_requests_per_day: int
+    blacklist_cooldown_h: float
+    state_dir: str
+    duckdb_path: str
+    export_dir: str
+    source: str
+    """baostock or simulator; simulator too when `make dev` started one, whatever a `.env` says."""
+    simulator: tuple[str, int] | None
+    """The address of the simulator `make dev` or `make demo` started (MARKETDATA_SIMULATOR)."""
+    secrets_set: frozenset[str]
+    """The secret variables set in the environment: resources read them as `EnvVar`."""
+
+    @classmethod
+    def parse(cls, environ: Mapping[str, str]) -> Settings:
+        """Every setting in `environ`; one SettingError lists every bad variable."""
+        values, problems = {}, []
+        for item in (*SETTINGS.values(), SIMULATOR_ADDRESS):
+            try:
+                values[item.name] = item.read(environ)
+            except SettingError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise SettingError("\n".join(problems))
+        unset = {name for name, value in values.items() if value is None}
+        fields = {
+            name.split("_", 1)[1].lower(): SETTINGS[name].default if name in unset else values[name]
+            for name in SETTINGS
+        }
+        simulator = values[SIMULATOR_ADDRESS.name]
+        if simulator is not None or fields["source"] == "simulator":
+            fields["source"] = "simulator"
+            # Against the simulator an unset (or blank, as in `.env.example`) cap means none,
+            # and synthetic data never lands in the file real runs use.
+            for cap in ("max_requests_per_second", "max_requests_per_day"):
+                if f"BAOSTOCK_{cap.upper()}" in unset:
+                    fields[cap] = 0
+            if "MARKETDATA_DUCKDB_PATH" in unset:
+                fields["duckdb_path"] = "data/demo.duckdb"
+        if not fields["state_dir"]:  # baostock/ beside the warehouse (data/baostock for a remote one)
+            path = fields["duckdb_path"]
+            fields["state_dir"] = str((Path(path).parent if ":" not in path else Path("data")) / "baostock")
+        secrets = frozenset(name for name, item in SETTINGS.items() if item.secret and name not in unset)
+        return cls(**fields, simulator=simulator, secrets_set=secrets)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where runs send BaoStock requests.
+
+        The simulator's address (MARKETDATA_SIMULATOR, set by `make dev`) wins
+        over BAOSTOCK_HOST/PORT and MARKETDATA_SOURCE, which a `.env` copied from
+        `.env.example` sets for the real server (and `dagster dev` lets `.env`
+        override the environment); MARKETDATA_SOURCE=simulator without it refuses
+        rather than guess. Otherwise BAOSTOCK_HOST/PORT.
+        """
+        if self.source != "simulator":
+            return self.host, self.port
+        if self.simulator is None:
+            raise SettingError(
+                "MARKETDATA_SOURCE=simulator but no simulator address: MARKETDATA_SIMULATOR (host:port) is "
+                "set by `make dev` when it starts the simulator; start the UI with "
+                "`MARKETDATA_SOURCE=simulator make dev`, or set MARKETDATA_SOURCE=baostock and "
+                "BAOSTOCK_HOST/BAOSTOCK_PORT to a server you started"
+            )
+        return self.simulator
+
+    @property
+    def endpoints(self) -> list[tuple[str, int]]:
+        """The endpoints in the order runs try them; the simulator alone in simulator mode, so a
+        fallback in a `.env` never sends synthetic runs to a real server."""
+        return [self.address] if self.source == "simulator" else [self.address, *self.fallback_endpoints]
+
+    def secret(self, name: str) -> str | dg.EnvVar:
+        """What a resource field gets for the secret `name`: an `EnvVar` when the variable is set
+        (the UI then shows its name, never its value), else the default."""
+        if name in self.secrets_set:
+            return dg.EnvVar(name)
+        return SETTINGS[name].default
 
 
-def baostock_state_dir() -> str:
-    """BAOSTOCK_STATE_DIR, or `baostock/` in the warehouse's folder (`data/baostock` for a remote one)."""
-    configured = setting("BAOSTOCK_STATE_DIR")
-    if configured:
-        return configured
-    warehouse = setting("MARKETDATA_DUCKDB_PATH")
-    folder = Path(warehouse).parent if ":" not in warehouse else Path("data")
-    return str(folder / "baostock")
+_NAMES = frozenset((*SETTINGS, SIMULATOR_ADDRESS.name))
+
+
+def load_settings() -> Settings:
+    """The settings of this process's environment; parsed once per distinct environment."""
+    return _parsed(tuple(sorted((name, value) for name, value in os.environ.items() if name in _NAMES)))
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed(environment: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.parse(dict(environment))

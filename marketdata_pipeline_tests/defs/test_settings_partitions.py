@@ -9,11 +9,10 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.batching import batch_of
-from marketdata_pipeline.defs.baostock.resources import baostock_pool_from_env
 from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, date_partitions, is_trading_day
 from marketdata_pipeline.defs.market.publication import SHANGHAI, latest_published_day, latest_published_days
 from marketdata_pipeline.defs.market.slices import batches_and_days
-from marketdata_pipeline.defs.settings import SETTINGS, SettingError, setting
+from marketdata_pipeline.defs.settings import SETTINGS, SettingError, load_settings
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
 
@@ -26,39 +25,27 @@ ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
         ("BAOSTOCK_POOL_SIZE", "0", "at least 1"),
         ("BAOSTOCK_POOL_TIMEOUT", "-3", "greater than 0"),
         ("BAOSTOCK_FALLBACK_ENDPOINTS", "hostonly", "is not host:port"),
+        ("BAOSTOCK_FALLBACK_ENDPOINTS", "a.example:10030,b.example:0", "between 1 and 65535"),
+        ("MARKETDATA_SIMULATOR", "127.0.0.1:http", "MARKETDATA_SIMULATOR='127.0.0.1:http' is invalid"),
         ("MARKETDATA_SOURCE", "bloomberg", "'baostock' or 'simulator'"),
     ],
 )
 def test_a_bad_value_fails_at_load_naming_the_variable(monkeypatch, name, raw, complaint):
     monkeypatch.setenv(name, raw)
     with pytest.raises(SettingError, match=re.escape(complaint)) as raised:
-        baostock_pool_from_env() if name.startswith("BAOSTOCK") else setting(name)
+        load_settings()
     assert name in str(raised.value)
 
 
-def test_a_bad_secret_is_never_echoed(monkeypatch):
-    monkeypatch.setitem(SETTINGS, "BAOSTOCK_PASSWORD", replace(SETTINGS["BAOSTOCK_PASSWORD"], parse=_refuse))
-    monkeypatch.setenv("BAOSTOCK_PASSWORD", "hunter2")
+def test_a_bad_secret_is_never_echoed():
+    refusing = replace(SETTINGS["BAOSTOCK_PASSWORD"], parse=_refuse)
     with pytest.raises(SettingError) as raised:
-        setting("BAOSTOCK_PASSWORD")
+        refusing.read({"BAOSTOCK_PASSWORD": "hunter2"})
     assert "hunter2" not in str(raised.value) and "<hidden>" in str(raised.value)
 
 
 def _refuse(raw: str) -> str:
     raise ValueError("refused")
-
-
-def test_set_variables_reach_the_resource_as_env_vars(monkeypatch):
-    monkeypatch.setenv("BAOSTOCK_PASSWORD", "s3cret")
-    monkeypatch.setenv("BAOSTOCK_PORT", "10031")
-    monkeypatch.setenv("BAOSTOCK_POOL_SIZE", "2")
-    monkeypatch.delenv("BAOSTOCK_HOST", raising=False)
-    resource = baostock_pool_from_env()
-    assert resource.host == "public-api.baostock.com"
-    config = resource.get_resource_definition().config_schema.default_value
-    assert config["password"] == {"env": "BAOSTOCK_PASSWORD"}
-    assert config["port"] == {"env": "BAOSTOCK_PORT"}
-    assert config["pool_size"] == {"env": "BAOSTOCK_POOL_SIZE"}
 
 
 def test_env_example_documents_every_setting():

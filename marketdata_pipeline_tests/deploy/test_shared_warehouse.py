@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from dotenv import dotenv_values
 
-from marketdata_pipeline.defs.settings import SETTINGS
+from marketdata_pipeline.defs.settings import load_settings
 from marketdata_pipeline_tests.deploy.configs import DEPLOY
 
 MOTHERDUCK_ENV = DEPLOY / "shared-warehouse" / "motherduck.env"
@@ -22,4 +22,4 @@ def test_project_setting_reads_the_motherduck_path_unchanged(monkeypatch: pytest
     for name, value in dotenv_values(MOTHERDUCK_ENV).items():
         monkeypatch.setenv(name, value)
 
-    assert SETTINGS["MARKETDATA_DUCKDB_PATH"].value() == "md:marketdata"
+    assert load_settings().duckdb_path == "md:marketdata"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from marketdata_pipeline.baostock import BaoStockSession
-from marketdata_pipeline.defs.baostock.resources import baostock_pool_from_env
-from marketdata_pipeline.defs.settings import SettingError, baostock_address
+from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
+from marketdata_pipeline.defs.settings import SettingError, load_settings
 from marketdata_pipeline.launch import dev_source, simulator_environment
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
@@ -39,9 +39,10 @@ def test_simulator_mode_wins_over_a_dotenv_naming_the_real_server(monkeypatch):
     for name, value in simulator_environment("127.0.0.1", 40123).items():
         monkeypatch.setenv(name, value)
     dotenv_from_example(monkeypatch)  # BAOSTOCK_HOST=public-api.baostock.com, MARKETDATA_SOURCE=baostock
-    resource = baostock_pool_from_env()
-    assert (resource.host, resource.port) == ("127.0.0.1", 40123)
-    assert baostock_address() == ("127.0.0.1", 40123)
+    monkeypatch.setenv("BAOSTOCK_FALLBACK_ENDPOINTS", "public-api.baostock.com:10030")
+    resource = BaoStockPoolResource.from_settings(load_settings())
+    assert resource.endpoints() == [("127.0.0.1", 40123)], "no fallback leads to a real server"
+    assert load_settings().address == ("127.0.0.1", 40123)
     assert (resource.max_requests_per_second, resource.max_requests_per_day) == (0, 0)
     from marketdata_pipeline.defs.warehouse.resources import resources as warehouse_definitions
 
@@ -52,8 +53,8 @@ def test_simulator_mode_wins_over_a_dotenv_naming_the_real_server(monkeypatch):
 def test_the_real_server_gets_the_polite_defaults_from_a_copied_dotenv(monkeypatch, tmp_path):
     dotenv_from_example(monkeypatch)
     monkeypatch.setenv("MARKETDATA_DUCKDB_PATH", str(tmp_path / "marketdata.duckdb"))
-    resource = baostock_pool_from_env()
-    assert baostock_address() == ("public-api.baostock.com", 10030)
+    resource = BaoStockPoolResource.from_settings(load_settings())
+    assert resource.endpoints() == [("public-api.baostock.com", 10030)]
     assert (resource.max_requests_per_second, resource.max_requests_per_day) == (10, 40_000)
     assert resource.state_dir == str(tmp_path / "baostock")
 
@@ -62,7 +63,7 @@ def test_simulator_mode_without_a_simulator_refuses_naming_the_conflict(monkeypa
     dotenv_from_example(monkeypatch)
     monkeypatch.setenv("MARKETDATA_SOURCE", "simulator")
     with pytest.raises(SettingError, match="MARKETDATA_SIMULATOR.*make dev"):
-        baostock_pool_from_env()
+        BaoStockPoolResource.from_settings(load_settings())
 
 
 def test_make_dev_reads_the_source_from_dotenv_and_refuses_a_disagreement(tmp_path):

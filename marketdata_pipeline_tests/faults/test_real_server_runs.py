@@ -15,12 +15,12 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.baostock import BaoStockPool
-from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market.checks import pool_health_result
 from marketdata_pipeline.defs.market.publication import SHANGHAI
 from marketdata_pipeline.defs.market.retries import build_retry_sensor
 from marketdata_pipeline.defs.market.schedules import daily_bars_schedule
 from marketdata_pipeline.defs.market.sensors import build_publication_sensor
+from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
 from marketdata_pipeline_tests.faults.test_stop_answers import blacklist
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
@@ -31,7 +31,7 @@ TICK = datetime(2024, 12, 31, 17, 45, tzinfo=SHANGHAI)
 
 
 def resources(address, tmp_path, **options) -> dict:
-    """The resources as `baostock_pool_from_env` builds them by default, on `address` and tmp files."""
+    """The resources as `from_settings` builds them by default, on `address` and tmp files."""
     host, port = address
     return {
         "baostock": BaoStockPoolResource(

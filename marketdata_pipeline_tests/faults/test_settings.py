@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.definitions import defs
-from marketdata_pipeline.defs.settings import SESSION_BUDGET, SETTINGS, SettingError, check_settings, setting
+from marketdata_pipeline.defs.settings import SESSION_BUDGET, SETTINGS, SettingError, load_settings
 from marketdata_pipeline_tests.pipeline.runs import (
     materialize_daily_bars,
     resources_for,
@@ -56,6 +56,7 @@ def load_error() -> SettingError:
         ("BAOSTOCK_HOST", "", "is set but blank"),
         ("BAOSTOCK_HOST", "   ", "is set but blank"),
         ("BAOSTOCK_SESSION_TTL", "0.001", "at least 60"),
+        ("BAOSTOCK_CONNECT_TIMEOUT", "600", "at most 60 seconds"),
         ("BAOSTOCK_API_KEY", "bs-not-a-key", "not a BaoStock API key"),
         ("MARKETDATA_SOURCE", "bogus", "'baostock' or 'simulator'"),
     ],
@@ -63,7 +64,7 @@ def load_error() -> SettingError:
 def test_a_setting_that_would_misbehave_is_refused_naming_it_and_the_fix(monkeypatch, name, raw, complaint):
     monkeypatch.setenv(name, raw)
     with pytest.raises(SettingError) as raised:
-        check_settings()
+        load_settings()
     message = str(raised.value)
     assert re.search(re.escape(complaint), message), message
     assert name in message
@@ -71,17 +72,27 @@ def test_a_setting_that_would_misbehave_is_refused_naming_it_and_the_fix(monkeyp
 
 
 def test_the_definitions_refuse_to_load_with_a_bad_setting(monkeypatch):
-    # MARKETDATA_SOURCE is read by no resource: only the load-time check of every setting catches it.
+    # Every resource's load parses every setting, so a bad one stops the load whichever it is.
     monkeypatch.setenv("MARKETDATA_SOURCE", "bogus")
     message = str(load_error())
     assert "MARKETDATA_SOURCE='bogus' is invalid" in message, message
+
+
+def test_a_reading_command_with_a_bad_setting_says_which_and_exits_2(monkeypatch, capsys):
+    from marketdata_pipeline.cli import main
+
+    monkeypatch.setenv("BAOSTOCK_POOL_SIZE", "1000")
+    assert main(["status"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("marketdata status: environment variable BAOSTOCK_POOL_SIZE='1000'"), error
+    assert "Traceback" not in error
 
 
 def test_every_bad_setting_is_listed_at_once(monkeypatch):
     monkeypatch.setenv("BAOSTOCK_POOL_SIZE", "1000")
     monkeypatch.setenv("MARKETDATA_SOURCE", "bogus")
     with pytest.raises(SettingError) as raised:
-        check_settings()
+        load_settings()
     assert "BAOSTOCK_POOL_SIZE" in str(raised.value) and "MARKETDATA_SOURCE" in str(raised.value)
 
 
@@ -101,9 +112,9 @@ def test_a_well_formed_api_key_and_the_edges_of_each_range_load(monkeypatch):
 
 
 def test_simulator_mode_defaults_to_the_demo_warehouse(monkeypatch):
-    assert setting("MARKETDATA_DUCKDB_PATH") == "data/marketdata.duckdb"
+    assert load_settings().duckdb_path == "data/marketdata.duckdb"
     monkeypatch.setenv("MARKETDATA_SOURCE", "simulator")
-    assert setting("MARKETDATA_DUCKDB_PATH") == "data/demo.duckdb"
+    assert load_settings().duckdb_path == "data/demo.duckdb"
 
 
 def test_an_unknown_strategy_is_a_run_config_error_before_any_request(counting_proxy, tmp_path):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market.assets import adjust_factors, daily_bars, stock_universe
+from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
 
 RANGE_START = "dagster/asset_partition_range_start"

@@ -1,4 +1,4 @@
-"""Storage knows rows, not the protocol: its imports; and the batch contract every layer shares."""
+"""Layers: storage imports no protocol, only defs/settings.py reads settings, one batch contract for all."""
 
 from __future__ import annotations
 
@@ -36,3 +36,15 @@ def test_every_code_of_the_real_universe_has_a_stable_batch():
     # Pinned: partition keys and stored rows depend on these never changing.
     pinned = {"sh.600000": "b09", "sz.000001": "b04", "sh.688981": "b06", "sz.300750": "b12"}
     assert {code: batch_of(code) for code in pinned} == pinned
+
+
+def test_only_the_settings_module_reads_project_settings_from_the_environment():
+    """Every BAOSTOCK_*/MARKETDATA_* value comes from `load_settings()`; the others touch the
+    environment only as process plumbing (DAGSTER_HOME, a child's environment, the demo's own)."""
+    package = Path(__file__).resolve().parents[2] / "marketdata_pipeline"
+    touching = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "os.environ" in (text := path.read_text(encoding="utf-8")) or "getenv" in text
+    }
+    assert touching == {"defs/settings.py", "cli.py", "launch.py", "demo.py"}

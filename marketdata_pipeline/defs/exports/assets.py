@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from marketdata_pipeline.defs.market.assets import adjust_factors, daily_bars
-from marketdata_pipeline.defs.settings import setting
+from marketdata_pipeline.defs.settings import load_settings
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
 from marketdata_pipeline.exports import ExportSummary, export_parquet, export_qlib
 
@@ -25,7 +25,7 @@ class QlibExportConfig(dg.Config):
 
 
 def export_directory(name: str) -> Path:
-    return Path(setting("MARKETDATA_EXPORT_DIR")) / name
+    return Path(load_settings().export_dir) / name
 
 
 def _result(summary: ExportSummary) -> dg.MaterializeResult:

@@ -11,7 +11,6 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from marketdata_pipeline.defs.baostock.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.market import checks, slices
 from marketdata_pipeline.defs.market.ingest_run import fetch_and_store_universes, ingest_run
 from marketdata_pipeline.defs.market.partitions import (
@@ -21,6 +20,7 @@ from marketdata_pipeline.defs.market.partitions import (
     date_partitions,
 )
 from marketdata_pipeline.defs.market.publication import latest_published_day
+from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
 from marketdata_pipeline.ingest import (
     a_share_codes,

@@ -7,7 +7,7 @@ from datetime import date
 from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
 from marketdata_pipeline.baostock.budget import EndpointLedger, RequestBudget
 from marketdata_pipeline.defs.market.partitions import DATE_FORMAT
-from marketdata_pipeline.defs.settings import baostock_address, baostock_state_dir, setting
+from marketdata_pipeline.defs.settings import load_settings
 
 # A sensor tick must end well within Dagster's 60 s sensor timeout, even when the
 # server stalls on every request: connect + login + 3 pages of query_all_stock + logout
@@ -19,20 +19,21 @@ REQUEST_TIMEOUT = 10.0
 def unpublished_reason(day: date) -> str | None:
     """None when BaoStock lists securities for `day` (`query_all_stock` non-empty), else why not.
 
-    Uses `baostock_address()` and BAOSTOCK_USER/PASSWORD/API_KEY. Never raises a BaoStock
+    Uses the settings' address and BAOSTOCK_USER/PASSWORD/API_KEY. Never raises a BaoStock
     error: an unreachable or refusing server becomes a reason naming host:port.
     """
-    host, port = baostock_address()
-    per_day = setting("BAOSTOCK_MAX_REQUESTS_PER_DAY")
-    ledger = EndpointLedger(baostock_state_dir(), f"{host}:{port}") if per_day else None
+    settings = load_settings()
+    host, port = settings.address
+    per_day = settings.max_requests_per_day
+    ledger = EndpointLedger(settings.state_dir, f"{host}:{port}") if per_day else None
     # Its few requests count toward the day's budget and cap like a run's.
-    budget = RequestBudget(setting("BAOSTOCK_MAX_REQUESTS_PER_SECOND"), per_day, ledger)
+    budget = RequestBudget(settings.max_requests_per_second, per_day, ledger)
     session = BaoStockSession(
         host,
         port,
-        user=setting("BAOSTOCK_USER"),
-        password=setting("BAOSTOCK_PASSWORD"),
-        api_key=setting("BAOSTOCK_API_KEY") or None,
+        user=settings.user,
+        password=settings.password,
+        api_key=settings.api_key or None,
         connect_timeout=CONNECT_TIMEOUT,
         request_timeout=REQUEST_TIMEOUT,
         budget=budget,

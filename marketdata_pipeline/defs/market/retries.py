@@ -31,7 +31,6 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from marketdata_pipeline.defs.baostock import cooldown
 from marketdata_pipeline.defs.market.finished_runs import (
     FinishedRun,
     finished_runs,
@@ -42,6 +41,7 @@ from marketdata_pipeline.defs.market.jobs import daily_bars_job
 from marketdata_pipeline.defs.market.partitions import TIMEZONE
 from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
 from marketdata_pipeline.defs.market.retry_state import PendingRetry, RetryState
+from marketdata_pipeline.defs.sessions import cooldown
 
 RETRY_ATTEMPT_TAG = "marketdata/retry_attempt"
 RETRY_OF_TAG = "marketdata/retry_of"

@@ -26,7 +26,6 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from marketdata_pipeline.batching import BATCHES
-from marketdata_pipeline.defs.baostock import cooldown
 from marketdata_pipeline.defs.market import day_runs
 from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job, stock_universe_job
 from marketdata_pipeline.defs.market.partitions import TIMEZONE
@@ -36,6 +35,7 @@ from marketdata_pipeline.defs.market.publication import (
     SHANGHAI,
     shanghai_now,
 )
+from marketdata_pipeline.defs.sessions import cooldown
 
 STOPPED = dg.DefaultScheduleStatus.STOPPED
 

@@ -18,10 +18,10 @@ from datetime import date, datetime
 
 import dagster as dg
 
-from marketdata_pipeline.defs.baostock import cooldown
 from marketdata_pipeline.defs.market import day_runs, publication_probe
 from marketdata_pipeline.defs.market.jobs import daily_bars_job, stock_universe_job
 from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
+from marketdata_pipeline.defs.sessions import cooldown
 
 CHECK_EVERY_SECONDS = 300
 

@@ -9,15 +9,15 @@ run, schedule and sensor on the machine sees the same one.
 from __future__ import annotations
 
 from marketdata_pipeline.baostock.budget import EndpointLedger
-from marketdata_pipeline.defs.settings import baostock_address, baostock_state_dir, setting
+from marketdata_pipeline.defs.settings import load_settings
 
 
 def paused_reason() -> str | None:
     """Why schedules and sensors must skip now (a blacklist within its cool-down), or None."""
-    host, port = baostock_address()
-    endpoints = [f"{host}:{port}", *setting("BAOSTOCK_FALLBACK_ENDPOINTS")]
-    for endpoint in endpoints:
-        ledger = EndpointLedger(baostock_state_dir(), endpoint)
+    settings = load_settings()
+    for host, port in settings.endpoints:
+        endpoint = f"{host}:{port}"
+        ledger = EndpointLedger(settings.state_dir, endpoint)
         stop = ledger.active_stop()
         if stop is not None:
             return stop.reason(endpoint, ledger.path)
