@@ -13,13 +13,13 @@ another symbol; the pool already refuses every further checkout with it.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from marketdata_pipeline.backoff import ExponentialBackoff
 from marketdata_pipeline.baostock.errors import NotLoggedInError, ServerError, StopError, TransportError
 
 RETRIED = (TransportError, NotLoggedInError)
@@ -36,7 +36,7 @@ class RetryPolicy:
     attempts: int = 3
     """Tries in all, the first included."""
     backoff_s: float = 0.05
-    """Pause before the first retry; doubles per retry, with jitter, capped at max_backoff_s."""
+    """Longest pause before the first retry; doubles per retry, capped at max_backoff_s (full jitter)."""
     max_backoff_s: float = 1.0
     retried_answers: tuple[type[Exception], ...] = ()
     """Answer errors also retried (on the same or another session): a server error (10005001)
@@ -45,13 +45,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
-        if self.backoff_s < 0 or self.max_backoff_s < 0:
-            raise ValueError("RetryPolicy backoff_s and max_backoff_s must be >= 0")
+        self.backoff()  # refuses delays that are not finite, positive, initial <= cap
 
-    def pause(self, retry: int) -> float:
-        """Seconds to wait before retry number `retry` (1-based): exponential, jittered."""
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (retry - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+    def backoff(self) -> ExponentialBackoff:
+        return ExponentialBackoff(self.backoff_s, self.max_backoff_s)
 
 
 # Reference data (universe, calendar) is whole or nothing: one server error (10005001) would fail
@@ -91,7 +88,7 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
             sent, transport_error = sent + counter.sent, exc
             if attempt == policy.attempts:
                 return Call(error=exc, requests=sent)
-            time.sleep(policy.pause(attempt))
+            time.sleep(policy.backoff().delay(attempt))
         except Exception as exc:  # isolation: the caller records it, the run goes on
             return Call(error=_first_cause(transport_error, exc, attempt), requests=sent + counter.sent)
     raise AssertionError("unreachable: the loop returns on its last attempt")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -11,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+from marketdata_pipeline.backoff import ExponentialBackoff
 
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
@@ -109,7 +110,7 @@ def _connect_with_backoff(
     path: Path, read_only: bool, lock_timeout: float, config: dict
 ) -> duckdb.DuckDBPyConnection:
     started = time.monotonic()
-    delay = _FIRST_DELAY
+    delays = ExponentialBackoff(_FIRST_DELAY, _MAX_DELAY).delays()
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)
@@ -119,8 +120,7 @@ def _connect_with_backoff(
             waited = time.monotonic() - started
             if waited >= lock_timeout:
                 raise WarehouseLockedError(path, waited, _holder_pid(str(error)), str(error)) from error
-            time.sleep(min(delay * random.uniform(0.5, 1.0), lock_timeout - waited))
-            delay = min(delay * 2, _MAX_DELAY)
+            time.sleep(min(next(delays), lock_timeout - waited))
 
 
 def _holder_pid(message: str) -> int | None:

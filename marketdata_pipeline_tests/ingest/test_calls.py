@@ -8,15 +8,21 @@ import pytest
 from marketdata_pipeline.ingest.calls import RetryPolicy, run_bounded
 
 
-def test_backoff_doubles_with_jitter_up_to_the_cap():
-    policy = RetryPolicy(attempts=5, backoff_s=0.1, max_backoff_s=0.3)
+def test_backoff_doubles_with_full_jitter_up_to_the_cap():
+    backoff = RetryPolicy(attempts=5, backoff_s=0.1, max_backoff_s=0.3).backoff()
     for retry, ceiling in [(1, 0.1), (2, 0.2), (3, 0.3), (4, 0.3)]:
-        pauses = [policy.pause(retry) for _ in range(50)]
-        assert all(ceiling / 2 <= pause <= ceiling for pause in pauses)
+        pauses = [backoff.delay(retry) for _ in range(200)]
+        assert all(0 <= pause <= ceiling for pause in pauses)
+        assert max(pauses) > ceiling / 2  # spread over the window, not stuck at its bottom
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"), [({"attempts": 0}, "attempts must be >= 1"), ({"backoff_s": -1}, ">= 0")]
+    ("kwargs", "message"),
+    [
+        ({"attempts": 0}, "attempts must be >= 1"),
+        ({"backoff_s": -1}, "> 0"),
+        ({"backoff_s": 2.0}, "exceeds max delay"),
+    ],
 )
 def test_a_bad_retry_policy_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
