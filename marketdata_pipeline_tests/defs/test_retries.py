@@ -11,7 +11,6 @@ from dagster._core.test_utils import create_run_for_test
 from marketdata_pipeline.baostock.budget import EndpointLedger
 from marketdata_pipeline.baostock.errors import BlacklistedError
 from marketdata_pipeline.dagster_internals import LaunchRunContext
-from marketdata_pipeline.definitions import defs
 from marketdata_pipeline.defs.market.retries import daily_bars_rerun_sensor, hold_reason
 from marketdata_pipeline_tests.defs.daily_bars_runs import JOB, launch, run_daily_bars
 
@@ -199,8 +198,8 @@ def test_the_launcher_cancels_a_retry_during_a_blacklist_cool_down_naming_it(ins
     assert hold_reason(instance, by_hand) is None  # a person's run is theirs to decide
 
 
-def test_the_rerun_sensor_is_registered_stopped():
-    sensor = defs().get_repository_def().get_sensor_def("daily_bars_rerun_sensor")
+def test_the_rerun_sensor_is_registered_stopped(repository):
+    sensor = repository.get_sensor_def("daily_bars_rerun_sensor")
 
     assert sensor.minimum_interval_seconds == 60
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED

@@ -6,7 +6,6 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from marketdata_pipeline.definitions import defs
 from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, is_trading_day
 from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
 from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
@@ -20,11 +19,6 @@ def ranged_keys(request: dg.RunRequest) -> list[str]:
     """The partitions a range request's run covers, as Dagster resolves the range."""
     key_range = dg.PartitionKeyRange(request.tags[RANGE_START], request.tags[RANGE_END])
     return sorted(daily_bars_partitions.get_partition_keys_in_range(key_range))
-
-
-@pytest.fixture(scope="module")
-def repository() -> dg.RepositoryDefinition:
-    return defs().get_repository_def()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from marketdata_pipeline.definitions import defs
 from marketdata_pipeline.defs.baostock.resources import baostock_pool_from_env
 from marketdata_pipeline.defs.market.publication import SHANGHAI
 from marketdata_pipeline.defs.market.sensors import build_publication_sensor
@@ -18,11 +17,6 @@ from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-
-
-@pytest.fixture(scope="module")
-def repository() -> dg.RepositoryDefinition:
-    return defs().get_repository_def()
 
 
 @pytest.fixture
