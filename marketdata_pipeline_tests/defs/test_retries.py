@@ -1,23 +1,32 @@
 """Retries of daily_bars: Dagster's run retries with the project's settings, the WARN re-run sensor, and
 the rules the run launcher applies before any retry launches - over real runs in a test instance."""
 
+import logging
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
-from dagster._core.test_utils import create_run_for_test
+from dagster._core.test_utils import (
+    InProcessCodeLocationOrigin,
+    InProcessTestWorkspaceLoadTarget,
+    LoadableTargetOrigin,
+    WorkspaceProcessContext,
+    create_run_for_test,
+)
+from dagster._daemon.auto_run_reexecution.auto_run_reexecution import (
+    consume_new_runs_for_automatic_reexecution,
+)
 
 from marketdata_pipeline.baostock.budget import EndpointLedger
 from marketdata_pipeline.baostock.errors import BlacklistedError
 from marketdata_pipeline.dagster_internals import LaunchRunContext
 from marketdata_pipeline.defs.market.retries import daily_bars_rerun_sensor, hold_reason
+from marketdata_pipeline_tests.defs import daily_bars_runs
 from marketdata_pipeline_tests.defs.daily_bars_runs import JOB, launch, run_daily_bars
 
 DAGSTER_YAML = Path(__file__).resolve().parents[2] / "marketdata_pipeline" / "dagster.yaml"
-DAGSTER_SETS_ON_RETRY = {
-    f"dagster/{name}" for name in ("will_retry", "auto_retry_run_id", "failure_reason", "retry_number")
-}
+CRASH = {"ops": {"daily_bars": {"config": {"outcome": "crash"}}}}
 RANGE = {
     "dagster/asset_partition_range_start": "b05|2024-10-08",
     "dagster/asset_partition_range_end": "b05|2024-10-10",
@@ -45,32 +54,62 @@ def own_state(monkeypatch, tmp_path):
     monkeypatch.delenv("MARKETDATA_SOURCE", raising=False)
 
 
-def dagster_retry(instance, failed: dg.DagsterRun) -> dg.DagsterRun:
-    """The retry Dagster's daemon creates of `failed` (a re-execution: same group, parent tags, a
-    retry number), failed in turn as the daemon would see it."""
-    group = instance.get_run_group(failed.run_id)[1]
-    root = failed.root_run_id or failed.run_id
-    tags = {key: value for key, value in failed.tags.items() if key not in DAGSTER_SETS_ON_RETRY}
-    tags |= {"dagster/retry_number": str(len(group)), "dagster/parent_run_id": failed.run_id}
-    tags["dagster/root_run_id"] = root
-    retry = create_run_for_test(
-        instance, job_name=failed.job_name, tags=tags, status=dg.DagsterRunStatus.STARTED,
-        parent_run_id=failed.run_id, root_run_id=root,
+@pytest.fixture(scope="module")
+def daemon(instance):
+    """What Dagster's retry daemon works with: a workspace holding daily_bars_runs' code location."""
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name=daily_bars_runs.__name__, attribute="DEFINITIONS")
+    )
+    with WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as process:
+        yield process
+
+
+def failed_in_workspace(instance, daemon, partition: str) -> dg.DagsterRun:
+    """A daily_bars_job run launched from the code location (as the UI or a schedule launches it)
+    that failed."""
+    [location] = daemon.create_request_context().get_code_location_entries().values()
+    [repository] = location.code_location.get_repositories().values()
+    job = repository.get_full_job("daily_bars_job")
+    run = create_run_for_test(
+        instance, job_name=job.name, status=dg.DagsterRunStatus.STARTED,
+        tags={**job.tags, "dagster/partition": partition}, run_config=CRASH,
+        remote_job_origin=job.get_remote_origin(), job_code_origin=job.get_python_origin(),
+        job_snapshot=job.job_snapshot,
     )  # fmt: skip
-    instance.report_run_failed(retry)
-    return instance.get_run_by_id(retry.run_id)
+    instance.report_run_failed(run)
+    return instance.get_run_by_id(run.run_id)
 
 
-def test_a_failed_run_is_retried_by_dagster_three_times_then_not(instance):
-    run = run_daily_bars(instance, "crash", "b03|2024-10-08")
-    assert (run.status, run.tags["dagster/max_retries"]) == (dg.DagsterRunStatus.FAILURE, "3")
+def retried_by_dagster(instance, daemon, failed: dg.DagsterRun) -> dg.DagsterRun | None:
+    """One pass of Dagster's retry daemon over `failed`: the retry it submitted, if any."""
+    record = instance.get_run_record_by_id(failed.run_id)
+    list(consume_new_runs_for_automatic_reexecution(daemon, [record], logging.getLogger("retries")))
+    retry_id = instance.get_run_by_id(failed.run_id).tags.get("dagster/auto_retry_run_id")
+    return instance.get_run_by_id(retry_id) if retry_id else None
+
+
+def test_a_failed_run_is_retried_by_dagster_three_times_then_not(instance, daemon):
+    run = failed_in_workspace(instance, daemon, "b03|2024-10-08")
     assert run.tags["dagster/retry_strategy"] == "ALL_STEPS"  # the whole run again
-    will_retry = [run.tags["dagster/will_retry"]]
-    for _ in range(3):
-        run = dagster_retry(instance, run)
-        will_retry.append(run.tags["dagster/will_retry"])
+    retries = []
+    while (retry := retried_by_dagster(instance, daemon, run)) is not None:
+        retries.append(retry)
+        assert retry.status == dg.DagsterRunStatus.QUEUED  # submitted to the run queue
+        instance.report_run_failed(retry)  # and fails again
+        run = instance.get_run_by_id(retry.run_id)
 
-    assert will_retry == ["true", "true", "true", "false"]
+    assert [r.tags["dagster/retry_number"] for r in retries] == ["1", "2", "3"]
+    assert {r.tags["dagster/partition"] for r in retries} == {"b03|2024-10-08"}
+    assert {r.parent_run_id for r in retries[1:]} == {r.run_id for r in retries[:-1]}
+    assert all(r.run_config == CRASH for r in retries)
+    assert run.tags["dagster/will_retry"] == "false"
+
+
+def test_a_crashed_step_fails_the_run_with_a_retry_due(instance):
+    run = run_daily_bars(instance, "crash", "b04|2024-10-08")  # a real run of the job's tags
+
+    assert (run.status, run.tags["dagster/max_retries"]) == (dg.DagsterRunStatus.FAILURE, "3")
+    assert run.tags["dagster/will_retry"] == "true"
 
 
 def test_a_blocking_check_failure_is_retried_too(instance):
@@ -154,8 +193,9 @@ def test_a_run_with_a_garbled_attempt_tag_is_reported_not_re_run(instance):
 # -- what the launcher asks before a retry launches ----------------------------------------------
 
 
-def queued_retry(instance, partition: str, **tags) -> dg.DagsterRun:
-    tags = {**JOB.tags, "dagster/partition": partition, "dagster/retry_number": "1", **tags}
+def queued_retry(instance, partition: str) -> dg.DagsterRun:
+    """A retry as the run queue hands it to the launcher (STARTING)."""
+    tags = {**JOB.tags, "dagster/partition": partition, "dagster/retry_number": "1"}
     return create_run_for_test(
         instance, job_name="daily_bars_job", tags=tags, status=dg.DagsterRunStatus.STARTING
     )
@@ -177,11 +217,16 @@ def test_a_retry_is_dropped_while_another_run_of_the_partition_runs(instance):
     assert hold_reason(instance, queued_retry(instance, "b06|2024-10-09")) is None
 
 
-def test_the_launcher_cancels_a_retry_during_a_blacklist_cool_down_naming_it(instance, tmp_path):
+def test_the_launcher_cancels_dagsters_retry_during_a_blacklist_cool_down_naming_it(
+    instance, daemon, tmp_path
+):
     ledger = EndpointLedger(str(tmp_path / "baostock"), "127.0.0.1:1")
     ledger.record_stop(BlacklistedError("blacklisted", "10001011"), 3600)
-    retry = queued_retry(instance, "b09|2024-10-08")
-    rerun_of_warn = queued_retry(instance, "b10|2024-10-08", **{"marketdata/rerun_attempt": "1"})
+    retry = retried_by_dagster(instance, daemon, failed_in_workspace(instance, daemon, "b09|2024-10-08"))
+    rerun_of_warn = create_run_for_test(  # what daily_bars_rerun_sensor requested
+        instance, job_name="daily_bars_job", status=dg.DagsterRunStatus.STARTING,
+        tags={"dagster/partition": "b10|2024-10-08", "marketdata/rerun_attempt": "1"},
+    )  # fmt: skip
     by_hand = create_run_for_test(
         instance, job_name="daily_bars_job", tags={"dagster/partition": "b09|2024-10-08"}
     )
