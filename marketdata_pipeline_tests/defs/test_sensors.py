@@ -1,9 +1,7 @@
 """The publication sensor against the simulator through the `baostock` resource, as the daemon ticks it."""
 
 import contextlib
-import gc
 import socket
-import warnings
 from datetime import datetime
 
 import dagster as dg
@@ -14,7 +12,7 @@ from marketdata_pipeline.defs.market.publication import SHANGHAI
 from marketdata_pipeline.defs.market.sensors import build_publication_sensor
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
-from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
+from marketdata_pipeline_tests.fd_count import no_leaked_fds
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -62,18 +60,6 @@ def baostock(monkeypatch):
         yield sim
 
 
-@contextlib.contextmanager
-def no_leaked_sockets():
-    """Fail when the block leaves a file descriptor open or lets the garbage collector close one."""
-    before = open_fds()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        yield
-        gc.collect()
-    assert wait_for_fds(before) <= before
-    assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-
-
 def publication_sensor_at(at: datetime):
     return build_publication_sensor(clock=lambda: at)
 
@@ -88,7 +74,7 @@ def test_before_publication_the_sensor_skips_without_asking_baostock(baostock, r
 
 
 def test_after_publication_the_sensor_starts_the_day_and_closes_its_session(baostock, repository, instance):
-    with no_leaked_sockets():
+    with no_leaked_fds():
         data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
 
     assert data.skip_message is None
@@ -151,7 +137,7 @@ def test_an_unreachable_server_is_a_skip_naming_host_and_port(monkeypatch, repos
     monkeypatch.setenv("BAOSTOCK_HOST", "127.0.0.1")
     monkeypatch.setenv("BAOSTOCK_PORT", str(port))
 
-    with no_leaked_sockets():
+    with no_leaked_fds():
         data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
 
     assert not data.run_requests
@@ -179,7 +165,7 @@ def test_the_probe_fails_over_to_a_fallback_endpoint(monkeypatch, baostock, repo
     monkeypatch.setenv("BAOSTOCK_PORT", str(dead_port))
     monkeypatch.setenv("BAOSTOCK_FALLBACK_ENDPOINTS", f"{host}:{port}")
 
-    with no_leaked_sockets():
+    with no_leaked_fds():
         data = evaluate(publication_sensor_at(shanghai(17, 50)), repository, instance)
 
     assert [r.run_key for r in data.run_requests] == ["2024-10-08|daily_bars"]
