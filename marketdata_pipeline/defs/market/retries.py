@@ -80,8 +80,9 @@ def hold_reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
     return None
 
 
-def rerun_request(run: dg.DagsterRun, context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    """A re-run of a successful `run` whose failure_rate check failed; a skip when it needs none."""
+def rerun_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    """A re-run of the successful run whose failure_rate check failed; a skip when it needs none."""
+    run = context.dagster_run
     partition = partition_of(run.tags)
     failed = failed_check_reason(context.instance, run.run_id)
     if partition is None or failed is None:
@@ -124,6 +125,6 @@ def rerun_request(run: dg.DagsterRun, context: dg.RunStatusSensorContext) -> dg.
     f"{MAX_RETRIES} times; failed runs are retried by Dagster's run retries.",
 )
 def daily_bars_rerun_sensor(context: dg.RunStatusSensorContext):
-    """STOPPED by default: in `make dev` a person debugging a partition would not expect runs to
-    start by themselves; turn it on in production."""
-    return rerun_request(context.dagster_run, context)
+    # STOPPED by default: in `make dev` a person debugging a partition would not expect runs to
+    # start by themselves; turn it on in production.
+    return rerun_request(context)
