@@ -1,31 +1,41 @@
 """`marketdata doctor`: one short-lived session against the configured server, and what a bootstrap costs.
 
 Run before anything else on a new machine or account. It checks, in order:
-reachability (a TCP connect), login (which also proves the server accepts
-this client version), latency (three pings), whether the whole-market query
-answers for the last published day and for a day five years ago, today's
-request budget and any cool-down on record; then prints what the next full
-bootstrap since 2015 would cost: requests, minutes at the current cap, days
-of the daily budget, disk. About a dozen requests in all, charged to the
-daily budget and spaced by the request cap like any run's.
+reachability (a TCP connect to each endpoint), login through the `baostock`
+resource's pool (the same endpoints, fallbacks, account, request caps and
+daily ledger as a run; it also proves the server accepts this client
+version), latency (three pings), whether the last published day is listed
+(the publication sensor's own probe) and whether the whole-market query
+answers for it and for a day five years ago, today's request budget and any
+cool-down on record; then prints what the next full bootstrap since 2015
+would cost: requests, minutes at the current cap, days of the daily budget,
+disk. About fifteen requests in all, charged to the daily budget and spaced
+by the request cap like any run's.
 """
 
 from __future__ import annotations
 
 import math
+import socket
 import statistics
 import time
 from collections.abc import Callable
 from datetime import date
 
+import dagster as dg
 from baostock.common import contants as cons
 
 from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
-from marketdata_pipeline.baostock.budget import EndpointLedger, RequestBudget
+from marketdata_pipeline.baostock.budget import EndpointLedger
+from marketdata_pipeline.baostock.pool import BaoStockPool
 from marketdata_pipeline.defs.market.publication import latest_published_day
+from marketdata_pipeline.defs.market.publication_probe import SESSION_WAIT_S, listed_securities
+from marketdata_pipeline.defs.sessions import cooldown
+from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.settings import load_settings
 
 HISTORY_START = date(2015, 1, 1)
+CONNECT_TIMEOUT_S = 5.0
 PER_PAGE = cons.BAOSTOCK_PER_PAGE_COUNT
 BYTES_PER_BAR = 60
 """Warehouse bytes per stored daily bar: 46 measured on a checkpointed DuckDB file of 2.03 million
@@ -36,59 +46,70 @@ SYMBOL_PAGES = 2
 
 def run_doctor(out: Callable[[str], None] = print) -> int:
     """Print the findings; 0 when every check passed, 1 otherwise."""
-    settings = load_settings()
-    host, port = settings.address
-    endpoint = f"{host}:{port}"
-    rate, per_day = settings.max_requests_per_second, settings.max_requests_per_day
-    ledger = EndpointLedger(settings.state_dir, endpoint)
-    out(f"BaoStock server {endpoint} (client version {cons.BAOSTOCK_CLIENT_VERSION}), user {settings.user}")
-    stop = ledger.active_stop()
-    if stop is not None:
-        out(f"FAIL cool-down: {stop.reason(endpoint, ledger.path)}")
-        return 1
-    budget = RequestBudget(rate, per_day, ledger if per_day else None)
-    session = BaoStockSession(
-        host,
-        port,
-        user=settings.user,
-        password=settings.password,
-        api_key=settings.api_key or None,
-        connect_timeout=settings.connect_timeout,
-        request_timeout=settings.request_timeout,
-        page_timeout=settings.page_timeout,
-        budget=budget,
-    )
-    try:
-        status = _examine(session, out, rate, per_day)
-    finally:
-        session.logout()
-        session.close()
-        budget.close()
-    if per_day:
-        out(f"today's budget: {ledger.spent_today():,} of {per_day:,} requests spent (Asia/Shanghai day)")
+    with dg.build_resources({"baostock": BaoStockPoolResource.from_settings(load_settings())}) as resources:
+        baostock: BaoStockPoolResource = resources.baostock
+        endpoints = [f"{host}:{port}" for host, port in baostock.endpoints()]
+        out(
+            f"BaoStock server {', '.join(endpoints)} (client version {cons.BAOSTOCK_CLIENT_VERSION}), "
+            f"user {baostock.user}"
+        )
+        paused = cooldown.paused_reason()
+        if paused:
+            out(f"FAIL cool-down: {paused}")
+            return 1
+        status = _examine(baostock, out)
+    if baostock.max_requests_per_day:
+        spent = EndpointLedger(baostock.state_dir, endpoints[0]).spent_today()
+        limit = baostock.max_requests_per_day
+        out(f"today's budget: {spent:,} of {limit:,} requests spent (Asia/Shanghai day)")
     return status
 
 
-def _examine(session: BaoStockSession, out, rate: int, per_day: int) -> int:
+def _examine(baostock: BaoStockPoolResource, out) -> int:
     checks = _Checks(out)
-    if not checks.run("reachable", lambda: f"TCP connect in {_timed(session.connect):.0f} ms"):
+    if not checks.run("reachable", lambda: _reachable(baostock.endpoints())):
         return 1
-    if not checks.run("login", lambda: f"in {_timed(session.login):.0f} ms, client version accepted"):
+    pool = baostock.pool
+    if not checks.run("login", lambda: _login(pool)):
         return 1
-    checks.run("latency", lambda: _latency(session))
-    today = date.today()
-    calendar = _trading_days(session, HISTORY_START, today)
     last = latest_published_day()
-    five_years_ago = next((d for d in calendar if d >= last.replace(year=last.year - 5)), None)
-    market_now = checks.run("whole market, last published day", lambda: _whole_market(session, last))
-    market_then = five_years_ago is not None and checks.run(
-        "whole market, five years ago", lambda: _whole_market(session, five_years_ago)
-    )
+    checks.run("published", lambda: f"{last}: {listed_securities(pool, last):,} securities listed")
+    with pool.session(timeout=SESSION_WAIT_S) as session:
+        checks.run("latency", lambda: _latency(session))
+        calendar = _trading_days(session, HISTORY_START, date.today())
+        five_years_ago = next((d for d in calendar if d >= last.replace(year=last.year - 5)), None)
+        market_now = checks.run("whole market, last published day", lambda: _whole_market(session, last))
+        market_then = five_years_ago is not None and checks.run(
+            "whole market, five years ago", lambda: _whole_market(session, five_years_ago)
+        )
     symbols = checks.symbols or 5_000
     days = [d for d in calendar if d <= last]
     out("")
+    rate, per_day = baostock.max_requests_per_second, baostock.max_requests_per_day
     out(_bootstrap_cost(last, len(days), symbols, market_now and market_then, rate, per_day))
     return 0 if checks.passed else 1
+
+
+def _reachable(endpoints: list[tuple[str, int]]) -> str:
+    """TCP connect times of every endpoint; raises for the first that cannot be reached, naming it."""
+    times = []
+    for host, port in endpoints:
+        started = time.monotonic()
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise ValueError(
+                f"cannot connect to {host}:{port} ({exc}); check BAOSTOCK_HOST/BAOSTOCK_PORT"
+            ) from None
+        times.append(f"{host}:{port} in {(time.monotonic() - started) * 1000:.0f} ms")
+    return "TCP connect to " + ", ".join(times)
+
+
+def _login(pool: BaoStockPool) -> str:
+    started = time.monotonic()
+    with pool.session(timeout=SESSION_WAIT_S):
+        pass
+    return f"at {pool.endpoint} in {(time.monotonic() - started) * 1000:.0f} ms, client version accepted"
 
 
 class _Checks:
@@ -110,12 +131,6 @@ class _Checks:
             found, self.symbols = found[0], max(self.symbols, found[1])
         self.out(f"ok   {name}: {found}")
         return True
-
-
-def _timed(action: Callable[[], object]) -> float:
-    started = time.monotonic()
-    action()
-    return (time.monotonic() - started) * 1000
 
 
 def _latency(session: BaoStockSession) -> str:

@@ -20,13 +20,14 @@ from contextlib import contextmanager
 
 import sqlalchemy as db
 from dagster import Field, StringSource
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+
+from marketdata_pipeline.dagster_internals import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
+    DagsterSqliteStorage,
     SqliteEventLogStorage,
+    _event_logs_directory,
+    create_engine,
 )
-from dagster._core.storage.sql import create_engine
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
-from dagster._utils import mkdir_p
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -86,7 +87,7 @@ class PooledSqliteStorage(DagsterSqliteStorage):
                     "in dagster.yaml (`marketdata init` writes it)"
                 )
             base_dir = os.path.join(os.environ["DAGSTER_HOME"], "storage")
-        mkdir_p(base_dir)
+        os.makedirs(base_dir, exist_ok=True)
         return cls(base_dir, inst_data=inst_data)
 
 

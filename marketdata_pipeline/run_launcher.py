@@ -1,14 +1,19 @@
-"""The project's run launcher: Dagster's default one, plus the worker-health check run monitoring needs.
+"""The project's run launcher: Dagster's default one, plus the worker-health check and the retry rules.
 
 Dagster's `DefaultRunLauncher` cannot tell run monitoring whether a run's
 worker is alive, so a run whose process died (kill -9, OOM, a reboot, the
 whole `dagster dev` killed) stays STARTED for ever: its day looks taken to
-the schedules and sensors, and the retry sensor never sees it fail. This
+the schedules and sensors, and Dagster's run retries never see it fail. This
 launcher answers from the process table: the run worker is the process that
 emitted the run's RUN_START event, and it is alive if a process with that
 pid exists, is no zombie, and started before the event (a reused pid is a
 different process). Run monitoring then marks a dead run FAILED within one
 poll interval, like the Kubernetes launcher does for a dead pod.
+
+Before it launches a retry or re-run of `daily_bars`, it asks
+`defs/market/retries.hold_reason`: during a blacklist cool-down, or while
+another run of the partition is queued or running, the run is canceled with
+the reason in its log instead.
 
 For one machine (`make dev`, `make demo`, one host's daemon): a pid means
 nothing on another host, so multi-host deployments use their own launcher
@@ -21,14 +26,24 @@ import os
 from pathlib import Path
 
 from dagster import DagsterEventType, DagsterRun, DefaultRunLauncher
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+
+from marketdata_pipeline.dagster_internals import CheckRunHealthResult, LaunchRunContext, WorkerStatus
+from marketdata_pipeline.defs.market import retries
 
 # A process's start time is read in clock ticks since boot: allow for their rounding.
 START_TIME_SLACK_S = 2.0
 
 
 class LocalRunLauncher(DefaultRunLauncher):
-    """`DefaultRunLauncher` that lets run monitoring detect a run worker that died."""
+    """`DefaultRunLauncher` that lets run monitoring detect a run worker that died, and holds back
+    a retry that must not launch now."""
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        held = retries.hold_reason(self._instance, context.dagster_run)
+        if held:
+            self._instance.report_run_canceled(context.dagster_run, message=held)
+            return
+        super().launch_run(context)
 
     @property
     def supports_check_run_worker_health(self) -> bool:

@@ -1,7 +1,11 @@
 """Count this process's open file descriptors, to prove nothing leaks."""
 
+import contextlib
+import gc
 import os
 import time
+import warnings
+from collections.abc import Iterator
 
 
 def open_fds() -> int:
@@ -17,3 +21,20 @@ def wait_for_fds(expected: int, timeout: float = 2.0) -> int:
         time.sleep(0.02)
         count = open_fds()
     return count
+
+
+@contextlib.contextmanager
+def no_leaked_fds() -> Iterator[None]:
+    """Fail when the block leaves a file descriptor open or lets the garbage collector close one.
+
+    Counting alone misses a socket dropped without close(): CPython closes it
+    when the last reference goes, with a ResourceWarning, so those count too.
+    """
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield
+        gc.collect()
+    assert wait_for_fds(before) <= before
+    unclosed = [str(warning.message) for warning in caught if issubclass(warning.category, ResourceWarning)]
+    assert not unclosed, unclosed

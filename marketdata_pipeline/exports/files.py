@@ -70,6 +70,17 @@ def read_manifest(directory: Path) -> dict | None:
         ) from None
 
 
+def previous_export(directory: Path, export_format: str) -> dict | None:
+    """The manifest of the `export_format` export already in `directory`, None when it holds none;
+    refuses a directory that holds another export, so one never overwrites the other."""
+    previous = read_manifest(directory)
+    if previous is not None and previous.get("format") != export_format:
+        raise ValueError(
+            f"{directory} holds another export ({previous.get('format')}): choose an empty directory"
+        )
+    return previous
+
+
 def write_manifest(directory: Path, manifest: dict) -> None:
     """Write the manifest last: it is the export's commit point."""
     write_text(Path(directory) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from marketdata_pipeline.exports.files import (
     ExportSummary,
-    read_manifest,
+    previous_export,
     replacing,
     sha256,
     summary,
@@ -35,11 +35,7 @@ def export_parquet(
 ) -> ExportSummary:
     """Bring the Parquet dataset under `directory` up to date with the warehouse at `db_path`."""
     directory = Path(directory)
-    previous = read_manifest(directory)
-    if previous is not None and previous.get("format") != FORMAT:
-        raise ValueError(
-            f"{directory} holds another export ({previous.get('format')}): choose an empty directory"
-        )
+    previous = previous_export(directory, FORMAT)
     previous = previous or {"partitions": {}, "files": {}, "data_version": 0}
     with open_warehouse(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         months = {

@@ -28,7 +28,7 @@ import pandas as pd
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.exports.files import (
     ExportSummary,
-    read_manifest,
+    previous_export,
     replacing,
     sha256,
     summary,
@@ -57,11 +57,7 @@ def export_qlib(
     if adjust not in ADJUSTMENTS:
         raise ValueError(f"adjust={adjust!r} is not 'qfq' or 'hfq'")
     directory = Path(directory)
-    previous = read_manifest(directory)
-    if previous is not None and previous.get("format") != FORMAT:
-        raise ValueError(
-            f"{directory} holds another export ({previous.get('format')}): choose an empty directory"
-        )
+    previous = previous_export(directory, FORMAT)
     with open_warehouse(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         calendar = _calendar(con)
         watermark = str(con.execute("SELECT max(ingested_at) FROM daily_bars").fetchone()[0])

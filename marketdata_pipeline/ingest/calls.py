@@ -13,9 +13,10 @@ another symbol; the pool already refuses every further checkout with it.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -139,14 +140,27 @@ def run_bounded(work: Callable[[T], R], items: Iterable[T], max_workers: int) ->
     """Yield `(item, work(item))` in completion order, on at most `max_workers` threads.
 
     `work` must not raise (it returns its errors). Results are consumed on the
-    caller's thread, so callers aggregate without locks. Leaving the loop early
-    cancels the work not yet started and waits for what is running.
+    caller's thread, so callers aggregate without locks. At most 2 x
+    `max_workers` items are taken from `items` and not yet handed over,
+    and a result is let go once yielded: memory holds a few answers, not the
+    whole fetch, however many items there are. Leaving the loop early cancels
+    the work not yet started and waits for what is running.
     """
+    source = iter(items)
+    in_flight: dict[Future[R], T] = {}
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ingest") as executor:
-        futures = {executor.submit(work, item): item for item in items}
+
+        def submit(count: int) -> None:
+            for item in itertools.islice(source, count):
+                in_flight[executor.submit(work, item)] = item
+
+        submit(2 * max_workers)
         try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                finished = done.pop()
+                yield in_flight.pop(finished), finished.result()
+                submit(1)  # the other items in flight keep the workers busy meanwhile
         finally:
-            for future in futures:
+            for future in in_flight:
                 future.cancel()

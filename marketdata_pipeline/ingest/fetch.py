@@ -185,8 +185,8 @@ class _FetchRun:
 
 
 def _hand_over(run: _FetchRun, rows: list) -> None:
-    """Give an answer's rows to the collector, then empty the list: `run_bounded` keeps every
-    finished call (and so its rows) until the whole fetch ends, which would hold the range."""
+    """Give an answer's rows to the collector, then empty the list, so that the finished call
+    holds no second copy of them while the collector has them."""
     run.collector.add(rows)
     rows.clear()
 

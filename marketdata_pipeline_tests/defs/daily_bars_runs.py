@@ -42,7 +42,9 @@ def daily_bars_outcome(config: Outcome):
     )
 
 
-JOB = dg.Definitions(assets=[daily_bars_outcome], jobs=[daily_bars_job]).resolve_job_def(daily_bars_job.name)
+DEFINITIONS = dg.Definitions(assets=[daily_bars_outcome], jobs=[daily_bars_job])
+"""A code location of its own, for Dagster's daemon code to re-execute runs from."""
+JOB = DEFINITIONS.resolve_job_def(daily_bars_job.name)
 
 
 def run_daily_bars(

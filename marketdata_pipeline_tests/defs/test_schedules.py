@@ -4,14 +4,14 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
-from marketdata_pipeline.definitions import defs
 from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, is_trading_day
 from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
 from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
 
 BATCHES = [f"b{number:02d}" for number in range(16)]
-SCHEDULES = ("stock_universe_schedule", "daily_bars_schedule", "adjust_factors_schedule")
+SCHEDULES = ("daily_bars_schedule", "adjust_factors_schedule")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
@@ -19,11 +19,6 @@ def ranged_keys(request: dg.RunRequest) -> list[str]:
     """The partitions a range request's run covers, as Dagster resolves the range."""
     key_range = dg.PartitionKeyRange(request.tags[RANGE_START], request.tags[RANGE_END])
     return sorted(daily_bars_partitions.get_partition_keys_in_range(key_range))
-
-
-@pytest.fixture(scope="module")
-def repository() -> dg.RepositoryDefinition:
-    return defs().get_repository_def()
 
 
 @pytest.fixture(scope="module")
@@ -113,30 +108,41 @@ def test_factors_before_their_publication_are_not_requested(repository, instance
     assert "about 18:00" in data.skip_message
 
 
-@pytest.mark.slow
+def batch_run(instance, batch: str, status: dg.DagsterRunStatus) -> None:
+    """A single-batch run of 2024-10-09 as the instance records it (the schedule reads status and tags)."""
+    key = f"{batch}|2024-10-09"
+    tags = {"dagster/partition": key, "dagster/partition/date": "2024-10-09"}
+    tags["dagster/partition/batch"] = batch
+    create_run_for_test(instance, job_name="daily_bars_job", status=status, tags=tags)
+
+
 def test_a_day_whose_batches_all_ran_is_not_requested_again(repository, instance):
     for batch in BATCHES[:-1]:
-        run_daily_bars(instance, "ok", f"{batch}|2024-10-09")
-    run_daily_bars(instance, "crash", "b15|2024-10-09")  # failed: the day is not done yet
+        batch_run(instance, batch, dg.DagsterRunStatus.SUCCESS)
+    batch_run(instance, "b15", dg.DagsterRunStatus.FAILURE)  # failed: the day is not done yet
 
     data = tick(repository, instance, "daily_bars_schedule", shanghai(date(2024, 10, 9), 17, 45))
     [request] = data.run_requests
     assert request.run_key == "2024-10-09|daily_bars"
 
-    run_daily_bars(instance, "ok", "b15|2024-10-09")
+    batch_run(instance, "b15", dg.DagsterRunStatus.STARTED)
     again = tick(repository, instance, "daily_bars_schedule", shanghai(date(2024, 10, 9), 17, 45))
     assert not again.run_requests and "already has a queued, running or successful run" in again.skip_message
 
 
-def test_universe_is_requested_for_the_day(repository, instance):
-    data = tick(repository, instance, "stock_universe_schedule", shanghai(date(2024, 10, 8), 17, 40))
+def test_a_single_batch_run_gets_the_partition_tags_the_schedule_reads(instance):
+    """What `batch_run` stands for: a real run of one batch carries these tags."""
+    run = run_daily_bars(instance, "ok", "b00|2024-10-10")
+    assert {tag: run.tags[tag] for tag in ("dagster/partition/date", "dagster/partition/batch")} == {
+        "dagster/partition/date": "2024-10-10", "dagster/partition/batch": "b00"
+    }
 
-    [request] = data.run_requests
-    assert (request.job_name, request.partition_key, request.run_key) == (
-        "stock_universe_job",
-        "2024-10-08",
-        "2024-10-08|universe",
-    )
+
+def test_the_universe_has_no_schedule_of_its_own(repository):
+    """The day's daily_bars run stores the day's universe: a 17:40 universe run would fetch it twice."""
+    assert {schedule.job_name for schedule in repository.schedule_defs} == {
+        "daily_bars_job", "adjust_factors_job", "exports_job", "freshness_checks_job"
+    }
 
 
 def test_factors_refresh_is_one_run_over_every_batch(repository, instance):
@@ -154,7 +160,6 @@ def test_factors_refresh_is_one_run_over_every_batch(repository, instance):
 @pytest.mark.parametrize(
     ("name", "cron"),
     [
-        ("stock_universe_schedule", "40 17 * * *"),
         ("daily_bars_schedule", "45 17 * * *"),
         ("adjust_factors_schedule", "30 18 * * *"),
     ],

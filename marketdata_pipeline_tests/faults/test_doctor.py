@@ -31,13 +31,19 @@ def test_doctor_checks_the_server_and_prices_the_bootstrap(point_at, tmp_path):
         point_at(proxy.address)
         assert run_doctor(lines.append) == 0, "\n".join(lines)
         sent, endpoint = proxy.requests, f"{proxy.address[0]}:{proxy.address[1]}"
+        stats = simulator.stats()
     text = "\n".join(lines)
-    checks = ("reachable", "login", "latency", "whole market, last published day", "whole market, five years")
+    checks = (
+        "reachable", "login", "published", "latency",
+        "whole market, last published day", "whole market, five years",
+    )  # fmt: skip
     for check in checks:
         assert f"ok   {check}" in text
     assert "client version accepted" in text and "next full bootstrap" in text
     assert "requests:" in text and "GB of DuckDB" in text and "of the 40,000/day budget" in text
-    assert sent <= 12  # one short session: login, 3 pings, calendar, 2 whole-market days, logout
+    # One short session: login, the listing's pages (up to 3), 3 pings, calendar, 2 whole-market days, logout.
+    assert sent <= 15
+    assert (stats["logins"], stats["logouts"], stats["active_connections"]) == (1, 1, 0)
     assert EndpointLedger(tmp_path, endpoint).spent_today() == sent
 
 

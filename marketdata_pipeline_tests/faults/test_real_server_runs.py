@@ -13,11 +13,12 @@ from datetime import datetime
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
 from marketdata_pipeline.baostock import BaoStockPool
 from marketdata_pipeline.defs.market.checks import pool_health_result
 from marketdata_pipeline.defs.market.publication import SHANGHAI
-from marketdata_pipeline.defs.market.retries import build_retry_sensor
+from marketdata_pipeline.defs.market.retries import hold_reason
 from marketdata_pipeline.defs.market.schedules import daily_bars_schedule
 from marketdata_pipeline.defs.market.sensors import build_publication_sensor
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
@@ -39,6 +40,11 @@ def resources(address, tmp_path, **options) -> dict:
         ),
         "warehouse": WarehouseResource(database=str(tmp_path / "warehouse.duckdb"), lock_timeout=10.0),
     }
+
+
+def resources_for_sensor(address) -> BaoStockPoolResource:
+    host, port = address
+    return BaoStockPoolResource(host=host, port=port)
 
 
 @pytest.fixture
@@ -67,15 +73,17 @@ def test_a_blacklisted_run_fails_in_seconds_and_pauses_automation(
     assert counting_proxy.requests <= 4  # was 13: the logins in flight, nothing after
     with dg.instance_for_test() as instance:
         tick = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK)
-        skipped = [
-            daily_bars_schedule(tick),
-            build_publication_sensor(clock=lambda: TICK)(dg.build_sensor_context(instance=instance)),
-            build_retry_sensor(clock=lambda: TICK)(
-                dg.build_sensor_context(instance=instance, cursor=_watching())
-            ),
-        ]
-    for evaluation in skipped:
-        reason = _skip_reason(evaluation)
+        sensor = build_publication_sensor(clock=lambda: TICK)
+        sensor_resources = {"baostock": resources_for_sensor(counting_proxy.address)}
+        with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
+            reasons = [daily_bars_schedule(tick).skip_message, sensor(context).skip_message]
+        # Dagster's retry of the failed run: the run launcher asks this before launching it.
+        retry = create_run_for_test(
+            instance, job_name="daily_bars_job", status=dg.DagsterRunStatus.STARTING,
+            tags={"dagster/partition": PARTITION, "dagster/retry_number": "1"},
+        )  # fmt: skip
+        reasons.append(hold_reason(instance, retry).partition(" not launched: ")[2])
+    for reason in reasons:
         assert reason.startswith("paused:") and "blacklisted" in reason and "resumes after" in reason
     assert counting_proxy.requests <= 4  # the sensors did not ask the server either
 
@@ -106,18 +114,3 @@ def test_pool_health_says_the_server_refused_the_pings_not_that_data_is_bad(faul
     assert not check.passed
     problems = check.metadata["problems"].value
     assert "refused the final pings" in problems and "data this run wrote is complete" in problems
-
-
-def _watching() -> str:
-    """A retry sensor cursor that already watches runs (its first tick only records where to start)."""
-    from marketdata_pipeline.defs.market.retry_state import RetryState
-
-    state = RetryState.from_cursor(None)
-    state.after_storage_id = 0
-    return state.to_cursor()
-
-
-def _skip_reason(evaluation) -> str:
-    if isinstance(evaluation, dg.SkipReason):
-        return evaluation.skip_message
-    return evaluation.skip_reason.skip_message

@@ -2,6 +2,7 @@
 
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -44,6 +45,32 @@ def test_run_bounded_never_runs_more_than_max_workers_at_once():
     results = dict(run_bounded(work, range(20), max_workers=3))
     assert results == {item: item * 2 for item in range(20)}
     assert 1 < peak[0] <= 3
+
+
+def test_run_bounded_holds_a_bounded_number_of_items_and_results():
+    """A million items are taken lazily, and a result is let go once the caller has it."""
+    taken, alive, peak = [0], weakref.WeakSet(), [0]
+
+    class Answer:
+        pass
+
+    def items():
+        for item in range(1_000_000):
+            taken[0] += 1
+            yield item
+
+    def work(item):
+        answer = Answer()
+        alive.add(answer)
+        return answer
+
+    for count, (_, answer) in enumerate(run_bounded(work, items(), max_workers=3), start=1):
+        del answer  # reference counting frees it at once unless run_bounded still holds it
+        peak[0] = max(peak[0], len(alive))
+        assert taken[0] - count <= 2 * 3
+        if count == 200:
+            break
+    assert peak[0] <= 2 * 3
 
 
 def test_leaving_run_bounded_early_cancels_the_work_not_started():

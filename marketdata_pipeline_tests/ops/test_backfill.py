@@ -1,4 +1,4 @@
-"""A backfill of 10 trading days x all 16 batches of daily_bars through the webserver's GraphQL API.
+"""A backfill of 6 trading days x all 16 batches of daily_bars through the webserver's GraphQL API.
 
 One backfill, three promises. It is split into single-run ranges and stores
 exactly the simulator's bars. Its runs, however the queue and the "baostock"
@@ -8,8 +8,12 @@ count in its `pool_health` check as a login failure. And with 4 slots, 4 runs
 write the one DuckDB file at once without failing on its lock.
 
 Dagster splits a multi-partition selection into ranges along whichever
-dimension has fewer distinct keys: 10 days < 16 batches gives one run per
+dimension has fewer distinct keys: 6 days < 16 batches gives one run per
 day covering b00..b15 (with more days than batches it is one run per batch).
+Six runs over 4 slots: four start together and two wait in the queue, then
+run beside the last of the first four (each run also re-fetches the days
+before its first, which its neighbours write at the same time) - every
+interleaving the test stands for, at six runs' cost instead of ten.
 """
 
 from __future__ import annotations
@@ -32,15 +36,15 @@ from marketdata_pipeline_tests.ops.graphql_ops import (
 )
 from marketdata_pipeline_tests.ops.row_counts import simulator_rows, stored_rows
 
-DAYS = trading_days(date(2024, 12, 16), date(2024, 12, 27))
+DAYS = trading_days(date(2024, 12, 20), date(2024, 12, 27))
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_a_ten_day_backfill_of_every_batch_stores_the_simulators_bars_within_the_session_budget(
+def test_a_six_day_backfill_of_every_batch_stores_the_simulators_bars_within_the_session_budget(
     dagster_dev,
 ):
-    assert len(DAYS) == 10
+    assert len(DAYS) == 6
     backfill_id = launch_asset_backfill(
         dagster_dev, "daily_bars", [f"{batch}|{day}" for batch in BATCHES for day in DAYS]
     )

@@ -18,8 +18,11 @@ from marketdata_pipeline.ingest import (
     listing_windows,
     trading_days,
 )
+from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import (
     CheckResult,
+    ensure_schema,
+    open_warehouse,
     replace_adjust_factors,
     replace_daily_bars,
     replace_stock_universe,
@@ -77,6 +80,20 @@ def every_check(con, run_id: str | None = None, first: date = FIRST, last: date 
         *run_daily_bars_checks(con, **slice_, since=datetime(2000, 1, 1)),
         *run_adjust_factors_checks(con, **slice_, refreshed_at=fetched),
     ]
+
+
+def anomalous_month(seed: int, path, run_id: str) -> tuple[dict[str, CheckResult], dict, dict, int]:
+    """A month loaded into a new warehouse at `path` from a simulator with every kind at RATE,
+    checked as run `run_id`: (results by check, rows each check found, rows each kind altered,
+    codes loaded)."""
+    with Simulator(seed=seed, today=LAST, anomalies=[f"{kind}:{RATE}" for kind in KINDS]) as simulator:
+        with open_warehouse(path) as con:
+            ensure_schema(con)
+            codes = load_month(simulator, con)
+            results = {result.name: result for result in every_check(con, run_id=run_id)}
+            found = {kind: findings_of(con, run_id, kind) for kind in KINDS}
+        injected = {kind: set(simulator.injected(kind, codes, FIRST, LAST)) for kind in KINDS}
+    return results, found, injected, len(codes)
 
 
 def findings_of(con, run_id: str, check_name: str) -> set[tuple[str, str]]:

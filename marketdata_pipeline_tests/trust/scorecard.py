@@ -16,13 +16,11 @@ from pathlib import Path
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
 from marketdata_pipeline_tests.trust.market import (
-    FIRST,
     KINDS,
     LAST,
-    RATE,
+    anomalous_month,
     every_check,
     expected_rows,
-    findings_of,
     load_month,
 )
 
@@ -43,14 +41,7 @@ def main(seeds: int) -> None:
             failed = [r.name for r in results if not r.passed]
             false_positives += len(failed)
             print(f"seed {seed}: clean market, {len(results)} checks, failed: {failed or 'none'}", flush=True)
-            anomalies = [f"{kind}:{RATE}" for kind in KINDS]
-            with Simulator(seed=seed, today=LAST, anomalies=anomalies) as sim:
-                with open_warehouse(Path(tmp) / f"a{seed}.duckdb") as con:
-                    ensure_schema(con)
-                    codes = load_month(sim, con)
-                    every_check(con, run_id="scorecard")
-                    found = {kind: findings_of(con, "scorecard", kind) for kind in KINDS}
-                injected = {kind: set(sim.injected(kind, codes, FIRST, LAST)) for kind in KINDS}
+            _, found, injected, _ = anomalous_month(seed, Path(tmp) / f"a{seed}.duckdb", "scorecard")
             for kind in KINDS:
                 visible = expected_rows(kind, injected)
                 counts = (len(injected[kind]), len(visible), len(found[kind] & visible))

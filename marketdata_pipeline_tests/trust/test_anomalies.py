@@ -8,37 +8,23 @@ from __future__ import annotations
 
 import pytest
 
-from marketdata_pipeline.simulator import Simulator
-from marketdata_pipeline.storage import ensure_schema, open_warehouse
 from marketdata_pipeline_tests.trust.market import (
-    FIRST,
     KINDS,
-    LAST,
     RATE,
-    every_check,
+    anomalous_month,
     expected_rows,
-    findings_of,
-    load_month,
 )
 
 
 @pytest.fixture(scope="module")
-def anomalous_month(tmp_path_factory):
-    path = tmp_path_factory.mktemp("anomalies") / "marketdata.duckdb"
-    with Simulator(seed=0, today=LAST, anomalies=[f"{kind}:{RATE}" for kind in KINDS]) as simulator:
-        with open_warehouse(path) as con:
-            ensure_schema(con)
-            codes = load_month(simulator, con)
-            results = {result.name: result for result in every_check(con, run_id="anomalies")}
-            found = {kind: findings_of(con, "anomalies", kind) for kind in KINDS}
-        injected = {kind: set(simulator.injected(kind, codes, FIRST, LAST)) for kind in KINDS}
-    return results, found, injected, len(codes)
+def anomalous(tmp_path_factory):
+    return anomalous_month(0, tmp_path_factory.mktemp("anomalies") / "marketdata.duckdb", "anomalies")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_anomaly_fails_its_own_check_naming_its_rows(anomalous_month, kind):
-    results, found, injected, codes = anomalous_month
+def test_an_anomaly_fails_its_own_check_naming_its_rows(anomalous, kind):
+    results, found, injected, codes = anomalous
     expected = expected_rows(kind, injected)
     rows_checked = results[kind].numbers["rows_checked"]
 
@@ -50,7 +36,7 @@ def test_an_anomaly_fails_its_own_check_naming_its_rows(anomalous_month, kind):
 
 
 @pytest.mark.slow
-def test_the_other_checks_stay_quiet(anomalous_month):
-    results, *_ = anomalous_month
+def test_the_other_checks_stay_quiet(anomalous):
+    results, *_ = anomalous
     quiet = {name: result.passed for name, result in results.items() if name not in KINDS}
     assert quiet == dict.fromkeys(quiet, True)

@@ -34,3 +34,22 @@ def latest_published_days(count: int, now: datetime | None = None) -> list[date]
             day -= timedelta(days=1)
         days.append(day)
     return days[::-1]
+
+
+def closed_reason(day: date) -> str | None:
+    """Why XSHG does not trade on `day`, or None when it does."""
+    if is_trading_day(day):
+        return None
+    why = day.strftime("%A") if day.weekday() >= 5 else "exchange holiday"
+    return f"{day} is not an XSHG trading day ({why})"
+
+
+def unpublished_reason(day: date, now: datetime, published_at: time = BARS_PUBLISHED_AT) -> str | None:
+    """Why BaoStock has not published `day` at `now` (a future day, or before `published_at`), or None."""
+    latest = latest_published_day(now, published_at)
+    if day <= latest:
+        return None
+    return (
+        f"{day} is not published yet: BaoStock publishes a trading day at about {published_at:%H:%M} "
+        f"{TIMEZONE} and it is {now:%Y-%m-%d %H:%M} there (latest published day: {latest})"
+    )

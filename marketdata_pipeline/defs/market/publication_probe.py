@@ -1,50 +1,41 @@
-"""Ask BaoStock whether a trading day is published: one short-lived session, one query, always closed."""
+"""Ask BaoStock whether a trading day is published, through the run's own pool: one session, one query.
+
+The publication sensor and `marketdata doctor` both ask this way, through a
+`BaoStockPool` built from the `baostock` resource's settings: the same
+endpoints (fallbacks included), account, request caps and daily ledger as a
+run, so the few requests count toward the day's budget like a run's.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
-from marketdata_pipeline.baostock.budget import EndpointLedger, RequestBudget
+from marketdata_pipeline.baostock import BaoStockError
+from marketdata_pipeline.baostock.pool import BaoStockPool
 from marketdata_pipeline.defs.market.partitions import DATE_FORMAT
-from marketdata_pipeline.defs.settings import load_settings
+from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 
-# A sensor tick must end well within Dagster's 60 s sensor timeout, even when the
-# server stalls on every request: connect + login + 3 pages of query_all_stock + logout
-# cost at most 5 + 5 x 10 = 55 s. A page of 2,000 rows takes well under a second.
-CONNECT_TIMEOUT = 5.0
-REQUEST_TIMEOUT = 10.0
+# A sensor tick must end within Dagster's 60 s sensor timeout: waiting at most this long for a
+# logged-in session (connect + login, endpoint after endpoint) leaves room for one answer.
+SESSION_WAIT_S = 15.0
 
 
-def unpublished_reason(day: date) -> str | None:
-    """None when BaoStock lists securities for `day` (`query_all_stock` non-empty), else why not.
+def listed_securities(pool: BaoStockPool, day: date) -> int:
+    """How many securities `query_all_stock(day)` lists: 0 until BaoStock has published `day`.
 
-    Uses the settings' address and BAOSTOCK_USER/PASSWORD/API_KEY. Never raises a BaoStock
-    error: an unreachable or refusing server becomes a reason naming host:port.
+    Raises the pool's BaoStockError when no endpoint answers within SESSION_WAIT_S or the query fails.
     """
-    settings = load_settings()
-    host, port = settings.address
-    per_day = settings.max_requests_per_day
-    ledger = EndpointLedger(settings.state_dir, f"{host}:{port}") if per_day else None
-    # Its few requests count toward the day's budget and cap like a run's.
-    budget = RequestBudget(settings.max_requests_per_second, per_day, ledger)
-    session = BaoStockSession(
-        host,
-        port,
-        user=settings.user,
-        password=settings.password,
-        api_key=settings.api_key or None,
-        connect_timeout=CONNECT_TIMEOUT,
-        request_timeout=REQUEST_TIMEOUT,
-        budget=budget,
-    )
+    with pool.session(timeout=SESSION_WAIT_S) as session:
+        return len(session.query_all_stock(day.strftime(DATE_FORMAT)))
+
+
+def unlisted_reason(baostock: BaoStockPoolResource, day: date) -> str | None:
+    """None when BaoStock lists securities for `day`, else why not (errors become reasons, never raised)."""
+    where = ", ".join(f"{host}:{port}" for host, port in baostock.endpoints())
     try:
-        with session:
-            listed = len(session.query_all_stock(day.strftime(DATE_FORMAT)))
+        listed = listed_securities(baostock.pool, day)
     except BaoStockError as exc:
-        return f"cannot ask BaoStock at {session.endpoint} whether {day} is published - will ask again: {exc}"
-    finally:
-        budget.close()
+        return f"cannot ask BaoStock at {where} whether {day} is published - will ask again: {exc}"
     if not listed:
-        return f"BaoStock at {session.endpoint} has not published {day} yet (query_all_stock is empty)"
+        return f"BaoStock at {where} has not published {day} yet (query_all_stock is empty)"
     return None

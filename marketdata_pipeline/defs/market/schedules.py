@@ -1,4 +1,4 @@
-"""The daily schedules: the universe at 17:40, the bars at 17:45, the adjust factors at 18:30 (Asia/Shanghai).
+"""The evening schedules (bars 17:45, adjust factors 18:30, Asia/Shanghai) and the day's run request.
 
 BaoStock publishes a trading day's bars at about 17:30 and its adjust factors
 at about 18:00. The schedules tick every day so that each non-trading day
@@ -8,14 +8,16 @@ shows in the tick history with the reason it was skipped.
 `b00|<date>`..`b15|<date>` (Dagster reads a range of multi-partitions as the
 rectangle between its corners), so the day costs one pool of at most
 BAOSTOCK_POOL_SIZE sessions and, by the planner, one whole-market request,
-instead of 16 runs asking for the same answer. The universe runs five minutes
-earlier so that the bars run finds the day's universe stored.
+instead of 16 runs asking for the same answer; the run stores the day's
+universe itself. The publication sensor requests the same run
+(`day_request`), and both skip a day that already has such a run queued,
+running or successful (or single-batch runs covering every batch), so
+turning both on never fetches a day twice.
 
 A tick never requests a day BaoStock has not published: the day is the tick's
 date, checked against the earlier of the tick time and the wall clock (the UI
 can evaluate future ticks). All schedules start STOPPED: the code location
-points at the real BaoStock server by default, and an operator chooses the
-schedules or the publication sensor (either skips partitions the other started).
+points at the real BaoStock server by default, and an operator turns them on.
 """
 
 from __future__ import annotations
@@ -23,21 +25,65 @@ from __future__ import annotations
 from datetime import date, time
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from marketdata_pipeline.batching import BATCHES
-from marketdata_pipeline.defs.market import day_runs
-from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job, stock_universe_job
-from marketdata_pipeline.defs.market.partitions import TIMEZONE
+from marketdata_pipeline.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job
+from marketdata_pipeline.defs.market.partitions import DATE_FORMAT, TIMEZONE
 from marketdata_pipeline.defs.market.publication import (
     BARS_PUBLISHED_AT,
     FACTORS_PUBLISHED_AT,
     SHANGHAI,
+    closed_reason,
     shanghai_now,
+    unpublished_reason,
 )
 from marketdata_pipeline.defs.sessions import cooldown
 
 STOPPED = dg.DefaultScheduleStatus.STOPPED
+# Runs that make a new run of the day redundant; a failed or canceled run does not
+# (Dagster's run retries or a person decide about those).
+TAKEN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUCCESS,
+]
+DATE_DIMENSION_TAG = f"{PARTITION_NAME_TAG}/date"
+
+
+def day_range_tags(day: date) -> dict[str, str]:
+    """The tags of a run over every batch of `day` (a 2-D range of the multi-partitions)."""
+    key = day.strftime(DATE_FORMAT)
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: f"{BATCHES[0]}|{key}",
+        ASSET_PARTITION_RANGE_END_TAG: f"{BATCHES[-1]}|{key}",
+    }
+
+
+def day_is_taken(day: date, instance: dg.DagsterInstance) -> bool:
+    """A whole-day run, or single-batch runs of every batch, are queued, running or successful."""
+    filters = dg.RunsFilter(job_name=daily_bars_job.name, statuses=TAKEN_STATUSES, tags=day_range_tags(day))
+    if instance.get_run_ids(filters, limit=1):
+        return True
+    key = day.strftime(DATE_FORMAT)
+    batch_runs = instance.get_runs(
+        dg.RunsFilter(job_name=daily_bars_job.name, statuses=TAKEN_STATUSES, tags={DATE_DIMENSION_TAG: key})
+    )
+    covered = {run.tags.get(PARTITION_NAME_TAG) for run in batch_runs}
+    return all(f"{batch}|{key}" in covered for batch in BATCHES)
+
+
+def day_request(day: date, instance: dg.DagsterInstance) -> dg.RunRequest | None:
+    """The run over every batch of `day`, or None when the day is already queued, running or done."""
+    if day_is_taken(day, instance):
+        return None
+    return dg.RunRequest(run_key=f"{day}|daily_bars", job_name=daily_bars_job.name, tags=day_range_tags(day))
 
 
 def tick_day(context: dg.ScheduleEvaluationContext, published_at: time) -> tuple[date, str | None]:
@@ -46,27 +92,7 @@ def tick_day(context: dg.ScheduleEvaluationContext, published_at: time) -> tuple
     scheduled = (context.scheduled_execution_time or shanghai_now()).astimezone(SHANGHAI)
     day = scheduled.date()
     now = min(scheduled, shanghai_now())
-    return day, (
-        day_runs.closed_reason(day)
-        or day_runs.unpublished_reason(day, now, published_at)
-        or cooldown.paused_reason()
-    )
-
-
-@dg.schedule(
-    cron_schedule="40 17 * * *",
-    execution_timezone=TIMEZONE,
-    job=stock_universe_job,
-    default_status=STOPPED,
-    description="The day's stock_universe after BaoStock publishes (17:30), before the bars at 17:45.",
-)
-def stock_universe_schedule(context: dg.ScheduleEvaluationContext):
-    day, reason = tick_day(context, BARS_PUBLISHED_AT)
-    if reason:
-        return dg.SkipReason(reason)
-    return day_runs.stock_universe_requests(day, context.instance) or dg.SkipReason(
-        f"stock_universe {day} already has a queued, running or successful run"
-    )
+    return day, (closed_reason(day) or unpublished_reason(day, now, published_at) or cooldown.paused_reason())
 
 
 @dg.schedule(
@@ -74,13 +100,14 @@ def stock_universe_schedule(context: dg.ScheduleEvaluationContext):
     execution_timezone=TIMEZONE,
     job=daily_bars_job,
     default_status=STOPPED,
-    description="The day's daily_bars, all batches in one run, after BaoStock publishes (17:30).",
+    description="The day's daily_bars (and its universe), all batches in one run, after BaoStock "
+    "publishes (17:30).",
 )
 def daily_bars_schedule(context: dg.ScheduleEvaluationContext):
     day, reason = tick_day(context, BARS_PUBLISHED_AT)
     if reason:
         return dg.SkipReason(reason)
-    return day_runs.daily_bars_requests(day, context.instance) or dg.SkipReason(
+    return day_request(day, context.instance) or dg.SkipReason(
         f"daily_bars {day} already has a queued, running or successful run"
     )
 

@@ -1,0 +1,49 @@
+"""The private Dagster names behind marketdata_pipeline/dagster_internals.py: fails when Dagster moves one."""
+
+import dagster as dg
+
+from marketdata_pipeline import dagster_internals as internals
+
+
+def test_the_system_tags_keep_their_names():
+    # Their values are stored in every run's tags: a rename would orphan the runs already recorded.
+    assert {name: getattr(internals, name) for name in internals.__all__ if name.endswith("_TAG")} == {
+        "ASSET_PARTITION_RANGE_END_TAG": "dagster/asset_partition_range_end",
+        "ASSET_PARTITION_RANGE_START_TAG": "dagster/asset_partition_range_start",
+        "MAX_RETRIES_TAG": "dagster/max_retries",
+        "PARTITION_NAME_TAG": "dagster/partition",
+        "RETRY_NUMBER_TAG": "dagster/retry_number",
+        "RETRY_STRATEGY_TAG": "dagster/retry_strategy",
+        "WILL_RETRY_TAG": "dagster/will_retry",
+    }
+
+
+def test_the_run_launcher_types_still_fit_together():
+    run = dg.DagsterRun(job_name="daily_bars_job")
+    context = internals.LaunchRunContext(dagster_run=run, workspace=None)
+    health = internals.CheckRunHealthResult(internals.WorkerStatus.FAILED, "gone")
+
+    assert context.dagster_run is run
+    assert (health.status, health.msg) == (internals.WorkerStatus.FAILED, "gone")
+    assert {status.name for status in internals.WorkerStatus} >= {"RUNNING", "FAILED"}
+
+
+def test_the_sqlite_event_log_keeps_what_instance_storage_overrides():
+    # instance_storage.PooledSqliteEventLogStorage replaces _connect and calls these.
+    storage = internals.SqliteEventLogStorage
+    for name in ("_connect", "_initdb", "conn_string_for_shard", "dispose", "from_config_value"):
+        assert callable(getattr(storage, name)), name
+    assert internals.SQLITE_BUSY_TIMEOUT_SECONDS > 0
+    assert internals._event_logs_directory("/h").rstrip("/") == "/h/history/runs"
+
+
+def test_no_other_module_imports_dagster_internals():
+    from pathlib import Path
+
+    package = Path(internals.__file__).parent
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path != Path(internals.__file__) and "dagster._" in path.read_text()
+    ]
+    assert offenders == []
