@@ -1,19 +1,12 @@
 """The few private Dagster names this project relies on, in one place (pinned by test_dagster_internals.py).
 
-Dagster does not export its system run tags, its run launcher's context and health result,
-or its SQLite storage classes (instance_storage.py subclasses them) from `dagster`;
-importing them from `dagster._core` in one module means a
+Dagster does not export its system run tags or its run launcher's context and health result
+from `dagster`; importing them from `dagster._core` in one module means a
 Dagster upgrade that renames or moves one breaks this module and its test,
 not five modules at once.
 """
 
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    SQLITE_BUSY_TIMEOUT_SECONDS,
-    SqliteEventLogStorage,
-)
-from dagster._core.storage.sql import create_engine
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -25,11 +18,6 @@ from dagster._core.storage.tags import (
 )
 
 __all__ = [
-    "SQLITE_BUSY_TIMEOUT_SECONDS",
-    "DagsterSqliteStorage",
-    "SqliteEventLogStorage",
-    "_event_logs_directory",
-    "create_engine",
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
     "MAX_RETRIES_TAG",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 import time
@@ -52,19 +53,12 @@ def _await_listening(process: subprocess.Popen) -> tuple[str, int]:
     raise RuntimeError(f"the simulator did not print 'listening on' within {STARTUP_TIMEOUT_S:.0f} s")
 
 
-STORAGE_PLACEHOLDER = "    config: {}  # base_dir: $DAGSTER_HOME/storage\n"
-
-
 def prepare_dagster_home(home: Path) -> Path:
     """Make `home` a DAGSTER_HOME with the project's dagster.yaml (kept current on every start) and
     its storage created, once: `dagster` commands started together on a new home would each create
     the same tables, and all but one crash (`table daemon_heartbeats already exists`)."""
     home.mkdir(parents=True, exist_ok=True)
-    # The storage's place written out, so the home works without DAGSTER_HOME set (from_config(home)).
-    settings = PROJECT_DAGSTER_YAML.read_text().replace(
-        STORAGE_PLACEHOLDER, f"    config:\n      base_dir: {home.resolve() / 'storage'}\n"
-    )
-    (home / "dagster.yaml").write_text(settings)
+    shutil.copy(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
     with (home / ".marketdata-init.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two project commands starting at once initialise it in turn
         with dg.DagsterInstance.from_config(str(home)):

@@ -28,15 +28,6 @@ def test_the_run_launcher_types_still_fit_together():
     assert {status.name for status in internals.WorkerStatus} >= {"RUNNING", "FAILED"}
 
 
-def test_the_sqlite_event_log_keeps_what_instance_storage_overrides():
-    # instance_storage.PooledSqliteEventLogStorage replaces _connect and calls these.
-    storage = internals.SqliteEventLogStorage
-    for name in ("_connect", "_initdb", "conn_string_for_shard", "dispose", "from_config_value"):
-        assert callable(getattr(storage, name)), name
-    assert internals.SQLITE_BUSY_TIMEOUT_SECONDS > 0
-    assert internals._event_logs_directory("/h").rstrip("/") == "/h/history/runs"
-
-
 def test_no_other_module_imports_dagster_internals():
     from pathlib import Path
 
