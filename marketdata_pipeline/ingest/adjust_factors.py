@@ -7,10 +7,10 @@ from datetime import date
 
 import pandas as pd
 
-from marketdata_pipeline.ingest.answers import pick_fields
 from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, run_bounded
 from marketdata_pipeline.ingest.inputs import check_codes, required_date, worker_count
 from marketdata_pipeline.ingest.report import FetchFailure
+from marketdata_pipeline.ingest.result_fields import pick_fields
 
 ADJUST_FACTOR_FIELDS = ("code", "dividOperateDate", "foreAdjustFactor", "backAdjustFactor", "adjustFactor")
 

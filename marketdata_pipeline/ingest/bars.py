@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 
 from marketdata_pipeline.baostock.fields import DAILY_FIELDS
-from marketdata_pipeline.ingest.answers import pick_fields
+from marketdata_pipeline.ingest.result_fields import pick_fields
 
 DAILY_FIELDS_CSV = ",".join(DAILY_FIELDS)
 _DATE, _CODE = DAILY_FIELDS.index("date"), DAILY_FIELDS.index("code")

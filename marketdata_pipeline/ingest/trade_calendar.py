@@ -6,7 +6,6 @@ from datetime import date
 
 import pandas as pd
 
-from marketdata_pipeline.ingest.answers import pick_fields
 from marketdata_pipeline.ingest.calls import (
     REFERENCE_DATA_RETRY,
     RetryPolicy,
@@ -14,6 +13,7 @@ from marketdata_pipeline.ingest.calls import (
     result_or_raise,
 )
 from marketdata_pipeline.ingest.inputs import iso_day
+from marketdata_pipeline.ingest.result_fields import pick_fields
 
 CALENDAR_FIELDS = ("calendar_date", "is_trading_day")
 

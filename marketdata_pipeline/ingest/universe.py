@@ -8,7 +8,6 @@ from datetime import date
 import pandas as pd
 
 from marketdata_pipeline.batching import batch_of
-from marketdata_pipeline.ingest.answers import pick_fields
 from marketdata_pipeline.ingest.calls import (
     REFERENCE_DATA_RETRY,
     RetryPolicy,
@@ -18,6 +17,7 @@ from marketdata_pipeline.ingest.calls import (
 )
 from marketdata_pipeline.ingest.completeness import ListingWindow
 from marketdata_pipeline.ingest.inputs import as_date, iso_day, required_date, worker_count
+from marketdata_pipeline.ingest.result_fields import pick_fields
 
 ALL_STOCK_FIELDS = ("code", "tradeStatus", "code_name")
 STOCK_BASIC_FIELDS = ("code", "code_name", "ipoDate", "outDate", "type", "status")

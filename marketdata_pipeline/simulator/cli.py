@@ -12,8 +12,8 @@ import time
 from datetime import date
 
 from marketdata_pipeline.simulator.anomalies import DEFAULT_RATE, KINDS, parse_anomaly
-from marketdata_pipeline.simulator.answers import DAILY_FACTOR_SPELLINGS
 from marketdata_pipeline.simulator.faults import Faults
+from marketdata_pipeline.simulator.handlers import DAILY_FACTOR_SPELLINGS
 from marketdata_pipeline.simulator.server import Simulator
 
 

@@ -12,8 +12,8 @@ from baostock.common import contants as cons
 
 from marketdata_pipeline.baostock import frames
 from marketdata_pipeline.baostock.errors import ProtocolError
-from marketdata_pipeline.simulator.answers import Answers, Refusal
 from marketdata_pipeline.simulator.faults import FaultDice, Faults
+from marketdata_pipeline.simulator.handlers import Answers, Refusal
 from marketdata_pipeline.simulator.stats import ServerStats
 
 POLL_S = 0.25  # how often an idle connection re-reads its idle limit and the stop flag

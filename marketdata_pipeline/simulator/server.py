@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from marketdata_pipeline.simulator.anomalies import Anomalies, AnomalousMarket
-from marketdata_pipeline.simulator.answers import DAILY_FACTOR_SPELLINGS, Answers
 from marketdata_pipeline.simulator.clock import PublicationClock
 from marketdata_pipeline.simulator.connection import Connection
 from marketdata_pipeline.simulator.faults import FaultDice, Faults
+from marketdata_pipeline.simulator.handlers import DAILY_FACTOR_SPELLINGS, Answers
 from marketdata_pipeline.simulator.market import market_for_seed
 from marketdata_pipeline.simulator.stats import ServerStats
 

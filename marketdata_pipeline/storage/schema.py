@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from marketdata_pipeline.storage.answers import DAILY_BARS, DAILY_BARS_WRITE_COLUMNS
 from marketdata_pipeline.storage.checks import FINDINGS_TABLE
+from marketdata_pipeline.storage.columns import DAILY_BARS, DAILY_BARS_WRITE_COLUMNS
 from marketdata_pipeline.storage.revisions import REVISIONS_TABLE
 
 DAILY_BARS_COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from marketdata_pipeline.storage.answers import DAILY_BARS
+from marketdata_pipeline.storage.columns import DAILY_BARS
 from marketdata_pipeline.storage.incoming import MalformedRowsError, check_unique, check_values, registered
 
 STAGED_TABLE = "bars"

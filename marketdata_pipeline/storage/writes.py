@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from marketdata_pipeline.batching import BATCHES, batch_of
-from marketdata_pipeline.storage.answers import (
+from marketdata_pipeline.storage.columns import (
     ADJUST_FACTORS,
     DAILY_BARS,
     STOCK_UNIVERSE_BY_DAY,

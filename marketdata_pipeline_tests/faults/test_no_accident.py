@@ -93,7 +93,7 @@ def test_the_simulator_serves_the_spelling_it_is_told():
     from baostock.common import contants as cons
 
     from marketdata_pipeline.baostock import frames
-    from marketdata_pipeline.simulator.answers import DAILY_FACTOR_SPELLINGS
+    from marketdata_pipeline.simulator.handlers import DAILY_FACTOR_SPELLINGS
 
     assert DAILY_FACTOR_SPELLINGS == ("adjustFactor", "adjustFacto")
     simulator = Simulator(seed=0, today=SIMULATOR_TODAY, daily_factor_field="adjustFacto")

@@ -6,8 +6,8 @@ import pytest
 
 from marketdata_pipeline.baostock.errors import ProtocolError
 from marketdata_pipeline.baostock.results import ResultSet
-from marketdata_pipeline.ingest.answers import pick_fields
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS, BarCollector, daily_rows
+from marketdata_pipeline.ingest.result_fields import pick_fields
 
 
 def _bar(code: str, day: str, close: str = "10.0000") -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from datetime import date
 import pytest
 
 from marketdata_pipeline.batching import BATCHES
-from marketdata_pipeline.defs.market.partitions import trading_days
+from marketdata_pipeline.defs.market.partitions import xshg_trading_days
 from marketdata_pipeline_tests.ops.dagster_dev import POOL_SIZE, SESSION_BUDGET, SLOTS
 from marketdata_pipeline_tests.ops.graphql_ops import (
     BACKFILL_TAG,
@@ -38,7 +38,7 @@ from marketdata_pipeline_tests.ops.graphql_ops import (
 )
 from marketdata_pipeline_tests.ops.row_counts import simulator_rows, stored_rows
 
-DAYS = trading_days(date(2024, 12, 20), date(2024, 12, 27))
+DAYS = xshg_trading_days(date(2024, 12, 20), date(2024, 12, 27))
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ import pytest
 
 from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.baostock.session import BaoStockSession
-from marketdata_pipeline.ingest.answers import pick_fields
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS_CSV
+from marketdata_pipeline.ingest.result_fields import pick_fields
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.simulator.anomalies import KINDS
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
@@ -26,7 +26,7 @@ _STATUS, _VOLUME, _AMOUNT = (DAILY_FIELDS.index(name) for name in ("tradestatus"
 
 def canonical(row) -> list[str]:
     """A daily row in DAILY_FIELDS order with a suspended day's volume and amount as 0: the two queries
-    describe a suspended day differently (the warehouse stores this one form, storage/answers.py)."""
+    describe a suspended day differently (the warehouse stores this one form, storage/columns.py)."""
     row = list(row)
     if row[_STATUS] == "0":
         row[_VOLUME] = row[_AMOUNT] = "0"

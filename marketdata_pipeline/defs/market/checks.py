@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from marketdata_pipeline.defs.market.partitions import trading_days
+from marketdata_pipeline.defs.market.partitions import xshg_trading_days
 from marketdata_pipeline.defs.market.slices import failures_table
 from marketdata_pipeline.storage.checks import ADJUST_FACTORS_CHECKS as ADJUST_FACTORS_DATA
 from marketdata_pipeline.storage.checks import DAILY_BARS_CHECKS as DAILY_BARS_DATA
@@ -47,7 +47,7 @@ def chain_sessions(start: date, end: date) -> tuple[date, ...]:
     """The XSHG sessions the day-over-day checks of start..end compare along: from a month before
     `start` (past the longest holiday, to the session before it) through `end`. Cached: the
     adjust_factors run asks for the same 11 years once per batch."""
-    return tuple(trading_days(start - timedelta(days=31), end))
+    return tuple(xshg_trading_days(start - timedelta(days=31), end))
 
 
 def refuse_unknown_checks(error_checks: Sequence[str]) -> None:

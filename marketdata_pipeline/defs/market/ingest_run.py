@@ -17,7 +17,7 @@ import pandas as pd
 
 from marketdata_pipeline.defs.market import slices
 from marketdata_pipeline.defs.market.checks import chain_sessions, refuse_unknown_checks
-from marketdata_pipeline.defs.market.partitions import trading_days
+from marketdata_pipeline.defs.market.partitions import xshg_trading_days
 from marketdata_pipeline.ingest import (
     FetchFailure,
     FetchReport,
@@ -162,7 +162,9 @@ def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
     before = {}
     for batch, days in batch_days.items():
         first = min(days)
-        sessions = trading_days(first - timedelta(days=7 * revision_days + 14), first - timedelta(days=1))
+        sessions = xshg_trading_days(
+            first - timedelta(days=7 * revision_days + 14), first - timedelta(days=1)
+        )
         before[batch] = sessions[-revision_days:]
     with warehouse.get_connection() as con:
         return with_trailing_days(con, batch_days, before)

@@ -31,7 +31,7 @@ def is_trading_day(day: date) -> bool:
     return stamp >= calendar.first_session and calendar.is_session(stamp)
 
 
-def trading_days(start: date, end: date) -> list[date]:
+def xshg_trading_days(start: date, end: date) -> list[date]:
     """The XSHG sessions from `start` to `end`, both included."""
     return [d for d in pd.date_range(start, end, freq="D").date if is_trading_day(d)]
 

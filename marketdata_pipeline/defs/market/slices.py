@@ -13,13 +13,13 @@ import pandas as pd
 from marketdata_pipeline.defs.market.partitions import (
     daily_bars_partitions,
     parse_partition_date,
-    trading_days,
+    xshg_trading_days,
 )
 from marketdata_pipeline.defs.market.publication import BARS_PUBLISHED_AT, latest_published_day
 from marketdata_pipeline.ingest import Progress
 from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
 from marketdata_pipeline.storage import DAILY_BARS_COLUMNS
-from marketdata_pipeline.storage.answers import STOCK_UNIVERSE_BY_DAY
+from marketdata_pipeline.storage.columns import STOCK_UNIVERSE_BY_DAY
 
 FAILURES_SHOWN = 20
 DAILY_BARS, STOCK_UNIVERSE = "daily_bars", "stock_universe"
@@ -207,6 +207,6 @@ def calendar_mismatches(calendar: pd.DataFrame) -> list[str]:
         date.fromisoformat(calendar["calendar_date"].min()),
         date.fromisoformat(calendar["calendar_date"].max()),
     )
-    xshg = {day.isoformat() for day in trading_days(first, last)}
+    xshg = {day.isoformat() for day in xshg_trading_days(first, last)}
     flagged = calendar.assign(xshg=calendar["calendar_date"].isin(xshg))
     return flagged.loc[(flagged["is_trading_day"] == "1") != flagged["xshg"], "calendar_date"].tolist()
