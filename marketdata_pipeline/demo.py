@@ -31,9 +31,9 @@ import dagster as dg
 from tqdm import tqdm
 
 from marketdata_pipeline.batching import BATCHES
-from marketdata_pipeline.defs.market.publication import latest_published_days
 from marketdata_pipeline.defs.settings import load_settings
 from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator, simulator_environment
+from marketdata_pipeline.market_calendar import latest_published_days
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 DAGSTER_LOG = Path("data/demo-dagster.log")

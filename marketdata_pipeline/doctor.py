@@ -28,11 +28,11 @@ from baostock.common import contants as cons
 from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
 from marketdata_pipeline.baostock.budget import EndpointLedger
 from marketdata_pipeline.baostock.pool import BaoStockPool
-from marketdata_pipeline.defs.market.publication import latest_published_day
 from marketdata_pipeline.defs.market.publication_probe import SESSION_WAIT_S, listed_securities
 from marketdata_pipeline.defs.sessions import cooldown
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.settings import load_settings
+from marketdata_pipeline.market_calendar import latest_published_day
 
 HISTORY_START = date(2015, 1, 1)
 CONNECT_TIMEOUT_S = 5.0

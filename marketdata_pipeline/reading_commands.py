@@ -94,7 +94,7 @@ def _write_result(result, file_format: str, out: Path | None) -> None:
 
 
 def _status(path: Path, lock_timeout: float) -> int:
-    from marketdata_pipeline.defs.market.publication import latest_published_day
+    from marketdata_pipeline.market_calendar import latest_published_day
     from marketdata_pipeline.status import status_lines
 
     print(f"warehouse: {path.resolve()}")

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from marketdata_pipeline.baostock.errors import DailyBudgetExhausted, StopError
+from marketdata_pipeline.market_calendar import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WINDOW_S = 1.0
 _UNCAPPED_CHUNK = 50
 T = TypeVar("T")

@@ -6,7 +6,7 @@ from marketdata_pipeline.ingest.calls import RetryPolicy
 from marketdata_pipeline.ingest.fetch import fetch_daily_bars
 from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
 from marketdata_pipeline.ingest.report import FetchFailure, FetchReport, Progress
-from marketdata_pipeline.ingest.trade_calendar import fetch_trade_calendar, trading_days
+from marketdata_pipeline.ingest.trade_calendar import calendar_mismatches, fetch_trade_calendar, trading_days
 from marketdata_pipeline.ingest.universe import (
     a_share_codes,
     fetch_stock_basic,
@@ -24,6 +24,7 @@ __all__ = [
     "Progress",
     "RetryPolicy",
     "a_share_codes",
+    "calendar_mismatches",
     "fetch_adjust_factors",
     "fetch_daily_bars",
     "fetch_stock_basic",

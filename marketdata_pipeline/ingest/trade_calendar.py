@@ -14,6 +14,7 @@ from marketdata_pipeline.ingest.calls import (
 )
 from marketdata_pipeline.ingest.inputs import iso_day
 from marketdata_pipeline.ingest.result_fields import pick_fields
+from marketdata_pipeline.market_calendar import xshg_trading_days
 
 CALENDAR_FIELDS = ("calendar_date", "is_trading_day")
 
@@ -41,3 +42,16 @@ def trading_days(calendar: pd.DataFrame) -> list[date]:
     """The trading days of a calendar frame, as sorted dates."""
     days = calendar.loc[calendar["is_trading_day"] == "1", "calendar_date"]
     return sorted(date.fromisoformat(day) for day in days)
+
+
+def calendar_mismatches(calendar: pd.DataFrame) -> list[str]:
+    """Days on which BaoStock's trading-day flag disagrees with the XSHG calendar."""
+    if calendar.empty:
+        return []
+    first, last = (
+        date.fromisoformat(calendar["calendar_date"].min()),
+        date.fromisoformat(calendar["calendar_date"].max()),
+    )
+    xshg = {day.isoformat() for day in xshg_trading_days(first, last)}
+    flagged = calendar.assign(xshg=calendar["calendar_date"].isin(xshg))
+    return flagged.loc[(flagged["is_trading_day"] == "1") != flagged["xshg"], "calendar_date"].tolist()

@@ -1,4 +1,4 @@
-"""The XSHG trading calendar the simulator serves, built once per process."""
+"""The XSHG trading calendar the simulator serves: market_calendar's sessions as day ordinals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 
-FIRST_CALENDAR_DATE = date(1990, 12, 19)
+from marketdata_pipeline.market_calendar import FIRST_SESSION, recorded_through, xshg_calendar
 
 
 @dataclass(frozen=True)
@@ -27,18 +27,6 @@ class TradingCalendar:
 
 @functools.cache
 def trading_calendar() -> TradingCalendar:
-    """The XSHG calendar from 1990-12-19 to the last year exchange_calendars records (slow: cached)."""
-    import exchange_calendars
-
-    last_year = _last_recorded_year()
-    calendar = exchange_calendars.get_calendar(
-        "XSHG", start=FIRST_CALENDAR_DATE.isoformat(), end=f"{last_year}-12-31"
-    )
-    ordinals = np.array([ts.date().toordinal() for ts in calendar.sessions], dtype=np.int64)
-    return TradingCalendar(ordinals, FIRST_CALENDAR_DATE, date(last_year, 12, 31))
-
-
-def _last_recorded_year() -> int:
-    from exchange_calendars.exchange_calendar_xshg import XSHGExchangeCalendar
-
-    return XSHGExchangeCalendar.bound_max().year
+    """The XSHG calendar from its first session through the last day it records (built once)."""
+    ordinals = np.array([ts.date().toordinal() for ts in xshg_calendar().sessions], dtype=np.int64)
+    return TradingCalendar(ordinals, FIRST_SESSION, recorded_through())

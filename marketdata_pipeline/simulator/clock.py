@@ -1,13 +1,15 @@
-"""When data is published: bars of a trading day at 17:30 Shanghai time, adjust factors at 18:00."""
+"""The simulator's clock: which days it has published, by market_calendar's publication times."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-BARS_PUBLISHED = time(17, 30)
-FACTORS_PUBLISHED = time(18, 0)
+from marketdata_pipeline.market_calendar import (
+    BARS_PUBLISHED_AT,
+    FACTORS_PUBLISHED_AT,
+    SHANGHAI,
+    published_through,
+)
 
 
 class PublicationClock:
@@ -21,11 +23,11 @@ class PublicationClock:
 
     def bars_through(self) -> date:
         """The last calendar day whose daily bars are published."""
-        return self._through(BARS_PUBLISHED)
+        return self._through(BARS_PUBLISHED_AT)
 
     def factors_through(self) -> date:
         """The last calendar day whose adjust factors are published."""
-        return self._through(FACTORS_PUBLISHED)
+        return self._through(FACTORS_PUBLISHED_AT)
 
     def today_date(self) -> date:
         return self._now().date() if not _is_plain_date(self.today) else self.today
@@ -33,8 +35,7 @@ class PublicationClock:
     def _through(self, published_at: time) -> date:
         if _is_plain_date(self.today):
             return self.today
-        now = self._now()
-        return now.date() if now.time() >= published_at else now.date() - timedelta(days=1)
+        return published_through(self._now(), published_at)
 
     def _now(self) -> datetime:
         if self.today is None:

@@ -11,6 +11,7 @@ from marketdata_pipeline.storage.incoming import MalformedRowsError
 from marketdata_pipeline.storage.revisions import with_trailing_days
 from marketdata_pipeline.storage.schema import DAILY_BARS_COLUMNS, ensure_schema
 from marketdata_pipeline.storage.stage import BarStage, attached
+from marketdata_pipeline.storage.universes import stored_universe, stored_universe_days
 from marketdata_pipeline.storage.writes import (
     record_failures,
     replace_adjust_factors,
@@ -35,6 +36,8 @@ __all__ = [
     "record_failures",
     "run_adjust_factors_checks",
     "run_daily_bars_checks",
+    "stored_universe",
+    "stored_universe_days",
     "replace_adjust_factors",
     "replace_daily_bars",
     "replace_daily_bars_from_stage",

@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, is_trading_day
-from marketdata_pipeline.defs.market.publication import SHANGHAI, shanghai_now
+from marketdata_pipeline.defs.market.partitions import daily_bars_partitions
+from marketdata_pipeline.market_calendar import SHANGHAI, is_trading_day, shanghai_now
 from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
 
 BATCHES = [f"b{number:02d}" for number in range(16)]

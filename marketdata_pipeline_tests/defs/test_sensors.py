@@ -7,10 +7,10 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from marketdata_pipeline.defs.market.publication import SHANGHAI
 from marketdata_pipeline.defs.market.sensors import build_publication_sensor
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.settings import load_settings
+from marketdata_pipeline.market_calendar import SHANGHAI
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.defs.daily_bars_runs import run_daily_bars
 from marketdata_pipeline_tests.fd_count import no_leaked_fds

@@ -9,10 +9,18 @@ import dagster as dg
 import pytest
 
 from marketdata_pipeline.batching import batch_of
-from marketdata_pipeline.defs.market.partitions import daily_bars_partitions, date_partitions, is_trading_day
-from marketdata_pipeline.defs.market.publication import SHANGHAI, latest_published_day, latest_published_days
-from marketdata_pipeline.defs.market.slices import batches_and_days
+from marketdata_pipeline.defs.market.partitions import (
+    batches_and_days,
+    daily_bars_partitions,
+    date_partitions,
+)
 from marketdata_pipeline.defs.settings import SETTINGS, SettingError, load_settings
+from marketdata_pipeline.market_calendar import (
+    SHANGHAI,
+    is_trading_day,
+    latest_published_day,
+    latest_published_days,
+)
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
 

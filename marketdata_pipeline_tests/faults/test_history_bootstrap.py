@@ -7,8 +7,8 @@ from datetime import date
 
 import dagster as dg
 
+import marketdata_pipeline.ingest_run as ingest_run_module
 from marketdata_pipeline.baostock.pool import BaoStockPool
-from marketdata_pipeline.defs.market import ingest_run as ingest_run_module
 from marketdata_pipeline.ingest import (
     a_share_codes,
     fetch_daily_bars,

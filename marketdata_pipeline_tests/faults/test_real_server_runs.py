@@ -17,12 +17,12 @@ from dagster._core.test_utils import create_run_for_test
 
 from marketdata_pipeline.baostock import BaoStockPool
 from marketdata_pipeline.defs.market.checks import pool_health_result
-from marketdata_pipeline.defs.market.publication import SHANGHAI
 from marketdata_pipeline.defs.market.retries import hold_reason
 from marketdata_pipeline.defs.market.schedules import daily_bars_schedule
 from marketdata_pipeline.defs.market.sensors import build_publication_sensor
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
+from marketdata_pipeline.market_calendar import SHANGHAI
 from marketdata_pipeline_tests.faults.test_stop_answers import blacklist
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pipeline.runs import materialize_daily_bars, step_failure_message

@@ -25,7 +25,7 @@ from datetime import date
 import pytest
 
 from marketdata_pipeline.batching import BATCHES
-from marketdata_pipeline.defs.market.partitions import xshg_trading_days
+from marketdata_pipeline.market_calendar import xshg_trading_days
 from marketdata_pipeline_tests.ops.dagster_dev import POOL_SIZE, SESSION_BUDGET, SLOTS
 from marketdata_pipeline_tests.ops.graphql_ops import (
     BACKFILL_TAG,

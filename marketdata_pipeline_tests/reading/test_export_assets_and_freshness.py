@@ -15,7 +15,7 @@ from marketdata_pipeline.defs.market.freshness import (
     daily_bars_fresh,
     freshness_checks_job,
 )
-from marketdata_pipeline.defs.market.publication import latest_published_day, shanghai_now
+from marketdata_pipeline.market_calendar import latest_published_day, shanghai_now
 from marketdata_pipeline_tests.reading.conftest import FIRST_DAYS
 
 

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from marketdata_pipeline.defs.market.partitions import TIMEZONE
-from marketdata_pipeline.defs.market.publication import FACTORS_PUBLISHED_AT
 from marketdata_pipeline.defs.market.schedules import tick_day
+from marketdata_pipeline.market_calendar import FACTORS_PUBLISHED_AT, TIMEZONE
 
 exports_job = dg.define_asset_job("exports_job", selection=dg.AssetSelection.groups("exports"))
 

@@ -11,23 +11,32 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from marketdata_pipeline.defs.market import checks, slices
-from marketdata_pipeline.defs.market.ingest_run import fetch_and_store_universes, ingest_run
+from marketdata_pipeline.defs.market import checks
+from marketdata_pipeline.defs.market.metadata import (
+    DAILY_BARS_SCHEMA,
+    STOCK_UNIVERSE_SCHEMA,
+    materialized,
+    run_metadata,
+)
 from marketdata_pipeline.defs.market.partitions import (
     HISTORY_START,
     batch_partitions,
+    batches_and_days,
     daily_bars_partitions,
+    date_keys_to_days,
     date_partitions,
 )
-from marketdata_pipeline.defs.market.publication import latest_published_day
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.warehouse.resources import WarehouseResource
 from marketdata_pipeline.ingest import (
     a_share_codes,
+    calendar_mismatches,
     fetch_adjust_factors,
     fetch_stock_basic,
     fetch_trade_calendar,
 )
+from marketdata_pipeline.ingest_run import RunSettings, ingest_run, universe_run
+from marketdata_pipeline.market_calendar import chain_sessions, latest_published_day
 from marketdata_pipeline.storage import (
     record_failures,
     replace_adjust_factors,
@@ -69,7 +78,7 @@ def trade_calendar(
     calendar = fetch_trade_calendar(baostock.pool, start, end)
     with warehouse.get_connection() as con:
         rows = replace_trade_calendar(con, calendar, start, end)
-    mismatches = slices.calendar_mismatches(calendar)
+    mismatches = calendar_mismatches(calendar)
     if mismatches:
         context.log.warning(f"BaoStock and XSHG disagree on {len(mismatches)} days: {mismatches[:10]}")
     return dg.MaterializeResult(
@@ -88,7 +97,7 @@ def trade_calendar(
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=BAOSTOCK_SLOTS,
     output_required=False,
-    metadata={"dagster/column_schema": slices.STOCK_UNIVERSE_SCHEMA, "dagster/table_name": "stock_universe"},
+    metadata={"dagster/column_schema": STOCK_UNIVERSE_SCHEMA, "dagster/table_name": "stock_universe"},
 )
 def stock_universe(
     context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
@@ -98,15 +107,8 @@ def stock_universe(
     A `daily_bars` run stores (and materializes) the universe of its days itself when missing, so
     materialize this asset alone only to refresh stored days or to load the universe's history.
     """
-    days = slices.date_keys_to_days(context.partition_keys)
-    slices.refuse_unpublished(days)
-    rows = 0
-    # In chunks of days: a year of the whole market is over a million rows, never held at once.
-    for fetched, stored in fetch_and_store_universes(baostock.pool, warehouse, days):
-        rows += sum(stored.values())
-        # Each chunk's days are recorded as they commit, so a crash later loses no record.
-        yield from slices.universe_materializations(fetched, stored)
-        context.log.info(f"universe stored through {max(fetched)} ({rows} rows)")
+    days = date_keys_to_days(context.partition_keys)
+    yield from materialized(universe_run(baostock.pool, warehouse, days, log=context.log))
 
 
 @dg.asset(
@@ -123,7 +125,7 @@ def stock_universe(
             partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date"),
         )
     ],
-    metadata={"dagster/column_schema": slices.DAILY_BARS_SCHEMA, "dagster/table_name": "daily_bars"},
+    metadata={"dagster/column_schema": DAILY_BARS_SCHEMA, "dagster/table_name": "daily_bars"},
 )
 def daily_bars(
     context: dg.AssetExecutionContext,
@@ -142,13 +144,20 @@ def daily_bars(
     `failure_rate` check fails the run.
     """
     pool = baostock.pool
-    batch_days = slices.batches_and_days(context.partition_keys, context.partition_key_range)
-    run = yield from ingest_run(context, pool, warehouse, config, batch_days)
+    checks.refuse_unknown_checks(config.error_checks)
+    batch_days = batches_and_days(context.partition_keys, context.partition_key_range)
+    settings = RunSettings(
+        config.strategy, config.include_indices, config.error_failure_rate, config.revision_days
+    )
+    run_id = context.run.run_id
+    run = yield from materialized(
+        ingest_run(pool, warehouse, settings, batch_days, run_id=run_id, log=context.log)
+    )
     stopped = [outcome for outcome in run.batches if not outcome.wrote]
     # The run's own numbers once per run; each partition's materialization carries its own rows.
-    yield dg.AssetObservation(asset_key="daily_bars", metadata=slices.run_metadata(run, pool.stats()))
+    yield dg.AssetObservation(asset_key="daily_bars", metadata=run_metadata(run, pool.stats()))
     if not stopped:
-        yield from checks.data_check_results(run.batches, context.run_id, config.error_checks)
+        yield from checks.data_check_results(run.batches, run_id, config.error_checks)
     yield checks.failure_rate_result(run.batches, config.warn_failure_rate, config.error_failure_rate)
     yield checks.pool_health_result(pool)
     if stopped:
@@ -182,11 +191,11 @@ def adjust_factors(
         factors, failures = fetch_adjust_factors(baostock.pool, codes, start, end)
         ok_codes = sorted(set(codes) - {failure.code for failure in failures})
         with warehouse.get_connection() as con:
-            record_failures(con, failures, run_id=context.run_id, batch=batch)
+            record_failures(con, failures, run_id=context.run.run_id, batch=batch)
             rows += replace_adjust_factors(con, factors[factors["code"].isin(ok_codes)], ok_codes)
             batch_checks.append((batch, run_adjust_factors_checks(
                 con, batch=batch, start=start, end=end, refreshed_at=fetched_at,
-                sessions=checks.chain_sessions(start, end), run_id=context.run_id,
+                sessions=chain_sessions(start, end), run_id=context.run.run_id,
             )))  # fmt: skip
         failed, codes_total = failed + len(failures), codes_total + len(codes)
         context.log.info(f"{batch}: factors of {len(ok_codes)}/{len(codes)} codes")
@@ -196,5 +205,5 @@ def adjust_factors(
         )
     return dg.MaterializeResult(
         metadata={"rows": rows, "codes": codes_total, "failed_codes": failed},
-        check_results=checks.merged_results(batch_checks, context.run_id),
+        check_results=checks.merged_results(batch_checks, context.run.run_id),
     )

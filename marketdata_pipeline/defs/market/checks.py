@@ -3,14 +3,11 @@ the same pool) and `adjust_factors` its own; the data checks' SQL is in storage.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
 
 import dagster as dg
 
-from marketdata_pipeline.defs.market.partitions import xshg_trading_days
-from marketdata_pipeline.defs.market.slices import failures_table
+from marketdata_pipeline.defs.market.metadata import failures_table
 from marketdata_pipeline.storage.checks import ADJUST_FACTORS_CHECKS as ADJUST_FACTORS_DATA
 from marketdata_pipeline.storage.checks import DAILY_BARS_CHECKS as DAILY_BARS_DATA
 
@@ -40,14 +37,6 @@ ADJUST_FACTORS_CHECK_SPECS = [
 ]
 
 DATA_CHECK_NAMES = tuple(check.name for check in (*DAILY_BARS_DATA, *ADJUST_FACTORS_DATA))
-
-
-@functools.lru_cache(maxsize=32)
-def chain_sessions(start: date, end: date) -> tuple[date, ...]:
-    """The XSHG sessions the day-over-day checks of start..end compare along: from a month before
-    `start` (past the longest holiday, to the session before it) through `end`. Cached: the
-    adjust_factors run asks for the same 11 years once per batch."""
-    return tuple(xshg_trading_days(start - timedelta(days=31), end))
 
 
 def refuse_unknown_checks(error_checks: Sequence[str]) -> None:

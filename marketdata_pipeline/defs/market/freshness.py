@@ -13,10 +13,10 @@ import dagster as dg
 
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.assets import adjust_factors, daily_bars
-from marketdata_pipeline.defs.market.partitions import TIMEZONE
-from marketdata_pipeline.defs.market.publication import (
+from marketdata_pipeline.market_calendar import (
     FACTORS_PUBLISHED_AT,
     SHANGHAI,
+    TIMEZONE,
     latest_published_day,
     shanghai_now,
 )

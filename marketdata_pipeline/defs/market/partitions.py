@@ -1,46 +1,18 @@
-"""Partitions of the market assets: trading days (XSHG) x symbol batches."""
+"""Partitions of the market assets, trading days (XSHG) x symbol batches, and their keys read as days."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from functools import lru_cache
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time
 
 import dagster as dg
-import exchange_calendars as xcals
-import pandas as pd
 
 from marketdata_pipeline.batching import BATCHES
+from marketdata_pipeline.market_calendar import TIMEZONE, weekday_holidays
 
-TIMEZONE = "Asia/Shanghai"
 HISTORY_START = "2015-01-01"
 DATE_FORMAT = "%Y-%m-%d"
-
-
-@lru_cache(maxsize=1)
-def xshg_calendar() -> xcals.ExchangeCalendar:
-    """The Shanghai exchange calendar from 2015 on (loaded once: it takes about a second)."""
-    return xcals.get_calendar("XSHG", start=HISTORY_START)
-
-
-def is_trading_day(day: date) -> bool:
-    """Whether XSHG trades on `day` (False beyond the calendar's known horizon on weekends)."""
-    calendar = xshg_calendar()
-    stamp = pd.Timestamp(day)
-    if stamp > calendar.last_session:
-        return stamp.dayofweek < 5
-    return stamp >= calendar.first_session and calendar.is_session(stamp)
-
-
-def xshg_trading_days(start: date, end: date) -> list[date]:
-    """The XSHG sessions from `start` to `end`, both included."""
-    return [d for d in pd.date_range(start, end, freq="D").date if is_trading_day(d)]
-
-
-def _weekday_holidays() -> list[datetime]:
-    calendar = xshg_calendar()
-    weekdays = pd.bdate_range(HISTORY_START, calendar.last_session)
-    return [d.to_pydatetime() for d in weekdays.difference(calendar.sessions)]
-
 
 # end_offset=1: today's partition exists from midnight Shanghai time, so the
 # 17:45 schedule can fill it; the asset refuses dates BaoStock has not published.
@@ -48,7 +20,11 @@ date_partitions = dg.DailyPartitionsDefinition(
     start_date=HISTORY_START,
     timezone=TIMEZONE,
     end_offset=1,
-    exclusions=["0 0 * * 6", "0 0 * * 0", *_weekday_holidays()],
+    exclusions=[
+        "0 0 * * 6",
+        "0 0 * * 0",
+        *(datetime.combine(day, time()) for day in weekday_holidays(date.fromisoformat(HISTORY_START))),
+    ],
 )
 batch_partitions = dg.StaticPartitionsDefinition(list(BATCHES))
 daily_bars_partitions = dg.MultiPartitionsDefinition({"date": date_partitions, "batch": batch_partitions})
@@ -60,3 +36,38 @@ def parse_partition_date(key: str) -> date:
         return datetime.strptime(key, DATE_FORMAT).date()
     except ValueError:
         raise ValueError(f"date partition key {key!r} is not YYYY-MM-DD") from None
+
+
+def date_keys_to_days(keys: Iterable[str]) -> list[date]:
+    """Date partition keys as sorted dates."""
+    return sorted({parse_partition_date(key) for key in keys})
+
+
+def batches_and_days(
+    keys: Iterable[str], key_range: dg.PartitionKeyRange | None = None
+) -> dict[str, list[date]]:
+    """`b03|2024-01-02` keys grouped as batch -> sorted trading days; a run selecting none says why."""
+    days: dict[str, set[date]] = defaultdict(set)
+    for key in keys:
+        dimensions = daily_bars_partitions.get_partition_key_from_str(key).keys_by_dimension
+        days[dimensions["batch"]].add(parse_partition_date(dimensions["date"]))
+    if not days:
+        raise dg.Failure(_empty_range_reason(key_range))
+    return {batch: sorted(days[batch]) for batch in sorted(days)}
+
+
+def _empty_range_reason(key_range: dg.PartitionKeyRange | None) -> str:
+    if key_range is None:
+        return "the run selects no daily_bars partitions: pick at least one batch and trading day"
+    corners = [
+        daily_bars_partitions.get_partition_key_from_str(key).keys_by_dimension
+        for key in (key_range.start, key_range.end)
+    ]
+    reversed_ = [name for name in ("date", "batch") if corners[0][name] > corners[1][name]]
+    what = f"its start is after its end in {' and '.join(reversed_)}" if reversed_ else "it is empty"
+    return (
+        f"partition range {key_range.start}...{key_range.end} selects no daily_bars partitions: {what}. "
+        "Put the earlier date and the lower batch first, e.g. "
+        f"{min(corners[0]['batch'], corners[1]['batch'])}|{min(corners[0]['date'], corners[1]['date'])}..."
+        f"{max(corners[0]['batch'], corners[1]['batch'])}|{max(corners[0]['date'], corners[1]['date'])}"
+    )

@@ -33,16 +33,17 @@ from marketdata_pipeline.dagster_internals import (
     PARTITION_NAME_TAG,
 )
 from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job
-from marketdata_pipeline.defs.market.partitions import DATE_FORMAT, TIMEZONE
-from marketdata_pipeline.defs.market.publication import (
+from marketdata_pipeline.defs.market.partitions import DATE_FORMAT
+from marketdata_pipeline.defs.sessions import cooldown
+from marketdata_pipeline.market_calendar import (
     BARS_PUBLISHED_AT,
     FACTORS_PUBLISHED_AT,
     SHANGHAI,
+    TIMEZONE,
     closed_reason,
     shanghai_now,
     unpublished_reason,
 )
-from marketdata_pipeline.defs.sessions import cooldown
 
 STOPPED = dg.DefaultScheduleStatus.STOPPED
 # Runs that make a new run of the day redundant; a failed or canceled run does not

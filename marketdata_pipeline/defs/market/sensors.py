@@ -20,16 +20,11 @@ from datetime import date, datetime
 import dagster as dg
 
 from marketdata_pipeline.defs.market.jobs import daily_bars_job
-from marketdata_pipeline.defs.market.publication import (
-    SHANGHAI,
-    closed_reason,
-    shanghai_now,
-    unpublished_reason,
-)
 from marketdata_pipeline.defs.market.publication_probe import unlisted_reason
 from marketdata_pipeline.defs.market.schedules import day_request
 from marketdata_pipeline.defs.sessions import cooldown
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
+from marketdata_pipeline.market_calendar import SHANGHAI, closed_reason, shanghai_now, unpublished_reason
 
 CHECK_EVERY_SECONDS = 300
 

@@ -1,0 +1,110 @@
+"""What the market assets show in Dagster: the tables' data dictionaries, each partition's
+materialization as its rows commit, and a run's own numbers and failures."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import TypeVar
+
+import dagster as dg
+
+from marketdata_pipeline.ingest_run import BatchOutcome, RunOutcome, RunRefused, UniverseStored
+from marketdata_pipeline.storage import DAILY_BARS_COLUMNS
+from marketdata_pipeline.storage.columns import STOCK_UNIVERSE_BY_DAY
+
+FAILURES_SHOWN = 20
+DAILY_BARS, STOCK_UNIVERSE = "daily_bars", "stock_universe"
+Outcome = TypeVar("Outcome")
+
+# The data dictionary on the asset page, from the same column definitions as the table's DDL.
+DAILY_BARS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name, sql_type.split()[0], description=description)
+        for name, sql_type, description in DAILY_BARS_COLUMNS
+    ]
+)
+STOCK_UNIVERSE_SCHEMA = dg.TableSchema(
+    columns=[
+        *(
+            dg.TableColumn(f.target, f.kind.sql_type, description=f.description)
+            for f in STOCK_UNIVERSE_BY_DAY.stored
+        ),
+        dg.TableColumn("batch", "VARCHAR", description="Partition batch b00..b15 of the code."),
+    ]
+)
+
+
+def materialized(
+    run: Generator[UniverseStored | BatchOutcome, None, Outcome],
+) -> Generator[dg.AssetMaterialization, None, Outcome]:
+    """Run the plain run logic, recording each partition as its rows commit (so a crash later in
+    the run leaves committed partitions recorded); a refused run is a `dg.Failure` naming the fix."""
+    try:
+        while True:
+            stored = next(run)
+            if isinstance(stored, UniverseStored):
+                yield from universe_materializations(stored)
+            else:
+                yield from bar_materializations(stored)
+    except StopIteration as done:
+        return done.value
+    except RunRefused as refused:
+        raise dg.Failure(str(refused)) from None
+
+
+def bar_materializations(outcome: BatchOutcome):
+    """One `daily_bars` materialization per (batch, day) partition, carrying that partition's rows."""
+    for day in outcome.days:
+        yield dg.AssetMaterialization(
+            asset_key=DAILY_BARS,
+            partition=dg.MultiPartitionKey({"batch": outcome.batch, "date": day.isoformat()}),
+            metadata={"dagster/row_count": outcome.rows_per_day.get(day, 0)},
+        )
+
+
+def universe_materializations(stored: UniverseStored):
+    """One `stock_universe` materialization per day stored, with its rows and A-shares."""
+    for day, rows in sorted(stored.rows.items()):
+        yield dg.AssetMaterialization(
+            asset_key=STOCK_UNIVERSE,
+            partition=day.isoformat(),
+            metadata={"dagster/row_count": rows, "a_shares": stored.a_shares[day]},
+        )
+
+
+def failures_table(failures) -> str:
+    """The first failures as a markdown table."""
+    lines = ["| code | dates | error | message |", "|---|---|---|---|"]
+    for failure in failures[:FAILURES_SHOWN]:
+        message = failure.message.replace("|", "/").replace("\n", " ")[:120]
+        dates = f"{failure.start_date}..{failure.end_date}"
+        lines.append(f"| {failure.code} | {dates} | {failure.error_type} | {message} |")
+    if len(failures) > FAILURES_SHOWN:
+        lines.append(f"| ... | | | {len(failures) - FAILURES_SHOWN} more in ingest_failures |")
+    return "\n".join(lines)
+
+
+def run_metadata(run: RunOutcome, pool_stats: Mapping) -> dict[str, object]:
+    """The run's own numbers (plan, requests, failures, pool), recorded once per run, not per partition."""
+    report = run.report
+    rows = sum(outcome.written or 0 for outcome in run.batches)
+    duration = report.duration_s
+    return {
+        "rows": rows,
+        "symbols": report.symbols_requested,
+        "failed_symbols": len({failure.code for failure in report.failures}),
+        "failures": dg.MetadataValue.md(failures_table(report.failures)) if report.failures else "none",
+        "requests": report.requests,
+        "strategy": report.strategy,
+        "plan": report.plan_reason,
+        "batches": ", ".join(outcome.batch for outcome in run.batches),
+        "days": report.days_requested,
+        "duration_s": round(duration, 3),
+        "rows_per_s": round(rows / duration, 1) if duration > 0 else 0.0,
+        "requests_per_s": round(report.requests_per_s, 1),
+        "pool_stats": dg.MetadataValue.json(_jsonable(pool_stats)),
+    }
+
+
+def _jsonable(stats: Mapping) -> dict:
+    return {key: (_jsonable(value) if isinstance(value, Mapping) else value) for key, value in stats.items()}

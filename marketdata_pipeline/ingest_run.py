@@ -1,0 +1,298 @@
+"""One `daily_bars` run, plain Python: the universe, ONE fetch for all its batches and days, then
+per batch a failure gate, an atomic slice write and the data checks.
+
+A run may cover several batches (a day's run covers all 16, and Dagster cuts a
+backfill along whichever dimension is shorter): fetching once per run means a
+day's whole market is asked for once, not once per batch. The Dagster asset
+(defs/market/assets.py) passes its logger and run id and turns what this yields
+into materializations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+
+from marketdata_pipeline.ingest import (
+    FetchFailure,
+    FetchReport,
+    Progress,
+    a_share_codes,
+    fetch_daily_bars,
+    fetch_universes,
+    listing_windows,
+)
+from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
+from marketdata_pipeline.market_calendar import (
+    chain_sessions,
+    shanghai_now,
+    unpublished_reason,
+    xshg_trading_days,
+)
+from marketdata_pipeline.storage import (
+    BarStage,
+    CheckResult,
+    attached,
+    record_failures,
+    replace_daily_bars_from_stage,
+    replace_stock_universes,
+    rows_per_day,
+    run_daily_bars_checks,
+    stored_universe,
+    stored_universe_days,
+    with_trailing_days,
+)
+
+UNIVERSE_DAYS_PER_WRITE = 20
+"""Universe days fetched and stored at once (5,600 rows each): a run never holds a long range of them."""
+
+
+class RunRefused(ValueError):
+    """The run cannot go ahead as asked (a day not published yet, a day BaoStock lists nothing for):
+    the message names the day and the fix. Raised before any bar is written."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run reads of its run config (`DailyBarsConfig`, which holds the defaults)."""
+
+    strategy: str
+    include_indices: bool
+    error_failure_rate: float
+    revision_days: int
+
+
+@dataclass(frozen=True)
+class UniverseStored:
+    """Universe days whose rows just committed: rows and A-shares per day."""
+
+    rows: dict[date, int]
+    a_shares: dict[date, int]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a run did for one batch: its codes and failures, whether it wrote, the data checks."""
+
+    batch: str
+    days: list[date]
+    codes: list[str]
+    failures: list[FetchFailure]
+    written: int | None
+    """Rows written, or None when the failure rate stopped the write."""
+    data_checks: list[CheckResult]
+    rows_per_day: dict[date, int]
+    """Stored rows of each of `days` after the write: each partition's own row count."""
+
+    @property
+    def wrote(self) -> bool:
+        return self.written is not None
+
+    @property
+    def failed_codes(self) -> int:
+        return len({failure.code for failure in self.failures})
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed_codes / len(self.codes) if self.codes else 0.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The run's one fetch report and what each of its batches did with it."""
+
+    report: FetchReport
+    batches: list[BatchOutcome]
+
+
+def ingest_run(
+    pool,
+    warehouse,
+    settings: RunSettings,
+    batch_days: dict[str, list[date]],
+    *,
+    run_id: str,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> Generator[UniverseStored | BatchOutcome, None, RunOutcome]:
+    """Fetch every A-share of the run's batches over the run's days at once, then write per batch.
+
+    Yields what each write committed as soon as it commits (the universe days stored, then each
+    written batch's outcome), so a caller records a crash's committed partitions; returns the run's
+    outcome. `log` is any logger (Dagster's `context.log` fits); `run_id` marks recorded failures
+    and check findings. Raises RunRefused before any request for a day not published yet.
+    """
+    batch_days = trailing_window(warehouse, batch_days, settings.revision_days)
+    days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
+    refuse_unpublished(days)
+    universe = yield from run_universe(pool, warehouse, days, list(batch_days))
+    codes = a_share_codes(universe, include_indices=settings.include_indices)
+    log.info(
+        f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
+    )
+    with BarStage() as stage:
+        report = fetch_daily_bars(
+            pool,
+            codes,
+            days,
+            listed=listing_windows(universe),
+            strategy=settings.strategy,
+            max_workers=pool.max_size,
+            on_progress=lambda progress: log.info(progress_line(progress)),
+            sink=stage.add,
+        )
+        for note in report.notes:
+            log.warning(note)
+        batch_by_code = dict(zip(universe["code"], universe["batch"], strict=True))
+        by_batch: dict[str, list[str]] = {batch: [] for batch in batch_days}
+        for code in codes:
+            by_batch[batch_by_code[code]].append(code)
+        outcomes = []
+        # One connection for the run's writes; each batch's slice is still its own transaction.
+        with warehouse.get_connection() as con, attached(con, stage) as staged:
+            for batch in batch_days:
+                outcome = write_batch(
+                    con, settings, report, staged, batch, batch_days[batch], by_batch[batch], run_id, log
+                )
+                outcomes.append(outcome)
+                if outcome.wrote:
+                    yield outcome
+    return RunOutcome(report, outcomes)
+
+
+def write_batch(
+    con,
+    settings: RunSettings,
+    report: FetchReport,
+    staged: str,
+    batch: str,
+    days: list[date],
+    codes: list[str],
+    run_id: str,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> BatchOutcome:
+    """Replace the batch's slice with its staged rows, unless too many of its symbols failed."""
+    own = set(codes)
+    failures = [failure for failure in report.failures if failure.code in own]
+    failed = {failure.code for failure in failures}
+    rate = len(failed) / len(codes) if codes else 0.0
+    record_failures(con, failures, run_id=run_id, batch=batch)
+    if rate > settings.error_failure_rate:
+        log.error(
+            f"{batch}: {len(failed)} of {len(codes)} symbols failed ({rate:.1%} > "
+            f"{settings.error_failure_rate:.1%}): nothing written, the stored slice is unchanged"
+        )
+        return BatchOutcome(batch, days, codes, failures, None, [], {})
+    ok_codes = [code for code in codes if code not in failed]
+    slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
+    since = datetime.now(UTC).replace(tzinfo=None)
+    written = replace_daily_bars_from_stage(con, staged, **slice_, codes=ok_codes)
+    types = (1, 2) if settings.include_indices else (1,)
+    data_checks = run_daily_bars_checks(
+        con, **slice_, since=since, sessions=chain_sessions(days[0], days[-1]), types=types, run_id=run_id
+    )
+    stored = rows_per_day(con, **slice_)
+    per_day = {day: stored.get(day, 0) for day in days}
+    return BatchOutcome(batch, days, codes, failures, written, data_checks, per_day)
+
+
+def refuse_unpublished(days: Iterable[date]) -> None:
+    """Refuse before any request a day whose bars are not published yet (never fetch the future)."""
+    now = shanghai_now()
+    reason = next(filter(None, (unpublished_reason(day, now) for day in sorted(days))), None)
+    if reason:
+        raise RunRefused(f"{reason}. Materialize it after that.")
+
+
+def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
+    """The run's days per batch plus up to `revision_days` stored XSHG trading days right before them
+    (re-fetched so that bar_revisions records what BaoStock changed since)."""
+    if revision_days == 0:
+        return batch_days
+    before = {}
+    for batch, days in batch_days.items():
+        first = min(days)
+        sessions = xshg_trading_days(
+            first - timedelta(days=7 * revision_days + 14), first - timedelta(days=1)
+        )
+        before[batch] = sessions[-revision_days:]
+    with warehouse.get_connection() as con:
+        return with_trailing_days(con, batch_days, before)
+
+
+def run_universe(
+    pool, warehouse, days: list[date], batches: list[str]
+) -> Generator[UniverseStored, None, pd.DataFrame]:
+    """The codes of `batches` listed on any of `days`, with their listing facts: from the
+    warehouse where the day's universe is stored, else fetched and stored (yielding each chunk
+    stored). Only the run's batches' codes are kept, and missing days are fetched a chunk at a
+    time: memory does not grow with the range."""
+    with warehouse.get_connection() as con:
+        stored = stored_universe_days(con, days)
+        merged = stored_universe(con, sorted(stored), batches)
+    missing = [day for day in days if day not in stored]
+    for fetched, committed in fetch_and_store_universes(pool, warehouse, missing):
+        yield committed
+        merged = merge_universes([merged, *fetched.values()], batches)
+    return merged
+
+
+def universe_run(
+    pool, warehouse, days: list[date], *, log: logging.Logger | logging.LoggerAdapter
+) -> Iterator[UniverseStored]:
+    """Fetch and store the universes of `days` (published ones only: RunRefused before any request
+    otherwise), yielding each chunk as it commits; a year of the whole market is over a million
+    rows, never held at once."""
+    refuse_unpublished(days)
+    rows = 0
+    for _, stored in fetch_and_store_universes(pool, warehouse, days):
+        rows += sum(stored.rows.values())
+        yield stored
+        log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
+
+
+def fetch_and_store_universes(
+    pool, warehouse, days: list[date]
+) -> Iterator[tuple[dict[date, pd.DataFrame], UniverseStored]]:
+    """Fetch and store the universes of `days` a chunk at a time; yield each chunk and what it stored."""
+    for start in range(0, len(days), UNIVERSE_DAYS_PER_WRITE):
+        fetched = fetch_universes(pool, days[start : start + UNIVERSE_DAYS_PER_WRITE])
+        yield fetched, store_universes(warehouse, fetched)
+
+
+def store_universes(warehouse, universes: dict[date, pd.DataFrame]) -> UniverseStored:
+    """Replace each day's stored universe. An empty one means BaoStock has nothing for that day."""
+    empty = [day for day, universe in universes.items() if universe.empty]
+    if empty:
+        raise RunRefused(
+            f"BaoStock lists no securities on {empty[0]}: it is not a trading day or not published yet; "
+            "pick a published trading day"
+        )
+    with warehouse.get_connection() as con:
+        rows = replace_stock_universes(
+            con, {day: universe.drop(columns="batch") for day, universe in universes.items()}
+        )
+    a_shares = {day: int((universe["type"] == "1").sum()) for day, universe in universes.items()}
+    return UniverseStored(rows, a_shares)
+
+
+def merge_universes(frames: Iterable[pd.DataFrame], batches: Iterable[str]) -> pd.DataFrame:
+    """Every code of `batches` in any of `frames`, once (the last frame's row wins), by code."""
+    wanted = set(batches)
+    kept = [frame[frame["batch"].isin(wanted)] for frame in frames]
+    if not kept:
+        return pd.DataFrame(columns=list(UNIVERSE_COLUMNS), dtype=str)
+    combined = pd.concat(kept, ignore_index=True)
+    return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
+
+
+def progress_line(progress: Progress) -> str:
+    """One log line per slice of work."""
+    return (
+        f"{progress.phase}: symbols {progress.symbols_done}/{progress.symbols_total}, "
+        f"days {progress.days_done}/{progress.days_total}, rows {progress.rows}, "
+        f"failures {progress.failures}, requests {progress.requests} ({progress.requests_per_s:.0f}/s)"
+    )
