@@ -26,7 +26,6 @@ from marketdata_pipeline.ingest import (
     fetch_universes,
     listing_windows,
 )
-from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
 from marketdata_pipeline.market_calendar import (
     chain_sessions,
     shanghai_now,
@@ -47,6 +46,8 @@ from marketdata_pipeline.storage import (
     with_trailing_days,
 )
 
+Log = logging.Logger | logging.LoggerAdapter
+"""Any logger: Dagster's `context.log` fits too."""
 UNIVERSE_DAYS_PER_WRITE = 20
 """Universe days fetched and stored at once (5,600 rows each): a run never holds a long range of them."""
 
@@ -68,10 +69,10 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class UniverseStored:
-    """Universe days whose rows just committed: rows and A-shares per day."""
+    """Universe days whose rows just committed: each day's universe and its stored rows."""
 
+    universes: dict[date, pd.DataFrame]
     rows: dict[date, int]
-    a_shares: dict[date, int]
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def ingest_run(
     batch_days: dict[str, list[date]],
     *,
     run_id: str,
-    log: logging.Logger | logging.LoggerAdapter,
+    log: Log,
 ) -> Generator[UniverseStored | BatchOutcome, None, RunOutcome]:
     """Fetch every A-share of the run's batches over the run's days at once, then write per batch.
 
@@ -128,7 +129,7 @@ def ingest_run(
     batch_days = trailing_window(warehouse, batch_days, settings.revision_days)
     days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
     refuse_unpublished(days)
-    universe = yield from run_universe(pool, warehouse, days, list(batch_days))
+    universe = yield from run_universe(pool, warehouse, days, list(batch_days), log)
     codes = a_share_codes(universe, include_indices=settings.include_indices)
     log.info(
         f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
@@ -172,7 +173,7 @@ def write_batch(
     days: list[date],
     codes: list[str],
     run_id: str,
-    log: logging.Logger | logging.LoggerAdapter,
+    log: Log,
 ) -> BatchOutcome:
     """Replace the batch's slice with its staged rows, unless too many of its symbols failed."""
     own = set(codes)
@@ -224,7 +225,7 @@ def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
 
 
 def run_universe(
-    pool, warehouse, days: list[date], batches: list[str]
+    pool, warehouse, days: list[date], batches: list[str], log: Log
 ) -> Generator[UniverseStored, None, pd.DataFrame]:
     """The codes of `batches` listed on any of `days`, with their listing facts: from the
     warehouse where the day's universe is stored, else fetched and stored (yielding each chunk
@@ -234,33 +235,25 @@ def run_universe(
         stored = stored_universe_days(con, days)
         merged = stored_universe(con, sorted(stored), batches)
     missing = [day for day in days if day not in stored]
-    for fetched, committed in fetch_and_store_universes(pool, warehouse, missing):
-        yield committed
-        merged = merge_universes([merged, *fetched.values()], batches)
+    for stored_chunk in universe_run(pool, warehouse, missing, log=log):
+        yield stored_chunk
+        merged = merge_universes([merged, *stored_chunk.universes.values()], batches)
     return merged
 
 
-def universe_run(
-    pool, warehouse, days: list[date], *, log: logging.Logger | logging.LoggerAdapter
-) -> Iterator[UniverseStored]:
+def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[UniverseStored]:
     """Fetch and store the universes of `days` (published ones only: RunRefused before any request
-    otherwise), yielding each chunk as it commits; a year of the whole market is over a million
-    rows, never held at once."""
+    otherwise) a chunk at a time, yielding each chunk as it commits: a year of the whole market is
+    over a million rows, never held at once."""
     refuse_unpublished(days)
     rows = 0
-    for _, stored in fetch_and_store_universes(pool, warehouse, days):
+    for start in range(0, len(days), UNIVERSE_DAYS_PER_WRITE):
+        stored = store_universes(
+            warehouse, fetch_universes(pool, days[start : start + UNIVERSE_DAYS_PER_WRITE])
+        )
         rows += sum(stored.rows.values())
         yield stored
         log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
-
-
-def fetch_and_store_universes(
-    pool, warehouse, days: list[date]
-) -> Iterator[tuple[dict[date, pd.DataFrame], UniverseStored]]:
-    """Fetch and store the universes of `days` a chunk at a time; yield each chunk and what it stored."""
-    for start in range(0, len(days), UNIVERSE_DAYS_PER_WRITE):
-        fetched = fetch_universes(pool, days[start : start + UNIVERSE_DAYS_PER_WRITE])
-        yield fetched, store_universes(warehouse, fetched)
 
 
 def store_universes(warehouse, universes: dict[date, pd.DataFrame]) -> UniverseStored:
@@ -275,17 +268,13 @@ def store_universes(warehouse, universes: dict[date, pd.DataFrame]) -> UniverseS
         rows = replace_stock_universes(
             con, {day: universe.drop(columns="batch") for day, universe in universes.items()}
         )
-    a_shares = {day: int((universe["type"] == "1").sum()) for day, universe in universes.items()}
-    return UniverseStored(rows, a_shares)
+    return UniverseStored(universes, rows)
 
 
 def merge_universes(frames: Iterable[pd.DataFrame], batches: Iterable[str]) -> pd.DataFrame:
     """Every code of `batches` in any of `frames`, once (the last frame's row wins), by code."""
     wanted = set(batches)
-    kept = [frame[frame["batch"].isin(wanted)] for frame in frames]
-    if not kept:
-        return pd.DataFrame(columns=list(UNIVERSE_COLUMNS), dtype=str)
-    combined = pd.concat(kept, ignore_index=True)
+    combined = pd.concat([frame[frame["batch"].isin(wanted)] for frame in frames], ignore_index=True)
     return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
 
 

@@ -68,7 +68,10 @@ def universe_materializations(stored: UniverseStored):
         yield dg.AssetMaterialization(
             asset_key=STOCK_UNIVERSE,
             partition=day.isoformat(),
-            metadata={"dagster/row_count": rows, "a_shares": stored.a_shares[day]},
+            metadata={
+                "dagster/row_count": rows,
+                "a_shares": int((stored.universes[day]["type"] == "1").sum()),
+            },
         )
 
 
