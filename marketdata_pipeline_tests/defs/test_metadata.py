@@ -10,17 +10,9 @@ import pytest
 
 from marketdata_pipeline.defs.market.metadata import materialized
 from marketdata_pipeline.ingest_run import BatchOutcome, RunRefused, UniverseStored
+from marketdata_pipeline_tests.ingest.test_ingest_run import drain
 
 DAY = date(2024, 12, 31)
-
-
-def drain(run):
-    events = []
-    while True:
-        try:
-            events.append(next(run))
-        except StopIteration as done:
-            return events, done.value
 
 
 def test_each_commit_is_recorded_as_it_comes_and_the_outcome_returned():
