@@ -8,7 +8,6 @@ from datetime import date, datetime
 import pandas as pd
 
 from marketdata_pipeline.baostock.pool import BaoStockPool
-from marketdata_pipeline.defs.market.checks import chain_sessions
 from marketdata_pipeline.ingest import (
     a_share_codes,
     fetch_adjust_factors,
@@ -18,6 +17,7 @@ from marketdata_pipeline.ingest import (
     listing_windows,
     trading_days,
 )
+from marketdata_pipeline.market_calendar import chain_sessions
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import (
     CheckResult,

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from marketdata_pipeline.defs.market.checks import chain_sessions
 from marketdata_pipeline.ingest import fetch_adjust_factors
+from marketdata_pipeline.market_calendar import chain_sessions
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import replace_adjust_factors, run_adjust_factors_checks
 from marketdata_pipeline_tests.trust.market import (
