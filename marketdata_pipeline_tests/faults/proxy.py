@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections import Counter
 
 from baostock.common import contants as cons
@@ -38,6 +39,7 @@ class CountingProxy:
         self._connections = 0
         self._requests: Counter[str] = Counter()
         self._methods: Counter[str] = Counter()
+        self._arrivals: list[float] = []
         self._fail: dict[str, list[str]] = {}
         self._acceptor = threading.Thread(target=self._accept, name="counting-proxy", daemon=True)
         self._acceptor.start()
@@ -62,6 +64,11 @@ class CountingProxy:
         """Request frames by BaoStock message type ('00' login, '02' logout, ...)."""
         with self._lock:
             return dict(self._requests)
+
+    def arrivals(self) -> list[float]:
+        """When each request frame reached the proxy (time.monotonic()), in order."""
+        with self._lock:
+            return list(self._arrivals)
 
     def requests_by_method(self) -> dict[str, int]:
         """Request frames by method, the body's first field ('login', 'query_all_stock', ...)."""
@@ -168,6 +175,7 @@ class CountingProxy:
         with self._lock:
             self._requests[msg_type] += 1
             self._methods[method] += 1
+            self._arrivals.append(time.monotonic())
             due = self._fail.get(method)
             code = due.pop(0) if due else None
         if code is None:
