@@ -44,6 +44,8 @@ class JobRun:
     events: int
     """Entries the run wrote to the instance's event log (each one a write to its storage)."""
     metadata: dict[str, object] = field(default_factory=dict)
+    checks: int = 0
+    """Asset check evaluations the run recorded."""
 
     def number(self, key: str) -> float:
         return float(self.metadata.get(key, 0) or 0)
@@ -64,8 +66,9 @@ def run_job(definitions: dg.Definitions, instance, job_name: str, first: str, la
     summaries = observed or result.asset_materializations_for_node(asset)[:1]
     metadata = {key: value.value for m in summaries for key, value in m.metadata.items()}
     plain = {key: value for key, value in metadata.items() if isinstance(value, int | float | str)}
+    checks = sum(event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION for event in events)
     events = len(instance.all_logs(result.run_id))
-    return JobRun(job_name, f"{first}..{last}", result.success, seconds, cpu_seconds, events, plain)
+    return JobRun(job_name, f"{first}..{last}", result.success, seconds, cpu_seconds, events, plain, checks)
 
 
 def run_universe(definitions: dg.Definitions, instance, first: date, last: date) -> JobRun:

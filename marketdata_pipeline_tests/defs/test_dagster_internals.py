@@ -38,3 +38,23 @@ def test_no_other_module_imports_dagster_internals():
         if path != Path(internals.__file__) and "dagster._" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_partitions_metadata_lands_on_each_partitions_materialization():
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b", "c"]))
+    def letters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        internals.add_partitions_metadata(
+            context, "letters", {key: {"dagster/row_count": ord(key)} for key in context.partition_keys}
+        )
+        return dg.MaterializeResult(metadata={"shared": 1})
+
+    tags = {internals.ASSET_PARTITION_RANGE_START_TAG: "a", internals.ASSET_PARTITION_RANGE_END_TAG: "b"}
+    result = dg.materialize([letters], tags=tags)
+    recorded = {
+        event.partition: {key: value.value for key, value in event.metadata.items()}
+        for event in result.asset_materializations_for_node("letters")
+    }
+    assert recorded == {
+        "a": {"shared": 1, "dagster/row_count": 97},
+        "b": {"shared": 1, "dagster/row_count": 98},
+    }

@@ -8,30 +8,53 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from marketdata_pipeline.defs.market.metadata import materialized
+from marketdata_pipeline.defs.market.metadata import materialized, partition_rows
 from marketdata_pipeline.ingest_run import BatchOutcome, RunRefused, UniverseStored
 from marketdata_pipeline_tests.ingest.test_ingest_run import drain
 
 DAY = date(2024, 12, 31)
 
 
-def test_each_commit_is_recorded_as_it_comes_and_the_outcome_returned():
-    universe = pd.DataFrame({"code": ["sh.600000", "sh.000001"], "type": ["1", "2"], "batch": ["b09", "b09"]})
-    batch = BatchOutcome("b09", [DAY], ["sh.600000"], [], 1, [], {DAY: 1})
+UNIVERSE = pd.DataFrame({"code": ["sh.600000", "sh.000001"], "type": ["1", "2"], "batch": ["b09", "b09"]})
+BATCH = BatchOutcome("b09", [DAY], ["sh.600000"], [], 1, [], {DAY: 1})
+PARTITION = dg.MultiPartitionKey({"batch": "b09", "date": str(DAY)})
 
+
+def test_the_universe_is_recorded_as_it_commits_and_the_bars_left_to_the_steps_result():
     def run():
-        yield UniverseStored({DAY: universe}, {DAY: 2})
-        yield batch
+        yield UniverseStored({DAY: UNIVERSE}, {DAY: 2})
+        yield BATCH
         return "the outcome"
 
-    events, outcome = drain(materialized(run()))
+    events, outcome = drain(materialized(run(), [PARTITION]))
     assert outcome == "the outcome"
     assert [(event.asset_key.path, str(event.partition)) for event in events] == [
-        (["stock_universe"], "2024-12-31"),
-        (["daily_bars"], "b09|2024-12-31"),
+        (["stock_universe"], "2024-12-31")
     ]
     assert events[0].metadata["dagster/row_count"].value == 2 and events[0].metadata["a_shares"].value == 1
-    assert events[1].metadata["dagster/row_count"].value == 1
+
+
+def test_a_run_raising_after_a_batch_committed_records_that_batchs_own_partitions():
+    trailing = date(2024, 12, 30)  # re-fetched for revisions: not a partition of the run
+    batch = BatchOutcome("b09", [trailing, DAY], ["sh.600000"], [], 2, [], {trailing: 1, DAY: 1})
+
+    def run():
+        yield batch
+        raise OSError("disk full")
+
+    events = []
+    with pytest.raises(OSError, match="disk full"):
+        for event in materialized(run(), [PARTITION]):
+            events.append(event)
+    assert [(str(event.partition), event.metadata["dagster/row_count"].value) for event in events] == [
+        ("b09|2024-12-31", 1)
+    ]
+
+
+def test_partition_rows_keeps_only_the_runs_partitions():
+    other_day = date(2024, 12, 30)
+    batch = BatchOutcome("b09", [other_day, DAY], ["sh.600000"], [], 3, [], {other_day: 1, DAY: 2})
+    assert partition_rows([batch], [PARTITION]) == {PARTITION: {"dagster/row_count": 2}}
 
 
 def test_a_refused_run_is_a_dagster_failure_naming_the_fix():

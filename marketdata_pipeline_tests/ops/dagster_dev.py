@@ -82,19 +82,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_dagster_dev(workdir: Path, *simulator_flags: str) -> Iterator[DagsterDev]:
+def running_dagster_dev(
+    workdir: Path, *simulator_flags: str, default_budget: bool = False
+) -> Iterator[DagsterDev]:
     """Start the simulator (`--today 2024-12-31 FLAGS`) and `dagster dev` on it; yield once the
-    code location is loaded; stop both, whole process group first, however the block ends."""
+    code location is loaded; stop both, whole process group first, however the block ends.
+    `default_budget`: the project's own slots and pool size, as a user runs it (a benchmark's case)."""
     with running_simulator("--today", SIMULATOR_TODAY, *simulator_flags) as simulator:
         port = free_port()
         home = prepare_dagster_home(workdir / "dagster_home")
-        _spread_budget(home / "dagster.yaml")
+        if not default_budget:
+            _spread_budget(home / "dagster.yaml")
         duckdb_path, log_path = workdir / "warehouse.duckdb", workdir / "dagster-dev.log"
         command = [
             str(Path(sys.executable).with_name("dagster")),
             *("dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", str(port)),
         ]
         env = _environment(home, simulator, duckdb_path)
+        if default_budget:
+            del env["BAOSTOCK_POOL_SIZE"]
         with log_path.open("wb") as log, _process_group(command, env, log) as process:
             dev = DagsterDev(f"http://127.0.0.1:{port}", home, duckdb_path, simulator, log_path, process.pid)
             _await_loaded(dev, process)

@@ -11,11 +11,15 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from marketdata_pipeline.dagster_internals import add_partitions_metadata
 from marketdata_pipeline.defs.market import checks
 from marketdata_pipeline.defs.market.metadata import (
+    DAILY_BARS,
     DAILY_BARS_SCHEMA,
     STOCK_UNIVERSE_SCHEMA,
+    bar_materializations,
     materialized,
+    partition_rows,
     run_metadata,
 )
 from marketdata_pipeline.defs.market.partitions import (
@@ -150,13 +154,23 @@ def daily_bars(
         config.strategy, config.include_indices, config.error_failure_rate, config.revision_days
     )
     run_id = context.run.run_id
+    partition_keys = context.partition_keys
     run = yield from materialized(
-        ingest_run(pool, warehouse, settings, batch_days, run_id=run_id, log=context.log)
+        ingest_run(pool, warehouse, settings, batch_days, run_id=run_id, log=context.log), partition_keys
     )
     stopped = [outcome for outcome in run.batches if not outcome.wrote]
     # The run's own numbers once per run; each partition's materialization carries its own rows.
     yield dg.AssetObservation(asset_key="daily_bars", metadata=run_metadata(run, pool.stats()))
-    if not stopped:
+    if stopped:
+        # Dagster's result would record every partition of the run: record only those written.
+        for outcome in run.batches:
+            if outcome.wrote:
+                yield from bar_materializations(outcome, partition_keys)
+    else:
+        # The step's result: one materialization per partition, each with its own row count, and
+        # the output that lets a downstream step selected in the same run (exports, checks) run.
+        add_partitions_metadata(context, DAILY_BARS, partition_rows(run.batches, partition_keys))
+        yield dg.MaterializeResult()
         yield from checks.data_check_results(run.batches, run_id, config.error_checks)
     yield checks.failure_rate_result(run.batches, config.warn_failure_rate, config.error_failure_rate)
     yield checks.pool_health_result(pool)

@@ -1,9 +1,9 @@
 """What the market assets show in Dagster: the tables' data dictionaries, each partition's
-materialization as its rows commit, and a run's own numbers and failures."""
+materialization with its own rows, and a run's own numbers and failures."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Collection, Generator, Iterable, Mapping
 from typing import TypeVar
 
 import dagster as dg
@@ -35,31 +35,46 @@ STOCK_UNIVERSE_SCHEMA = dg.TableSchema(
 
 
 def materialized(
-    run: Generator[UniverseStored | BatchOutcome, None, Outcome],
+    run: Generator[UniverseStored | BatchOutcome, None, Outcome], partition_keys: Collection[str] = ()
 ) -> Generator[dg.AssetMaterialization, None, Outcome]:
-    """Run the plain run logic, recording each partition as its rows commit (so a crash later in
-    the run leaves committed partitions recorded); a refused run is a `dg.Failure` naming the fix."""
+    """Run the plain run logic, recording each universe chunk as it commits. The bars' partitions are
+    recorded by the step's result (`partition_rows`), or, when the run raises after some batches
+    committed, here before the error propagates, so they stay recorded. A refused run is a
+    `dg.Failure` naming the fix."""
+    committed: list[BatchOutcome] = []
     try:
         while True:
             stored = next(run)
             if isinstance(stored, UniverseStored):
                 yield from universe_materializations(stored)
             else:
-                yield from bar_materializations(stored)
+                committed.append(stored)
     except StopIteration as done:
         return done.value
     except RunRefused as refused:
         raise dg.Failure(str(refused)) from None
+    except Exception:
+        for outcome in committed:
+            yield from bar_materializations(outcome, partition_keys)
+        raise
 
 
-def bar_materializations(outcome: BatchOutcome):
-    """One `daily_bars` materialization per (batch, day) partition, carrying that partition's rows."""
-    for day in outcome.days:
-        yield dg.AssetMaterialization(
-            asset_key=DAILY_BARS,
-            partition=dg.MultiPartitionKey({"batch": outcome.batch, "date": day.isoformat()}),
-            metadata={"dagster/row_count": outcome.rows_per_day.get(day, 0)},
-        )
+def partition_rows(outcomes: Iterable[BatchOutcome], partition_keys: Collection[str]) -> dict[str, dict]:
+    """Each of `partition_keys` (the run's own partitions, not the trailing days it re-fetched) with
+    its stored rows after the write, as the metadata of its materialization."""
+    wanted = set(partition_keys)
+    return {
+        key: {"dagster/row_count": rows}
+        for outcome in outcomes
+        for day, rows in outcome.rows_per_day.items()
+        if (key := dg.MultiPartitionKey({"batch": outcome.batch, "date": day.isoformat()})) in wanted
+    }
+
+
+def bar_materializations(outcome: BatchOutcome, partition_keys: Collection[str]):
+    """One `daily_bars` materialization per partition of `partition_keys` the batch wrote, with its rows."""
+    for key, metadata in partition_rows([outcome], partition_keys).items():
+        yield dg.AssetMaterialization(asset_key=DAILY_BARS, partition=key, metadata=metadata)
 
 
 def universe_materializations(stored: UniverseStored):
