@@ -187,6 +187,9 @@ class SessionPool(Generic[S]):
                 break
         if not recorded:
             with self._lock:
+                if id(entry.session) not in self._out:  # close() force-closed it during its check
+                    self._forced.pop(id(entry.session), None)
+                    raise PoolClosed(f"pool {self.name!r} was closed while checking a session to lend")
                 self._record_acquire_locked(entry, started, waited, borrower)
         if self._events.wants(logging.DEBUG):
             self._events.emit(SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
@@ -283,7 +286,8 @@ class SessionPool(Generic[S]):
 
     def _drop_lent(self, entry: SessionEntry, reason: str, error: BaseException) -> None:
         with self._lock:
-            self._out.pop(id(entry.session), None)
+            if self._take_back_locked(entry.session) is None:
+                return  # force-closed by close() meanwhile, and counted and closed there
             dropped = [self._drop_locked(entry, reason, error)]
             self._grow_locked()
         self._dispose(dropped)
