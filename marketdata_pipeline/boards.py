@@ -1,5 +1,7 @@
-"""The A-share boards' daily price limits as the exchanges set them: the one table that the
-price_limits check (storage.checks, as SQL) and the simulator's price walk both read."""
+"""The A-share boards' daily price limits by date, as the exchanges set them.
+
+The one table that the price_limits check (storage.checks, as SQL) and the simulator's price walk
+both read, so check and generator cannot disagree."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ extensions, ATTACH) is disabled and the configuration locked, so SQL given to
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from marketdata_pipeline.baostock import validation
+from marketdata_pipeline.baostock.errors import BadParameterError
 from marketdata_pipeline.storage import open_warehouse
 
 ADJUSTMENTS = (None, "qfq", "hfq")
@@ -45,8 +46,6 @@ READ_ONLY_CONFIG = {
     "allow_community_extensions": False,
     "lock_configuration": True,
 }
-_BAOSTOCK_CODE = re.compile(r"(?P<market>sh|sz|bj)\.(?P<number>\d{6})", re.IGNORECASE)
-_SUFFIXED_CODE = re.compile(r"(?P<number>\d{6})\.(?P<market>sh|sz|bj)", re.IGNORECASE)
 
 
 class StaleFactorsWarning(UserWarning):
@@ -59,14 +58,10 @@ class WarehouseMissingError(FileNotFoundError):
 
 def normalize_code(code: str) -> str:
     """`sh.600000` or `600000.SH` (any case) as BaoStock's `sh.600000`; ValueError for anything else."""
-    text = str(code).strip()
-    found = _BAOSTOCK_CODE.fullmatch(text) or _SUFFIXED_CODE.fullmatch(text)
-    if not found:
-        raise ValueError(
-            f"code {code!r} is neither BaoStock's form (sh.600000, sz.000001, bj.430047) "
-            "nor the exchange suffix form (600000.SH); fix the code"
-        )
-    return f"{found['market'].lower()}.{found['number']}"
+    try:
+        return validation.normalize_code(code)
+    except BadParameterError as error:
+        raise ValueError(error.message) from None
 
 
 def parse_day(value: date | str, name: str) -> date:

@@ -1,4 +1,4 @@
-"""The BaoStock wire protocol: frames, sessions, typed queries and errors."""
+"""The BaoStock client: the wire protocol, sessions, typed queries and errors, and their session pool."""
 
 from marketdata_pipeline.baostock.errors import (
     AnswerError,

@@ -22,13 +22,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from marketdata_pipeline.baostock.errors import DailyBudgetExhausted, StopError
-from marketdata_pipeline.market_calendar import SHANGHAI
+from marketdata_pipeline.market_calendar import shanghai_now
 
 _WINDOW_S = 1.0
 _UNCAPPED_CHUNK = 50
@@ -125,16 +125,10 @@ class EndpointLedger:
                 state["requests"] = max(0, state["requests"] - unused)
 
     def record_stop(self, error: StopError, cooldown_s: float) -> Stop:
-        at = datetime.now(SHANGHAI)
+        at = shanghai_now()
         stop = Stop(error.code, type(error).__name__, str(error), at, at + timedelta(seconds=cooldown_s))
         with self._locked(write=True) as state:
-            state["stop"] = {
-                "code": stop.code,
-                "error": stop.error,
-                "message": stop.message,
-                "at": stop.at.isoformat(),
-                "until": stop.until.isoformat(),
-            }
+            state["stop"] = {**asdict(stop), "at": stop.at.isoformat(), "until": stop.until.isoformat()}
         return stop
 
     def active_stop(self) -> Stop | None:
@@ -143,11 +137,9 @@ class EndpointLedger:
             saved = state.get("stop")
         if not saved:
             return None
-        stop = Stop(
-            saved["code"], saved["error"], saved["message"],
-            datetime.fromisoformat(saved["at"]), datetime.fromisoformat(saved["until"]),
-        )  # fmt: skip
-        return stop if datetime.now(SHANGHAI) < stop.until else None
+        at, until = datetime.fromisoformat(saved["at"]), datetime.fromisoformat(saved["until"])
+        stop = Stop(**{**saved, "at": at, "until": until})
+        return stop if shanghai_now() < stop.until else None
 
     @contextlib.contextmanager
     def _locked(self, write: bool = False) -> Iterator[dict]:
@@ -232,7 +224,7 @@ class RequestBudget:
 
 
 def shanghai_day() -> str:
-    return datetime.now(SHANGHAI).date().isoformat()
+    return shanghai_now().date().isoformat()
 
 
 def _exhausted(spent: int, limit: int, needed: int) -> DailyBudgetExhausted:

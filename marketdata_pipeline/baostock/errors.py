@@ -13,9 +13,12 @@ from baostock.common import contants as cons
 
 
 class BaoStockError(Exception):
-    """Base of every error this client raises."""
+    """Base of every error this client raises; `code` defaults to the class's `default_code`."""
 
-    def __init__(self, message: str, code: str = cons.BSERR_UNKNOWN_ERR):
+    default_code = cons.BSERR_UNKNOWN_ERR
+
+    def __init__(self, message: str, code: str | None = None):
+        code = self.default_code if code is None else code
         super().__init__(f"[{code}] {message}" if code else message)
         self.code = code
         self.message = message
@@ -28,29 +31,25 @@ class TransportError(BaoStockError):
 class ConnectError(TransportError):
     """The server could not be reached."""
 
-    def __init__(self, message: str, code: str = cons.BSERR_CONNECT_FAIL):
-        super().__init__(message, code)
+    default_code = cons.BSERR_CONNECT_FAIL
 
 
 class ConnectionLostError(TransportError):
     """The server closed the connection before a whole answer arrived."""
 
-    def __init__(self, message: str, code: str = cons.BSERR_RECVCONNECTION_CLOSED):
-        super().__init__(message, code)
+    default_code = cons.BSERR_RECVCONNECTION_CLOSED
 
 
 class BaoStockTimeout(TransportError):
     """Connecting, sending or receiving took longer than the configured timeout."""
 
-    def __init__(self, message: str, code: str = cons.BSERR_RECVSOCK_TIMEOUT):
-        super().__init__(message, code)
+    default_code = cons.BSERR_RECVSOCK_TIMEOUT
 
 
 class ProtocolError(TransportError):
     """A frame that does not follow the protocol: bad header, zlib, JSON or CRC."""
 
-    def __init__(self, message: str, code: str = cons.BSERR_PARSE_DATA_ERR):
-        super().__init__(message, code)
+    default_code = cons.BSERR_PARSE_DATA_ERR
 
 
 class AnswerError(BaoStockError):
@@ -69,7 +68,7 @@ class StopError(AnswerError):
     cooldown_s: float | None = None
     advice: str = ""
 
-    def __init__(self, message: str, code: str = cons.BSERR_UNKNOWN_ERR, *, cooldown_s: float | None = None):
+    def __init__(self, message: str, code: str | None = None, *, cooldown_s: float | None = None):
         if cooldown_s is not None:
             self.cooldown_s = cooldown_s
         super().__init__(f"{message}; {self.advice}" if self.advice else message, code)

@@ -42,19 +42,25 @@ def replacing(path: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-def write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically."""
+def write_file(path: Path, data: bytes) -> dict:
+    """Replace `path` with `data` atomically; its manifest entry."""
     with replacing(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+        temporary.write_bytes(data)
+    return manifest_entry(data)
 
 
-def sha256(path: Path) -> str:
-    """The file's SHA-256, hex."""
+def manifest_entry(data: bytes) -> dict:
+    """What the manifest records of a file: its size and SHA-256 (hex)."""
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def file_entry(path: Path) -> dict:
+    """The manifest entry of a file another writer made (DuckDB's COPY), read back in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def read_manifest(directory: Path) -> dict | None:
@@ -83,7 +89,7 @@ def previous_export(directory: Path, export_format: str) -> dict | None:
 
 def write_manifest(directory: Path, manifest: dict) -> None:
     """Write the manifest last: it is the export's commit point."""
-    write_text(Path(directory) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_file(Path(directory) / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
 
 
 def summary(directory: Path, manifest: dict, files_written: int) -> ExportSummary:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from marketdata_pipeline.exports.files import (
     ExportSummary,
+    file_entry,
     previous_export,
     replacing,
-    sha256,
     summary,
     write_manifest,
 )
@@ -102,7 +102,7 @@ def _write(db_path, path: Path, query: str, parameters: list, lock_timeout: floa
         (rows,) = con.execute(
             f"COPY ({query}) TO '{_quoted(temporary)}' (FORMAT parquet, COMPRESSION zstd)", parameters
         ).fetchone()
-    return {"rows": rows, "bytes": path.stat().st_size, "sha256": sha256(path)}
+    return {"rows": rows, **file_entry(path)}
 
 
 def _quoted(path: Path) -> str:

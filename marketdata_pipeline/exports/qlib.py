@@ -17,7 +17,6 @@ mid-append leaves values past the old calendar that the next export cuts off.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -28,12 +27,11 @@ import pandas as pd
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.exports.files import (
     ExportSummary,
+    manifest_entry,
     previous_export,
-    replacing,
-    sha256,
     summary,
+    write_file,
     write_manifest,
-    write_text,
 )
 from marketdata_pipeline.storage import open_warehouse
 
@@ -91,8 +89,7 @@ def export_qlib(
         ("instruments/all.txt", _instruments_text(instruments)),
         ("calendars/day.txt", _days(calendar)),
     ):
-        write_text(directory / path, text)
-        files[path] = _entry(directory / path)
+        files[path] = write_file(directory / path, text.encode())
     rows = sum(entry["rows"] for entry in instruments.values())
     manifest = {
         "format": FORMAT,
@@ -165,7 +162,7 @@ def _export_batch(
         for field in FIELDS:
             path = folder / f"{field}.day.bin"
             if rewrite:
-                entry = _replace_feature(path, np.hstack([[start], values[field]]).astype("<f4").tobytes())
+                entry = write_file(path, np.hstack([[start], values[field]]).astype("<f4").tobytes())
             else:
                 entry = _append(path, start, last_exported, values[field])
             files[f"features/{folder.name}/{path.name}"] = entry
@@ -229,12 +226,6 @@ def _values(rows: dict[str, np.ndarray], offsets: np.ndarray, length: int) -> di
     return arrays
 
 
-def _replace_feature(path: Path, data: bytes) -> dict:
-    with replacing(path) as temporary:
-        temporary.write_bytes(data)
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
 def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> dict:
     """Append the values after calendar index `last_exported`, NaN-padding a code that had no bar since."""
     exported = last_exported - start + 2  # the start index, then one value per day through last_exported
@@ -247,7 +238,7 @@ def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> d
         stream.write(np.hstack([padding, values]).astype("<f4").tobytes())
         stream.seek(0)
         data = stream.read()
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return manifest_entry(data)
 
 
 def _feature_dir(code: str) -> str:
@@ -263,7 +254,3 @@ def _instruments_text(instruments: dict) -> str:
 
 def _days(calendar: list[date]) -> str:
     return "".join(f"{day.isoformat()}\n" for day in calendar)
-
-
-def _entry(path: Path) -> dict:
-    return {"bytes": path.stat().st_size, "sha256": sha256(path)}

@@ -187,6 +187,9 @@ class SessionPool(Generic[S]):
                 break
         if not recorded:
             with self._lock:
+                if id(entry.session) not in self._out:  # close() force-closed it during its check
+                    self._forced.pop(id(entry.session), None)
+                    raise PoolClosed(f"pool {self.name!r} was closed while checking a session to lend")
                 self._record_acquire_locked(entry, started, waited, borrower)
         if self._events.wants(logging.DEBUG):
             self._events.emit(SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
@@ -194,33 +197,29 @@ class SessionPool(Generic[S]):
 
     def release(self, session: S) -> None:
         """Return a session: it goes to the first waiter, or to the idle set, or is closed if retired."""
-        now = _monotonic()
-        with self._lock:
-            entry = self._take_back_locked(session)
-            if entry is None:
-                return
-            entry.last_used = now
-            reason = self._retire_reason_locked(entry, now)
-            if reason is None:
-                self._give_locked(entry)
-            else:
-                self._drop_locked(entry, reason)
-                self._grow_locked()  # a waiter may need the slot it freed
-        self._emit_returned(entry, now)
-        if reason is not None:
-            self._dispose([(entry, reason, None)])
+        self._return(session, None, None)
 
     def discard(self, session: S, reason: str = reasons.BROKEN, error: BaseException | None = None) -> None:
         """Take a checked-out session out of the pool for good and close it (never put back)."""
+        self._return(session, reason, error)
+
+    def _return(self, session: S, reason: str | None, error: BaseException | None) -> None:
+        """A session coming back: kept (no `reason` and none to retire it) or dropped and closed."""
         now = _monotonic()
         with self._lock:
             entry = self._take_back_locked(session)
             if entry is None:
                 return
-            self._drop_locked(entry, reason)
-            self._grow_locked()
+            if reason is None:
+                entry.last_used = now
+                reason = self._retire_reason_locked(entry, now)
+            dropped = [] if reason is None else [self._drop_locked(entry, reason, error)]
+            if dropped:
+                self._grow_locked()  # a waiter may need the slot it freed
+            else:
+                self._give_locked(entry)
         self._emit_returned(entry, now)
-        self._dispose([(entry, reason, error)])
+        self._dispose(dropped)
 
     def _checkout(self, started: float, deadline: float, borrower: Any) -> tuple[SessionEntry, bool, bool]:
         """An entry lent to this caller, whether its acquire is already recorded, and whether it waited.
@@ -254,8 +253,7 @@ class SessionPool(Generic[S]):
             reason = self._age_reason_locked(entry, now)
             if reason is None:
                 return entry
-            self._drop_locked(entry, reason)
-            stale.append((entry, reason, None))
+            stale.append(self._drop_locked(entry, reason))
         return None
 
     def _needs_io_check(self, entry: SessionEntry, now: float) -> bool:
@@ -288,10 +286,11 @@ class SessionPool(Generic[S]):
 
     def _drop_lent(self, entry: SessionEntry, reason: str, error: BaseException) -> None:
         with self._lock:
-            self._out.pop(id(entry.session), None)
-            self._drop_locked(entry, reason)
+            if self._take_back_locked(entry.session) is None:
+                return  # force-closed by close() meanwhile, and counted and closed there
+            dropped = [self._drop_locked(entry, reason, error)]
             self._grow_locked()
-        self._dispose([(entry, reason, error)])
+        self._dispose(dropped)
 
     def _enqueue_locked(self, started: float) -> Waiter:
         limit = self.config.max_waiting
@@ -404,13 +403,13 @@ class SessionPool(Generic[S]):
             matches = [e for e in self._idle if predicate is None or predicate(e.session)]
             for entry in matches:
                 self._idle.remove(entry)
-                self._drop_locked(entry, reason)
+            dropped = [self._drop_locked(entry, reason) for entry in matches]
             marked = [e for e in self._out.values() if predicate is None or predicate(e.session)]
             for entry in marked:
                 entry.retire_reason = reason
             self._grow_locked()
-        self._dispose([(entry, reason, None) for entry in matches])
-        return len(matches) + len(marked)
+        self._dispose(dropped)
+        return len(dropped) + len(marked)
 
     def check_idle(
         self, check: Callable[[S], Any] | None = None, replace_timeout: float = 5.0
@@ -447,8 +446,7 @@ class SessionPool(Generic[S]):
                 if reason is None:
                     self._give_locked(entry)
                 else:
-                    self._drop_locked(entry, reason)
-                    disposals.append((entry, reason, error))
+                    disposals.append(self._drop_locked(entry, reason, error))
             if self._closed:
                 self._changed.notify_all()
             replacements = self._grow_locked(extra=len(dead))
@@ -474,9 +472,7 @@ class SessionPool(Generic[S]):
             self._capacity_probe_at = None
             surplus = []
             while self._nconns > self._target and self._idle:
-                entry = self._idle.popleft()
-                self._drop_locked(entry, reasons.SHRUNK)
-                surplus.append((entry, reasons.SHRUNK, None))
+                surplus.append(self._drop_locked(self._idle.popleft(), reasons.SHRUNK))
             self._grow_locked()
         self._dispose(surplus)
 
@@ -492,8 +488,7 @@ class SessionPool(Generic[S]):
                 reason = self._age_reason_locked(entry, now)
                 if reason is not None:
                     self._idle.remove(entry)
-                    self._drop_locked(entry, reason)
-                    stale.append((entry, reason, None))
+                    stale.append(self._drop_locked(entry, reason))
             if self.config.leak_threshold is not None:
                 leaked = self._report_leaks_locked(now, self.config.leak_threshold)
             if self._capacity_probe_at is not None and now >= self._capacity_probe_at:
@@ -553,16 +548,13 @@ class SessionPool(Generic[S]):
             self._growing -= 1
             self._metrics.created += 1
             self._last_create_error = None
-            closed = self._closed
-            if closed:
-                self._drop_locked(entry, reasons.POOL_CLOSED)
-            else:
+            dropped = [self._drop_locked(entry, reasons.POOL_CLOSED)] if self._closed else []
+            if not dropped:
                 self._give_locked(entry)
             self._changed.notify_all()  # wait_ready() counts sessions
         task.created = True
         task.done.set()
-        if closed:
-            self._dispose([(entry, reasons.POOL_CLOSED, None)])
+        self._dispose(dropped)
 
     def _after_create_failure(self, exc: Exception, task: AddSession) -> float | None:
         """Seconds to wait before the next attempt, or None when this slot is given up."""
@@ -720,12 +712,10 @@ class SessionPool(Generic[S]):
         with self._changed:
             while self._out and deadline > _monotonic():
                 self._changed.wait(deadline - _monotonic())
-            leftovers = list(self._out.values())
+            leftovers = [self._drop_locked(entry, reasons.FORCE_CLOSED) for entry in self._out.values()]
             self._forced.update(self._out)
             self._out.clear()
-            for entry in leftovers:
-                self._drop_locked(entry, reasons.FORCE_CLOSED)
-        self._dispose([(entry, reasons.FORCE_CLOSED, None) for entry in leftovers])
+        self._dispose(leftovers)
 
     def stats(self) -> dict[str, Any]:
         """A flat snapshot: sizes now, plus counters since the pool opened.
@@ -773,20 +763,19 @@ class SessionPool(Generic[S]):
         """Empty the queue and the idle set (refuse, close): the waiters to wake, the sessions to close."""
         waiters = list(self._waiting)
         self._waiting.clear()
-        idle = [(entry, reason, error) for entry in self._idle]
+        idle = [self._drop_locked(entry, reason, error) for entry in self._idle]
         self._idle.clear()
-        for entry, _, _ in idle:
-            self._drop_locked(entry, reason)
         return waiters, idle
 
-    def _drop_locked(self, entry: SessionEntry, reason: str) -> None:
-        """Count a session leaving the pool (it is closed later, outside the lock)."""
+    def _drop_locked(self, entry: SessionEntry, reason: str, error: BaseException | None = None) -> Disposal:
+        """Count a session leaving the pool; what `_dispose` needs to close it later, outside the lock."""
         self._nconns -= 1
         kind = reasons.EVICTION_KINDS.get(reason)
         if kind is not None:
             self._metrics.evictions[kind] += 1
         else:
             self._metrics.discarded[reason] += 1
+        return entry, reason, error
 
     def _dispose(self, items: list[Disposal]) -> None:
         """Close sessions that left the pool and tell the hooks why (outside the lock)."""

@@ -146,16 +146,72 @@ def _acquire_or_record(pool, errors: list[BaseException]) -> None:
 
 
 def test_close_joins_the_workers_and_a_dropped_pool_stops_them_too(factory):
-    def workers(name: str) -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name.startswith(f"{name}-worker-")]
-
     closed = SessionPool(factory, max_size=2, min_size=1, name="closed")
     closed.wait_ready(timeout=2.0)
-    assert len(workers("closed")) == WORKERS
+    assert len(_workers_of("closed")) == WORKERS
     closed.close(timeout=1.0)
-    assert workers("closed") == []
+    assert _workers_of("closed") == []
     dropped = SessionPool(factory, max_size=2, min_size=1, name="dropped", max_idle=0.05)
     dropped.wait_ready(timeout=2.0)
     del dropped  # never closed: its tasks hold it weakly, so it is collected and its workers stop
     gc.collect()
-    assert wait_until(lambda: workers("dropped") == [], timeout=2.0)
+    assert wait_until(lambda: _workers_of("dropped") == [], timeout=2.0)
+
+
+def _checkout_blocked_in_its_check(make_pool, factory, dies: bool = True):
+    """A pool whose one idle session ends its checkout check once `fail` is set (failing it if `dies`),
+    and a borrower thread stuck in that check (it runs outside the pool's lock, so close() can run)."""
+    armed, entered, fail = threading.Event(), threading.Event(), threading.Event()
+
+    def blocking_check(session):
+        if not armed.is_set():
+            return
+        entered.set()
+        fail.wait(5)
+        if dies:
+            raise ConnectionError(f"session {session.number} is dead")
+
+    pool = make_pool(max_size=1, check=blocking_check, check_idle_after=0.0)
+    pool.release(pool.acquire())
+    armed.set()
+    failed: list[BaseException] = []
+    borrower = threading.Thread(target=lambda: _acquire_or_record(pool, failed))
+    borrower.start()
+    assert entered.wait(3)
+    return pool, borrower, failed, fail
+
+
+def test_close_returns_as_soon_as_a_session_in_its_checkout_check_is_dropped(make_pool, factory):
+    pool, borrower, failed, fail = _checkout_blocked_in_its_check(make_pool, factory)
+    closing = threading.Thread(target=pool.close, kwargs={"timeout": 30.0})
+    started = time.monotonic()
+    closing.start()
+    # close() joins the pool's workers first, then waits for what is out: let it get there.
+    assert wait_until(lambda: pool.closed and not _workers_of(pool.name))
+    time.sleep(0.2)
+    fail.set()
+    closing.join(30)
+    borrower.join(3)
+    assert time.monotonic() - started < 10.0  # not the whole close timeout: nothing is out any more
+    assert failed and isinstance(failed[0], PoolClosed)
+    stats = pool.stats()
+    assert stats["size"] == 0 and stats["discarded_by_reason"] == {reasons.DEAD: 1}
+    assert factory.made[0].close_calls == 1
+
+
+@pytest.mark.parametrize("dies", [True, False])
+def test_a_session_force_closed_during_its_checkout_check_is_counted_once_and_never_lent(
+    make_pool, factory, dies
+):
+    pool, borrower, failed, fail = _checkout_blocked_in_its_check(make_pool, factory, dies)
+    pool.close(timeout=0.1)  # the check still runs: the session is force-closed
+    fail.set()
+    borrower.join(3)
+    assert failed and isinstance(failed[0], PoolClosed)
+    stats = pool.stats()
+    assert stats["size"] == 0 and stats["discarded_by_reason"] == {reasons.FORCE_CLOSED: 1}
+    assert factory.made[0].close_calls == 1
+
+
+def _workers_of(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(f"{name}-worker-")]

@@ -1,0 +1,1 @@
+"""The market assets and their automation: partitions, checks, jobs, schedules, sensors, retries."""

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse as Dagster sees it: the warehouse resource."""
