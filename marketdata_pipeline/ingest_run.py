@@ -1,5 +1,7 @@
-"""One `daily_bars` run, plain Python: the universe, ONE fetch for all its batches and days, then
-per batch a failure gate, an atomic slice write and the data checks.
+"""One `daily_bars` run in plain Python: universe, one fetch, then per batch gate, write, checks.
+
+The universe, ONE fetch for all the run's batches and days, then per batch a
+failure gate, an atomic slice write and the data checks.
 
 A run may cover several batches (a day's run covers all 16, and Dagster cuts a
 backfill along whichever dimension is shorter): fetching once per run means a

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: schema, atomic partition replace, adjusted-price views."""
+"""The DuckDB warehouse: schema, staging, atomic partition writes, revisions, checks, views."""
 
 from marketdata_pipeline.storage.checks import (
     A_SHARES,

@@ -1,5 +1,7 @@
-"""Reconciliation checks on the warehouse (daily_bars against itself, stock_universe and adjust_factors)
-and the `check_findings` table that keeps every offending row they find.
+"""The warehouse's reconciliation checks as SQL, and the `check_findings` table of offending rows.
+
+The checks hold daily_bars against itself, stock_universe and adjust_factors;
+check_findings keeps every offending row they find.
 
 Each check is one SQL relation of offending rows (trade_date, code, then what is wrong) plus the
 count of rows it looked at; `run_check` counts both, keeps a few examples and, given a run id,

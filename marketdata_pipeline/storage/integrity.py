@@ -1,5 +1,7 @@
-"""Checking the warehouse file before a run fetches anything: it reads back whole, it is this project's, and
-it holds data of the run's source (the simulator or the real BaoStock server), which it records.
+"""The warehouse file's integrity check before a run fetches anything.
+
+The file reads back whole, it is this project's, and it holds data of the run's
+source (the simulator or the real BaoStock server), which it records.
 
 DuckDB checksums every block and verifies a block when it reads it, so a
 scan of every column of every table finds a truncated, zeroed or overwritten

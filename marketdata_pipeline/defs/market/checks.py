@@ -1,5 +1,7 @@
-"""The asset checks of the market assets: `daily_bars` emits its own (so they judge the same run and
-the same pool) and `adjust_factors` its own; the data checks' SQL is in storage.checks."""
+"""The market assets' asset checks, as Dagster sees them; their SQL is in storage.checks.
+
+`daily_bars` and `adjust_factors` each emit their own checks, so a check judges the
+same run and the same pool as the rows it checks."""
 
 from __future__ import annotations
 

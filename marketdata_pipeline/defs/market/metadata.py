@@ -1,5 +1,7 @@
-"""What the market assets show in Dagster: the tables' data dictionaries, each partition's
-materialization with its own rows, and a run's own numbers and failures."""
+"""What the market assets show in Dagster: data dictionaries, per-partition and per-run metadata.
+
+Each partition's materialization carries its own rows; a run's own numbers and
+failures are recorded once per run."""
 
 from __future__ import annotations
 
