@@ -1,9 +1,7 @@
-"""One `daily_bars` run in plain Python: universe, one fetch, then per batch gate, write, checks.
+"""One `daily_bars` run in plain Python: the universe, one fetch, then each batch's gate, write, checks.
 
-The universe, ONE fetch for all the run's batches and days, then per batch a
-failure gate, an atomic slice write and the data checks.
-
-A run may cover several batches (a day's run covers all 16, and Dagster cuts a
+Per batch: a failure gate, an atomic slice write and the data checks. A run
+may cover several batches (a day's run covers all 16, and Dagster cuts a
 backfill along whichever dimension is shorter): fetching once per run means a
 day's whole market is asked for once, not once per batch. The Dagster asset
 (defs/market/assets.py) passes its logger and run id and turns what this yields
