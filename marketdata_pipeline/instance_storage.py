@@ -55,6 +55,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()
+        self._has_asset_key_index_cols = False
         super().__init__(base_dir, inst_data)
 
     @contextmanager
@@ -93,6 +94,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if event.is_dagster_event and event.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
             with self._db_lock, self._engine(event.run_id).connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _has_asset_key_index_cols_on_connection(self, conn: db.Connection) -> bool:
+        """Dagster reads the asset table's columns back for every asset event (a tenth of its cost);
+        a column once there stays (migrations only add), so a True is kept."""
+        if not self._has_asset_key_index_cols:
+            self._has_asset_key_index_cols = super()._has_asset_key_index_cols_on_connection(conn)
+        return self._has_asset_key_index_cols
 
     def watch(self, run_id: str, cursor: str | None, callback) -> None:
         """Dagster's watch of a run's events, woken by its `-wal` file as well as its `.db` file."""

@@ -64,7 +64,8 @@ def test_the_sqlite_storage_keeps_what_instance_storage_builds_on():
     # instance_storage.py replaces the event log's _connect and watch, and roots the storage
     # through InstanceRef.config_defaults, as Dagster's own default storage is rooted.
     storage = internals.SqliteEventLogStorage
-    for name in ("_connect", "_initdb", "conn_string_for_shard", "store_event", "watch", "dispose"):
+    names = ("_connect", "_initdb", "conn_string_for_shard", "store_event", "watch", "dispose")
+    for name in (*names, "_has_asset_key_index_cols_on_connection"):
         assert callable(getattr(storage, name)), name
     assert internals.SQLITE_BUSY_TIMEOUT_SECONDS > 0
     assert internals.event_logs_directory("/h").rstrip("/") == "/h/history/runs"
