@@ -12,12 +12,14 @@ injected latency:
   `CREATE TABLE ... AS SELECT` into DuckDB.
 
 Printed per case: wall seconds, the ratio to the script, peak RSS of the process, and Dagster's
-share (wall seconds outside the asset's own fetch-and-write work: process start-up, definitions,
-event storage), with row counts checked equal to the script's. At 0 ms the universe-stored run is
-repeated under each of Dagster's event-storage settings for large runs (EVENT_SETTINGS), to
-measure what they buy on the default SQLite instance, and, when DAGSTER_PG_HOST (with
-DAGSTER_PG_USER, DAGSTER_PG_PASSWORD, DAGSTER_PG_DB) names a Postgres server, on the
-deploy/postgres instance. `BENCH_BOOTSTRAP_START` picks the first day
+share (wall seconds outside the asset's step: process start-up, definitions, the run's creation
+with its planned events, run bookkeeping; the materializations the step stores count as the
+step's, so it is a lower bound), with row counts checked equal to the script's. At 0 ms the
+universe-stored run is repeated on Dagster's own SQLite storage (the project's instance class
+left out: what main stored with before instance_storage.py) and under Dagster's setting for
+large runs (EVENT_SETTINGS), and, when DAGSTER_PG_HOST (with DAGSTER_PG_USER,
+DAGSTER_PG_PASSWORD, DAGSTER_PG_DB) names a Postgres server, on the deploy/postgres instance.
+`BENCH_BOOTSTRAP_START` picks the first day
 (default 2024-11-01, two months, so that `make bench` stays short on a shared machine; 2015-01-05 is the
 whole history; the README says which span its figures come from).
 """
