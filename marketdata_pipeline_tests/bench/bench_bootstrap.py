@@ -156,6 +156,24 @@ def plain_storage_setting(home: Path) -> tuple[str, dict[str, str]]:
     return ("  same, Dagster's own SQLite storage", {"DAGSTER_HOME": str(home)})
 
 
+def event_costs(root: Path, events: int = 300) -> str:
+    """Milliseconds per stored materialization on the project's storage and on Dagster's own."""
+    import dagster as dg
+
+    (root / "project").mkdir()
+    (root / "project" / "dagster.yaml").write_text(PROJECT_DAGSTER_YAML.read_text())
+    plain = Path(plain_storage_setting(root / "plain")[1]["DAGSTER_HOME"])
+    costs = []
+    for name, home in (("the project's", root / "project"), ("Dagster's own", plain)):
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            started = time.perf_counter()
+            for i in range(events):
+                stored = dg.AssetMaterialization("probe", str(i), metadata={"dagster/row_count": i})
+                instance.report_runless_asset_event(stored)
+            costs.append(f"{name} {1000 * (time.perf_counter() - started) / events:.1f} ms")
+    return f"one materialization stored ({events} in a row): " + ", ".join(costs)
+
+
 def row(latency: int, case: str, seconds: float, script_s: float, peak: float, share: str, rows, note=""):
     print(f"{latency:>5}ms {case:<44}{seconds:>9.1f}{script_s / seconds:>9.2f}x{peak:>12.0f}{share:>10}"
           f"{rows:>10}{note}", flush=True)  # fmt: skip
@@ -165,6 +183,8 @@ def run() -> None:
     first = date.fromisoformat(os.environ.get("BENCH_BOOTSTRAP_START", DEFAULT_START))
     print(f"one batch ({BATCH}), {first}..{TODAY}; pool size default; BAOSTOCK_MAX_REQUESTS_PER_SECOND=0")
     header = f"{'latency':>7} {'case':<44}{'wall s':>9}{'vs script':>10}{'peak RSS MB':>12}{'Dagster %':>10}"
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
+        print(event_costs(Path(tmp)), flush=True)
     print(header + f"{'rows':>10}", flush=True)
     for latency in LATENCIES_MS:
         with tempfile.TemporaryDirectory(prefix="bench-bootstrap-") as tmp:
