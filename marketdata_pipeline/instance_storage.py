@@ -2,9 +2,9 @@
 
 Dagster's SQLite event log opens a new engine for every event it stores and
 disposes it after: each event pays a commit fsync and, as the last connection
-to the file closes, a WAL checkpoint - 20-40 ms per event on this 2-core
-machine. A history run stores two events per partition (2 x 2,400 for one batch
-since 2015), so those milliseconds were most of its wall time. Here the shards
+to the file closes, a WAL checkpoint - 20-120 ms per event on this 2-core
+machine, with the load. A history run stores two events per partition (2 x 2,431
+for one batch since 2015), so those milliseconds were most of its wall time. Here the shards
 used last (the index, the running run's file) keep one open engine each, and
 their connections commit with `synchronous=NORMAL`, SQLite's recommended setting
 in WAL mode: a commit survives a crash of any process (kill -9 included); only
