@@ -112,6 +112,7 @@ def test_a_home_opened_by_path_stores_in_dagsters_own_files_and_closes_every_one
         assert len(plain.get_materialized_partitions(dg.AssetKey("probe"))) == 20
 
 
+@pytest.mark.slow  # a child process importing Dagster
 def test_events_committed_before_a_kill_9_are_all_there(home):
     writer = child(WRITER, str(home), "200")
     try:
@@ -156,6 +157,7 @@ def finish(runner: subprocess.Popen) -> None:
     assert runner.stdout.readline().strip() == "ran"
 
 
+@pytest.mark.slow  # a child process importing Dagster
 def test_the_webservers_watcher_sees_each_event_of_a_run_in_another_process_as_it_is_committed(home):
     """Live run logs: the run's process keeps its connections open, nothing is checkpointed mid-step."""
     run_id = str(uuid.uuid4())
@@ -166,6 +168,7 @@ def test_the_webservers_watcher_sees_each_event_of_a_run_in_another_process_as_i
         watcher.wait_for(dg.DagsterEventType.RUN_SUCCESS)
 
 
+@pytest.mark.slow  # a child process importing Dagster
 def test_a_plain_dagster_watcher_of_the_same_files_sees_the_run_end(home):
     """Dagster's own watcher follows only `<run_id>.db`: the checkpoint at each run status wakes it."""
     run_id = str(uuid.uuid4())
