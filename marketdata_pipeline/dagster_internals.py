@@ -1,6 +1,7 @@
 """The few private Dagster names this project relies on, in one place (pinned by test_dagster_internals.py).
 
-Dagster does not export its system run tags or its run launcher's context and health result
+Dagster does not export its system run tags, its run launcher's context and health result,
+or its SQLite storage classes and instance defaults (instance_storage.py subclasses them)
 from `dagster`; importing them from `dagster._core` in one module means a
 Dagster upgrade that renames or moves one breaks this module and its test,
 not five modules at once.
@@ -9,8 +10,17 @@ not five modules at once.
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster._core.events import EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.execution.context.metadata_logging import AssetMetadataHandle, OutputMetadataAccumulator
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+)
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._core.storage.sqlite_storage import _event_logs_directory as event_logs_directory
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -20,6 +30,7 @@ from dagster._core.storage.tags import (
     RETRY_STRATEGY_TAG,
     WILL_RETRY_TAG,
 )
+from dagster._serdes import ConfigurableClassData
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
@@ -32,6 +43,14 @@ __all__ = [
     "CheckRunHealthResult",
     "LaunchRunContext",
     "WorkerStatus",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
+    "ConfigurableClassData",
+    "EVENT_TYPE_TO_PIPELINE_RUN_STATUS",
+    "DagsterSqliteStorage",
+    "InstanceRef",
+    "SqliteEventLogStorage",
+    "SqliteEventLogStorageWatchdog",
+    "event_logs_directory",
 ]
 
 

@@ -58,3 +58,21 @@ def test_partitions_metadata_lands_on_each_partitions_materialization():
         "a": {"shared": 1, "dagster/row_count": 97},
         "b": {"shared": 1, "dagster/row_count": 98},
     }
+
+
+def test_the_sqlite_storage_keeps_what_instance_storage_builds_on():
+    # instance_storage.py replaces the event log's _connect and watch, and roots the storage
+    # through InstanceRef.config_defaults, as Dagster's own default storage is rooted.
+    storage = internals.SqliteEventLogStorage
+    names = ("_connect", "_initdb", "conn_string_for_shard", "store_event", "watch", "dispose")
+    for name in (*names, "_has_asset_key_index_cols_on_connection"):
+        assert callable(getattr(storage, name)), name
+    assert internals.SQLITE_BUSY_TIMEOUT_SECONDS > 0
+    assert internals.event_logs_directory("/h").rstrip("/") == "/h/history/runs"
+    defaults = internals.InstanceRef.config_defaults("/h")
+    assert defaults["storage"].class_name == "DagsterSqliteStorage"
+    assert "base_dir: /h" in defaults["storage"].config_yaml
+    watchdog = internals.SqliteEventLogStorageWatchdog
+    assert callable(watchdog._process_log) and isinstance(watchdog.patterns, property)
+    assert dg.DagsterEventType.RUN_SUCCESS in internals.EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+    assert internals.ConfigurableClassData("m", "C", "{}\n").module_name == "m"

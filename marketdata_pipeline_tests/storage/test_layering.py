@@ -21,6 +21,7 @@ DAGSTER_SIDE = (
     "defs/",
     "definitions.py",
     "dagster_internals.py",
+    "instance_storage.py",
     "run_launcher.py",
     "launch.py",
     "demo.py",

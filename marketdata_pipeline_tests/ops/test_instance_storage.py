@@ -1,0 +1,179 @@
+"""The project's instance storage: Dagster's own files, connections kept open, nothing lost on kill -9,
+and a watcher in another process (the webserver's live run logs) sees every event as it is committed."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from marketdata_pipeline.instance_storage import OPEN_SHARDS, PooledSqliteEventLogStorage
+from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
+
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "marketdata_pipeline" / "dagster.yaml"
+WATCH_BOUND_S = 5.0  # the UI's live logs: an event shows within this of its commit
+
+# A child that stores events as fast as it can, says how many are committed, then waits to be
+# killed with its connections open (nothing checkpointed, nothing closed).
+WRITER = r"""
+import sys, time
+import dagster as dg
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    for i in range(int(sys.argv[2])):
+        instance.report_runless_asset_event(dg.AssetMaterialization("probe", partition=str(i)))
+    print("stored", flush=True)
+    time.sleep(60)
+"""
+
+# A child that opens the instance, says so, runs a one-op job under a given run id, its op storing
+# an observation, then waiting for a line on stdin (the run in flight), then stays alive with its
+# connections open.
+RUNNER = r"""
+import sys, time
+import dagster as dg
+
+@dg.op
+def probe(context):
+    time.sleep(1.0)  # well after the run's start was checkpointed
+    context.log_event(dg.AssetObservation("probe"))
+    sys.stdin.readline()
+
+@dg.job
+def probe_job():
+    probe()
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    print("ready", flush=True)
+    assert probe_job.execute_in_process(instance=instance, run_id=sys.argv[2]).success
+    print("ran", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A home as the demo and the tests open it: by path, DAGSTER_HOME unset."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(PROJECT_DAGSTER_YAML.read_text())
+    return home
+
+
+def plain_dagster_home(home: Path) -> Path:
+    """The same storage files opened by Dagster's own classes (the project's instance_class left out)."""
+    plain = home.parent / "plain"
+    plain.mkdir()
+    settings = PROJECT_DAGSTER_YAML.read_text().split("\ninstance_class:")[0]
+    (plain / "dagster.yaml").write_text(settings)
+    for name in ("history", "schedules"):
+        (plain / name).symlink_to(home / name)
+    return plain
+
+
+def child(script: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    process.stdin.close()
+    process.stdout.close()
+
+
+def test_a_home_opened_by_path_stores_in_dagsters_own_files_and_closes_every_one(home):
+    fds, threads = open_fds(), threading.active_count()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        for i in range(20):
+            instance.report_runless_asset_event(dg.AssetMaterialization("probe", partition=str(i)))
+        for run in range(OPEN_SHARDS + 2):  # more shards than stay open: the oldest are closed
+            instance.event_log_storage.get_logs_for_run(f"run-{run}")
+        instance.watch_event_logs("run-0", None, lambda *_: None)  # the watchers' thread
+        assert instance.get_materialized_partitions(dg.AssetKey("probe")) == {str(i) for i in range(20)}
+    assert wait_for_fds(fds) == fds
+    assert threading.active_count() == threads
+    assert (home / "history" / "runs" / "index.db").exists()  # where Dagster's default storage puts it
+    with dg.DagsterInstance.from_config(str(plain_dagster_home(home))) as plain:
+        assert type(plain.event_log_storage).__name__ == "SqliteEventLogStorage"
+        assert len(plain.get_materialized_partitions(dg.AssetKey("probe"))) == 20
+
+
+@pytest.mark.slow  # a child process importing Dagster
+def test_events_committed_before_a_kill_9_are_all_there(home):
+    writer = child(WRITER, str(home), "200")
+    try:
+        assert writer.stdout.readline().strip() == "stored"
+    finally:
+        kill(writer)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert len(instance.get_materialized_partitions(dg.AssetKey("probe"))) == 200
+
+
+class Watcher:
+    """An instance watching one run's events, as the webserver does for a run's page."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str):
+        self.seen: queue.Queue[dg.DagsterEventType] = queue.Queue()
+        self.types: list[dg.DagsterEventType] = []
+        instance.watch_event_logs(run_id, None, lambda entry, _: self.seen.put(entry.dagster_event_type))
+
+    def wait_for(self, event_type: dg.DagsterEventType) -> None:
+        deadline = time.monotonic() + WATCH_BOUND_S
+        while event_type not in self.types and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                self.types.append(self.seen.get(timeout=max(0.0, deadline - time.monotonic())))
+        assert event_type in self.types, f"{WATCH_BOUND_S} s for {event_type}: the watcher saw {self.types}"
+
+
+@contextlib.contextmanager
+def running_probe(home: Path, run_id: str) -> Iterator[subprocess.Popen]:
+    with dg.DagsterInstance.from_config(str(home)):
+        pass  # the home's storage created before a watcher opens it
+    runner = child(RUNNER, str(home), run_id)
+    try:
+        assert runner.stdout.readline().strip() == "ready"
+        yield runner
+    finally:
+        kill(runner)
+
+
+def finish(runner: subprocess.Popen) -> None:
+    runner.stdin.write("done\n")
+    runner.stdin.flush()
+    assert runner.stdout.readline().strip() == "ran"
+
+
+@pytest.mark.slow  # a child process importing Dagster
+def test_the_webservers_watcher_sees_each_event_of_a_run_in_another_process_as_it_is_committed(home):
+    """Live run logs: the run's process keeps its connections open, nothing is checkpointed mid-step."""
+    run_id = str(uuid.uuid4())
+    with running_probe(home, run_id) as runner, dg.DagsterInstance.from_config(str(home)) as webserver:
+        watcher = Watcher(webserver, run_id)
+        watcher.wait_for(dg.DagsterEventType.ASSET_OBSERVATION)  # the op is still waiting: the run in flight
+        finish(runner)
+        watcher.wait_for(dg.DagsterEventType.RUN_SUCCESS)
+
+
+@pytest.mark.slow  # a child process importing Dagster
+def test_a_plain_dagster_watcher_of_the_same_files_sees_the_run_end(home):
+    """Dagster's own watcher follows only `<run_id>.db`: the checkpoint at each run status wakes it."""
+    run_id = str(uuid.uuid4())
+    plain = plain_dagster_home(home)
+    with running_probe(home, run_id) as runner, dg.DagsterInstance.from_config(str(plain)) as webserver:
+        watcher = Watcher(webserver, run_id)
+        finish(runner)
+        watcher.wait_for(dg.DagsterEventType.RUN_SUCCESS)
