@@ -17,8 +17,10 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check marketdata_pipeline marketdata_pipeline_tests
 
+# Two worker processes, a test file (or the ops package) each at a time, slow files first:
+# marketdata_pipeline_tests/conftest.py says why.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
 demo: $(STAMP)
 	$(BIN)/marketdata demo

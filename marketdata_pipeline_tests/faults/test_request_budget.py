@@ -24,8 +24,9 @@ from marketdata_pipeline_tests.faults.test_stop_answers import DAYS, a_shares, b
 def per_second_peak(proxy, run) -> tuple[int, float, int]:
     """Run `run()`: (most requests that reached the proxy within any 1 s, seconds, total).
 
-    The proxy stamps each frame as it reads it, so a test thread descheduled on a loaded
-    machine cannot stretch or squeeze a window the way a sampler of the count would.
+    Each frame carries the kernel's receive time at the proxy's socket, so neither a test
+    thread nor a proxy thread descheduled on a loaded machine (a neighbour test process,
+    another CI run) can stretch or squeeze a window the way a sampler of the count would.
     """
     first = len(proxy.arrivals())
     started = time.monotonic()
