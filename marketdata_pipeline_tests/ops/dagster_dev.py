@@ -90,7 +90,8 @@ def running_dagster_dev(
 ) -> Iterator[DagsterDev]:
     """Start the simulator (`--today 2024-12-31 FLAGS`) and `dagster dev` on it; yield once the
     code location is loaded; stop both, whole process group first, however the block ends.
-    `default_budget`: the project's own slots and pool size, as a user runs it (a benchmark's case)."""
+    `default_budget`: the project's dagster.yaml as is (its slots, pool size and monitoring poll),
+    as a user runs it (a benchmark's case)."""
     with running_simulator("--today", SIMULATOR_TODAY, *simulator_flags) as simulator:
         port = free_port()
         home = prepare_dagster_home(workdir / "dagster_home")
