@@ -17,8 +17,11 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check marketdata_pipeline marketdata_pipeline_tests
 
+# Two worker processes, a test file (or the ops package) each at a time, slow files first
+# (marketdata_pipeline_tests/conftest.py says why); then the tests marked `alone`, in one process.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not alone"
+	$(BIN)/python -m pytest -q -m alone
 
 demo: $(STAMP)
 	$(BIN)/marketdata demo

@@ -1,4 +1,13 @@
-"""Shared pytest fixtures: simulators on ephemeral loopback ports and the official client pointed at one."""
+"""Shared pytest fixtures (simulators on ephemeral loopback ports, the official client pointed at one), and
+how `make test` spreads the suite over worker processes (pytest-xdist).
+
+A unit of work is a test file, so a module- or session-scoped fixture is built
+once for it as in a serial run; a package whose files share one expensive
+package-scoped fixture (the ops suite's `dagster dev`) is one unit. Units
+holding slow tests go first: they mostly wait on subprocesses, sockets and
+Dagster's daemons, and the short units then fill the gaps at the end instead
+of leaving one worker alone with a long one.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,40 @@ from marketdata_pipeline.simulator import Simulator
 
 SIMULATOR_TODAY = date(2024, 12, 31)
 LOGOUT_TIMEOUT_S = 2.0
+
+
+# Packages whose test files share a package-scoped fixture too costly to build on two workers.
+SHARED_SETUP_PACKAGES = ("marketdata_pipeline_tests/ops/",)
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work of a test: its file, or its package if listed in SHARED_SETUP_PACKAGES."""
+    path = nodeid.split("::", 1)[0]
+    return next((package for package in SHARED_SETUP_PACKAGES if path.startswith(package)), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` over `work_unit`s. Not `--dist loadgroup` with `xdist_group` marks: on
+    pytest 9.2 those are silently ignored (pytest-xdist issue #1386)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, the units holding a slow test first (stable: file order kept otherwise);
+    `make test` passes --no-loadscope-reorder so the scheduler hands them out in this order."""
+    if not hasattr(config, "workerinput"):  # a serial run, or xdist's controller (which never collects)
+        return
+    slow = {work_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: work_unit(item.nodeid) not in slow)
 
 
 @pytest.fixture

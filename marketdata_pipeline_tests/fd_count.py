@@ -13,6 +13,20 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def files_open_under(prefix: str) -> list[str]:
+    """The paths starting with `prefix` (a file and its WAL, say) that this process holds open now.
+
+    Unlike a count, unmoved by an fd some other thread of this process opens or closes meanwhile.
+    """
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # closed since the listing
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(prefix):
+                held.append(target)
+    return held
+
+
 def wait_for_fds(expected: int, timeout: float = 2.0) -> int:
     """Poll until the fd count falls to `expected` (server threads close asynchronously)."""
     deadline = time.monotonic() + timeout

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,10 @@ from marketdata_pipeline.baostock import frames
 from marketdata_pipeline.baostock.errors import ProtocolError
 
 CHUNK = 65536
+# Linux's receive timestamps (socket(7)), which Python's socket module does not name: each read of
+# a client's socket carries the time the kernel received its data, however late this thread runs.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("qq")
 ACCEPT_POLL_S = 0.2
 JOIN_TIMEOUT_S = 5.0
 
@@ -66,9 +71,11 @@ class CountingProxy:
             return dict(self._requests)
 
     def arrivals(self) -> list[float]:
-        """When each request frame reached the proxy (time.monotonic()), in order."""
+        """When each request frame reached the proxy's socket (the kernel's receive time, epoch
+        seconds), earliest first: a proxy thread descheduled on a busy machine reads frames late,
+        but their stamps stay the kernel's, so no window looks fuller than it was on the wire."""
         with self._lock:
-            return list(self._arrivals)
+            return sorted(self._arrivals)
 
     def requests_by_method(self) -> dict[str, int]:
         """Request frames by method, the body's first field ('login', 'query_all_stock', ...)."""
@@ -122,6 +129,7 @@ class CountingProxy:
                 client.close()
                 continue
             client.settimeout(None)
+            client.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             server.settimeout(None)
             with self._lock:
                 self._connections += 1
@@ -144,16 +152,21 @@ class CountingProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
         pending = bytearray()
         try:
-            while chunk := source.recv(CHUNK):
+            while True:
+                chunk, ancillary, _, _ = source.recvmsg(CHUNK, socket.CMSG_SPACE(TIMESPEC.size))
+                if not chunk:
+                    break
                 if not upstream:
                     sink.sendall(chunk)
                     continue
-                # Requests are forwarded whole, so one can be answered here instead.
+                # Requests are forwarded whole, so one can be answered here instead. A request
+                # waits for its answer, so a read holds one frame and its stamp is that frame's.
+                received = _kernel_time(ancillary)
                 pending += chunk
                 while (end := pending.find(b"\n")) >= 0:
                     line = bytes(pending[: end + 1])
                     del pending[: end + 1]
-                    injected = self._count(line)
+                    injected = self._count(line, received)
                     if injected is None:
                         sink.sendall(line)
                     else:
@@ -165,7 +178,7 @@ class CountingProxy:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
 
-    def _count(self, line: bytes) -> bytes | None:
+    def _count(self, line: bytes, received: float) -> bytes | None:
         """Count one request; the error answer to send back instead of forwarding it, if one is due."""
         try:
             request = frames.decode_request(line)
@@ -175,9 +188,18 @@ class CountingProxy:
         with self._lock:
             self._requests[msg_type] += 1
             self._methods[method] += 1
-            self._arrivals.append(time.monotonic())
+            self._arrivals.append(received)
             due = self._fail.get(method)
             code = due.pop(0) if due else None
         if code is None:
             return None
         return frames.encode_response(cons.MESSAGE_TYPE_EXCEPTIONS, [code, "injected by the proxy"])
+
+
+def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's receive time of a read (SCM_TIMESTAMPNS), or now if it gave none."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
+            seconds, nanoseconds = TIMESPEC.unpack_from(data)
+            return seconds + nanoseconds / 1e9
+    return time.time()

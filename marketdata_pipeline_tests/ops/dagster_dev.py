@@ -30,6 +30,9 @@ SIMULATOR_TODAY = "2024-12-31"
 # refuses a login beyond the budget (10001005), which a run's pool counts as a login failure.
 SLOTS, POOL_SIZE = 4, 2
 SESSION_BUDGET = SLOTS * POOL_SIZE
+# Run monitoring polls every 15 s in dagster.yaml; the test instance polls every 3 s, so a test
+# that waits for the daemon to fail a dead run waits seconds, not a quarter of a minute.
+PROJECT_MONITORING_POLL_S, MONITORING_POLL_S = 15, 3
 STARTUP_TIMEOUT_S = 180.0
 HTTP_TIMEOUT_S = 30.0
 SHUTDOWN_GRACE_S = 20.0
@@ -87,12 +90,13 @@ def running_dagster_dev(
 ) -> Iterator[DagsterDev]:
     """Start the simulator (`--today 2024-12-31 FLAGS`) and `dagster dev` on it; yield once the
     code location is loaded; stop both, whole process group first, however the block ends.
-    `default_budget`: the project's own slots and pool size, as a user runs it (a benchmark's case)."""
+    `default_budget`: the project's dagster.yaml as is (its slots, pool size and monitoring poll),
+    as a user runs it (a benchmark's case)."""
     with running_simulator("--today", SIMULATOR_TODAY, *simulator_flags) as simulator:
         port = free_port()
         home = prepare_dagster_home(workdir / "dagster_home")
         if not default_budget:
-            _spread_budget(home / "dagster.yaml")
+            _tune_instance(home / "dagster.yaml")
         duckdb_path, log_path = workdir / "warehouse.duckdb", workdir / "dagster-dev.log"
         command = [
             str(Path(sys.executable).with_name("dagster")),
@@ -107,11 +111,15 @@ def running_dagster_dev(
             yield dev
 
 
-def _spread_budget(dagster_yaml: Path) -> None:
-    """The project's dagster.yaml with SLOTS pool slots (its budget arithmetic is checked here)."""
+def _tune_instance(dagster_yaml: Path) -> None:
+    """The project's dagster.yaml with SLOTS pool slots (its budget arithmetic is checked here) and
+    run monitoring polling every MONITORING_POLL_S."""
     text = dagster_yaml.read_text()
-    assert "default_limit: 1" in text and "max_concurrent_runs: 4" in text, "dagster.yaml changed"
-    dagster_yaml.write_text(text.replace("default_limit: 1", f"default_limit: {SLOTS}"))
+    poll = f"poll_interval_seconds: {PROJECT_MONITORING_POLL_S}\n"
+    expected = ("default_limit: 1", "max_concurrent_runs: 4", poll)
+    assert all(setting in text for setting in expected), "dagster.yaml changed"
+    text = text.replace("default_limit: 1", f"default_limit: {SLOTS}")
+    dagster_yaml.write_text(text.replace(poll, f"poll_interval_seconds: {MONITORING_POLL_S}\n"))
 
 
 def _environment(home: Path, simulator: tuple[str, int], duckdb_path: Path) -> dict[str, str]:

@@ -6,9 +6,10 @@ instance; mid-fetch, the `dagster` process is killed with SIGKILL. Before:
 the step worker went on alone (orphaned), and the run stayed STARTED for
 ever, so the schedule and sensors saw the day as taken and Dagster's run
 retries never saw a failure. Now the step worker dies with its parent, and run
-monitoring (the daemon of `dagster dev`) fails the run within a poll
-interval, naming the dead process, and marks it for a retry (dagster.yaml
-`run_retries`); the day is then requested again.
+monitoring (the daemon of `dagster dev`; every 15 s in dagster.yaml, every 3 s
+in the test instance) fails the run within a poll interval, naming the dead
+process, and marks it for a retry (dagster.yaml `run_retries`); the day is
+then requested again.
 
 It shares the ops suite's `dagster dev` (starting one costs about a minute);
 the fault suite (marketdata_pipeline_tests/faults/) holds the other faults.
@@ -29,12 +30,11 @@ import pytest
 
 from marketdata_pipeline.defs.market.schedules import day_is_taken, day_range_tags, day_request
 from marketdata_pipeline.run_launcher import worker_alive
-from marketdata_pipeline_tests.ops.dagster_dev import POOL_SIZE
+from marketdata_pipeline_tests.ops.dagster_dev import MONITORING_POLL_S, POOL_SIZE
 from marketdata_pipeline_tests.pipeline.commands import BIN, REPO, pipeline_env
 
 DAY = date(2024, 12, 2)
 MID_FETCH_S = 1.0  # after the step started: one request per symbol of 5,000 takes far longer
-POLL_S = 15  # dagster.yaml's run_monitoring.poll_interval_seconds
 GIVE_UP_S = 120.0
 
 
@@ -92,7 +92,7 @@ def test_kill_9_of_a_days_run_frees_the_day_and_leaves_no_orphan(dagster_dev, tm
             failed = wait_for(
                 "run monitoring to fail the dead run",
                 lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE,
-                4 * POLL_S + 30,
+                4 * MONITORING_POLL_S + 30,
             )
             blocked_s = time.monotonic() - killed
             reason = first_event(instance, run.run_id, dg.DagsterEventType.RUN_FAILURE)
@@ -104,7 +104,7 @@ def test_kill_9_of_a_days_run_frees_the_day_and_leaves_no_orphan(dagster_dev, tm
             # location to re-execute it from, so its retry stops there; a UI or schedule run's goes on).
             assert instance.get_run_by_id(run.run_id).tags.get("dagster/will_retry") == "true"
             assert day_request(DAY, instance), "the schedule and sensors request the day again"
-            print(f"\nday {DAY} blocked for {blocked_s:.1f} s after kill -9 (monitoring poll {POLL_S} s)")
+            print(f"\nday {DAY} blocked for {blocked_s:.1f} s after kill -9 (poll {MONITORING_POLL_S} s)")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(cli.pid, signal.SIGKILL)

@@ -11,7 +11,7 @@ import pytest
 
 from marketdata_pipeline.storage import WarehouseLockedError, open_warehouse, write_transaction
 from marketdata_pipeline.storage.connection import WarehouseDamagedError, WarehousePathError
-from marketdata_pipeline_tests.fd_count import open_fds
+from marketdata_pipeline_tests.fd_count import files_open_under
 
 HOLD_LOCK = """
 import sys, time, duckdb
@@ -41,19 +41,18 @@ def created(db_path):
 
 
 def test_creates_the_directory_and_closes_the_file(db_path):
-    before = open_fds()
     with open_warehouse(db_path) as con:
         con.execute("CREATE TABLE t (x INTEGER)")
-        assert open_fds() > before
-    assert open_fds() == before  # `con` is still referenced: only close() can have released the file
+        assert files_open_under(str(db_path))
+    assert files_open_under(str(db_path)) == []  # `con` is still referenced: only close() released it
     assert db_path.is_file()
 
 
 def test_closes_the_file_when_the_block_raises(created):
-    before = open_fds()
     with pytest.raises(ZeroDivisionError), open_warehouse(created) as con:
+        assert files_open_under(str(created))
         1 / 0  # noqa: B018
-    assert open_fds() == before
+    assert files_open_under(str(created)) == []
     with pytest.raises(duckdb.ConnectionException):
         con.execute("SELECT 1")
 
