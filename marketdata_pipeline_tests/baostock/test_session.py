@@ -29,6 +29,7 @@ from marketdata_pipeline_tests.baostock.wire_server import (
     records,
     trade_dates_answer,
 )
+from marketdata_pipeline_tests.threads import run_together
 
 DAYS = [["2024-01-02", "1"], ["2024-01-03", "1"]]
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -304,10 +305,7 @@ def test_eight_threads_with_their_own_sessions_never_cross_talk(fds):
 
     with WireServer(lambda peer: answer_session(peer, echo)) as server:
         threads = [threading.Thread(target=work, args=(server, worker)) for worker in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        run_together(threads, timeout=10)
         assert not server.errors
     assert not failures, failures
 

@@ -9,6 +9,7 @@ from marketdata_pipeline.pool import reasons
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pool.fakes import wait_until
+from marketdata_pipeline_tests.threads import run_together
 
 
 def test_session_past_ttl_logs_in_again_before_reuse(simulator, make_pool):
@@ -74,10 +75,7 @@ def test_no_file_descriptor_left_after_close(simulator, make_pool):
     pool = make_pool([simulator.address], min_size=2, max_size=4)
     pool.wait_ready(timeout=3.0)
     threads = [threading.Thread(target=_fetch_a_few, args=(pool,)) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
+    run_together(threads, timeout=5)
     simulator.kill_connections()
     with pool.session() as session:
         fetch_day(session)

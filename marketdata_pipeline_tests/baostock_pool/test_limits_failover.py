@@ -15,6 +15,7 @@ from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.pool.fakes import wait_until
+from marketdata_pipeline_tests.threads import run_together
 
 
 def test_login_limit_settles_at_allowed_size_and_keeps_working(simulator, make_pool):
@@ -33,10 +34,7 @@ def test_login_limit_settles_at_allowed_size_and_keeps_working(simulator, make_p
             errors.append(exc)
 
     threads = [threading.Thread(target=fetch_many) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    run_together(threads, timeout=10)
     stats = pool.stats()
     assert errors == [] and len(served) == 48
     assert stats["target_size"] == 2 and stats["size"] == 2

@@ -17,6 +17,7 @@ from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.baostock_pool.conftest import fetch_day
 from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
+from marketdata_pipeline_tests.threads import run_together
 
 TIMINGS = {"failback_probe_s": 0.1, "page_timeout": 0.3, "connect_timeout": 0.5, "request_timeout": 1.0}
 
@@ -41,10 +42,7 @@ def test_an_endpoint_that_accepts_but_never_answers_does_not_pull_sessions_back(
                     served.append(len(fetch_day(session)))
 
         threads = [threading.Thread(target=fetch_until_stop) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(5)
+        run_together(threads, timeout=5)
         stats = pool.stats()
     # ~15 probe periods: each one login attempt on the silent endpoint (on a worker), none here.
     assert counting_proxy.requests_by_method()["login"] == 2

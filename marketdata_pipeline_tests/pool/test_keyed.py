@@ -8,6 +8,7 @@ import pytest
 
 from marketdata_pipeline.pool import KeyedPool, PoolClosed, PoolTimeout, SessionPool
 from marketdata_pipeline_tests.pool.fakes import FakeFactory, close
+from marketdata_pipeline_tests.threads import run_together
 
 LIMITS = {"alice": 1, "bob": 3}
 
@@ -40,10 +41,7 @@ def test_each_key_has_its_own_limit(keyed):
 def test_pool_is_made_once_per_key_under_races(keyed):
     seen = []
     threads = [threading.Thread(target=lambda: seen.append(keyed.pool("bob"))) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(2)
+    run_together(threads, timeout=2)
     assert len({id(pool) for pool in seen}) == 1
     assert keyed.keys() == ["bob"]
 

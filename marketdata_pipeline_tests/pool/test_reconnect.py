@@ -9,6 +9,7 @@ import pytest
 
 from marketdata_pipeline.pool import Backoff, CapacityLimited, PoolTimeout
 from marketdata_pipeline_tests.pool.fakes import CapacityRefused, FakeFactory, ServerRefused
+from marketdata_pipeline_tests.threads import run_together
 
 
 def is_capacity(exc: BaseException) -> bool:
@@ -80,10 +81,7 @@ def test_capacity_error_lowers_target_and_pool_keeps_working(make_pool):
                 served.append(1)
 
     threads = [threading.Thread(target=borrow) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    run_together(threads, timeout=10)
     stats = pool.stats()
     assert len(served) == 30
     assert len(factory.made) == 2, (stats, events)

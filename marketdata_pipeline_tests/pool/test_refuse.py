@@ -9,6 +9,7 @@ import pytest
 
 from marketdata_pipeline.pool import reasons
 from marketdata_pipeline_tests.pool.fakes import FakeFactory
+from marketdata_pipeline_tests.threads import run_together
 
 
 class Stop(Exception):
@@ -37,10 +38,7 @@ def test_a_fatal_factory_error_fails_every_waiter_at_once_and_creates_nothing_mo
 
     started = time.monotonic()
     threads = [threading.Thread(target=borrow) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
+    run_together(threads, timeout=5)
     assert len(errors) == 3 and time.monotonic() - started < 2  # not the 10 s acquire timeout
     assert len(calls) <= 3  # the creations already under way, no retries
     with pytest.raises(Stop):

@@ -12,6 +12,7 @@ from marketdata_pipeline.pool import PoolTimeout, TooManyWaiting
 from marketdata_pipeline.pool.entry import SessionEntry
 from marketdata_pipeline.pool.waiter import Waiter
 from marketdata_pipeline_tests.pool.fakes import FakeFactory, wait_until
+from marketdata_pipeline_tests.threads import run_together
 
 
 def test_spike_of_50_threads_on_pool_of_4(make_pool):
@@ -32,10 +33,7 @@ def test_spike_of_50_threads_on_pool_of_4(make_pool):
             served.append(number)
 
     threads = [threading.Thread(target=borrow, args=(n,)) for n in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    run_together(threads, timeout=10)
     assert sorted(served) == list(range(50))
     assert overlaps == []
     assert len(factory.made) <= 4

@@ -11,6 +11,7 @@ from marketdata_pipeline.baostock import frames
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.simulator.wire import WireClient
+from marketdata_pipeline_tests.threads import run_together
 
 
 def k_data(code="sh.600000", fields="date,close", start="2024-01-01", end="2024-12-31", freq="d", flag="3",
@@ -151,8 +152,5 @@ def test_eight_concurrent_sessions_get_consistent_answers(shared_simulator):
             results.extend(rows_of(c.call("95", k_data())) == expected for _ in range(10))
 
     threads = [threading.Thread(target=session) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_together(threads, timeout=30)
     assert results == [True] * 80

@@ -18,6 +18,7 @@ from marketdata_pipeline_tests.storage.sample_rows import (
     codes_of,
     weekdays,
 )
+from marketdata_pipeline_tests.threads import run_together
 
 PRICES = ("open", "high", "low", "close", "preclose")
 CODES = codes_of(BATCH, 4)
@@ -283,10 +284,7 @@ def test_batches_replaced_in_parallel_threads_do_not_conflict(con):
                 errors.append(error)
 
     threads = [threading.Thread(target=write, args=(batch,)) for batch in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_together(threads, timeout=60)
     assert errors == []
     per_batch = con.execute(
         "SELECT batch, count(*), min(volume) FROM daily_bars GROUP BY 1 ORDER BY 1"
