@@ -163,9 +163,7 @@ def daily_bars(
     yield dg.AssetObservation(asset_key="daily_bars", metadata=run_metadata(run, pool.stats()))
     if stopped:
         # Dagster's result would record every partition of the run: record only those written.
-        for outcome in run.batches:
-            if outcome.wrote:
-                yield from bar_materializations(outcome, partition_keys)
+        yield from bar_materializations([o for o in run.batches if o.wrote], partition_keys)
     else:
         # The step's result: one materialization per partition, each with its own row count, and
         # the output that lets a downstream step selected in the same run (exports, checks) run.

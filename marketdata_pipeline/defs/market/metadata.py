@@ -56,8 +56,7 @@ def materialized(
     except RunRefused as refused:
         raise dg.Failure(str(refused)) from None
     except Exception:
-        for outcome in committed:
-            yield from bar_materializations(outcome, partition_keys)
+        yield from bar_materializations(committed, partition_keys)
         raise
 
 
@@ -73,9 +72,9 @@ def partition_rows(outcomes: Iterable[BatchOutcome], partition_keys: Collection[
     }
 
 
-def bar_materializations(outcome: BatchOutcome, partition_keys: Collection[str]):
-    """One `daily_bars` materialization per partition of `partition_keys` the batch wrote, with its rows."""
-    for key, metadata in partition_rows([outcome], partition_keys).items():
+def bar_materializations(outcomes: Iterable[BatchOutcome], partition_keys: Collection[str]):
+    """One `daily_bars` materialization per partition of `partition_keys` the batches wrote, with its rows."""
+    for key, metadata in partition_rows(outcomes, partition_keys).items():
         yield dg.AssetMaterialization(asset_key=DAILY_BARS, partition=key, metadata=metadata)
 
 
