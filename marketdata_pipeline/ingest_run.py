@@ -23,7 +23,7 @@ from marketdata_pipeline.ingest import (
     Progress,
     a_share_codes,
     fetch_daily_bars,
-    fetch_universes,
+    fetch_universe_chunks,
     listing_windows,
 )
 from marketdata_pipeline.market_calendar import (
@@ -246,11 +246,11 @@ def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[Uni
     otherwise) a chunk at a time, yielding each chunk as it commits: a year of the whole market is
     over a million rows, never held at once."""
     refuse_unpublished(days)
+    if not days:
+        return
     rows = 0
-    for start in range(0, len(days), UNIVERSE_DAYS_PER_WRITE):
-        stored = store_universes(
-            warehouse, fetch_universes(pool, days[start : start + UNIVERSE_DAYS_PER_WRITE])
-        )
+    for universes in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
+        stored = store_universes(warehouse, universes)
         rows += sum(stored.rows.values())
         yield stored
         log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")

@@ -11,6 +11,7 @@ from marketdata_pipeline.ingest.universe import (
     a_share_codes,
     fetch_stock_basic,
     fetch_universe,
+    fetch_universe_chunks,
     fetch_universes,
     listing_windows,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "fetch_stock_basic",
     "fetch_trade_calendar",
     "fetch_universe",
+    "fetch_universe_chunks",
     "fetch_universes",
     "listing_windows",
     "plan_fetch",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 from marketdata_pipeline.baostock.errors import ProtocolError
 
@@ -20,4 +21,7 @@ def pick_fields(result, wanted: Sequence[str], source: str) -> list[tuple[str, .
     if missing:
         raise ProtocolError(f"{source} answered without fields {missing} (got {fields})")
     positions = [fields.index(name) for name in wanted]
-    return [tuple(row[position] for position in positions) for row in result.rows]
+    if len(positions) == 1:
+        return [(row[positions[0]],) for row in result.rows]
+    pick = itemgetter(*positions)  # in C: a history load picks millions of rows
+    return list(map(pick, result.rows))

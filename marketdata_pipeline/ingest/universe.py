@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 import pandas as pd
@@ -41,7 +41,7 @@ def fetch_universe(session_or_pool, day: date | str, *, retry: RetryPolicy | Non
     day_iso = iso_day(day, "day")
 
     def query(session) -> pd.DataFrame:
-        return _universe_frame(_all_stock_rows(session, day_iso), _stock_basic_rows(session))
+        return _universe_frame(_all_stock_rows(session, day_iso), _listing_facts(_stock_basic_rows(session)))
 
     if hasattr(session_or_pool, "query_all_stock"):
         return query(session_or_pool)
@@ -51,21 +51,43 @@ def fetch_universe(session_or_pool, day: date | str, *, retry: RetryPolicy | Non
 def fetch_universes(
     pool, days: Iterable[date | str], max_workers: int | None = None, *, retry: RetryPolicy | None = None
 ) -> dict[date, pd.DataFrame]:
-    """`fetch_universe` for each of `days`, as day -> frame: stock basics fetched once, days concurrently.
+    """`fetch_universe` for each of `days`, as day -> frame, in day order (see `fetch_universe_chunks`)."""
+    days = sorted({required_date(day, "days") for day in days})
+    chunks = fetch_universe_chunks(pool, days, max(len(days), 1), max_workers, retry=retry)
+    return {day: universe for chunk in chunks for day, universe in chunk.items()}
 
-    Whole or nothing: the first day that fails (after retries) raises.
+
+def fetch_universe_chunks(
+    pool,
+    days: Iterable[date | str],
+    chunk_days: int,
+    max_workers: int | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+) -> Iterator[dict[date, pd.DataFrame]]:
+    """`fetch_universe` for each of `days`, `chunk_days` days at a time (day -> frame, in day order).
+
+    Stock basics are fetched once for all the days, the days concurrently; the requests in flight go
+    on while the caller stores a chunk. Whole or nothing: the first day that fails (after retries)
+    raises, and the days not started are cancelled.
     """
+    if chunk_days < 1:
+        raise ValueError(f"chunk_days must be >= 1, got {chunk_days}")
     days = sorted({required_date(day, "days") for day in days})
     retry = retry or REFERENCE_DATA_RETRY
-    basic = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry))
+    facts = _listing_facts(result_or_raise(call_with_retry(pool, _stock_basic_rows, retry)))
 
     def fetch_day(day: date):
         return call_with_retry(pool, lambda session: _all_stock_rows(session, day.isoformat()), retry)
 
-    universes = {}
+    chunk: dict[date, pd.DataFrame] = {}
     for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers)):
-        universes[day] = _universe_frame(result_or_raise(call), basic)
-    return {day: universes[day] for day in days}
+        chunk[day] = _universe_frame(result_or_raise(call), facts)
+        if len(chunk) == chunk_days:
+            yield dict(sorted(chunk.items()))
+            chunk = {}
+    if chunk:
+        yield dict(sorted(chunk.items()))
 
 
 def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame:
@@ -100,11 +122,19 @@ def _stock_basic_rows(session) -> Rows:
     return pick_fields(session.query_stock_basic(), STOCK_BASIC_FIELDS, "query_stock_basic()")
 
 
-def _universe_frame(listed: Rows, basic: Rows) -> pd.DataFrame:
-    facts = {row[0]: row for row in basic}
-    rows = []
-    for code, trade_status, code_name in listed:
-        _, _, ipo, out, kind, status = facts.get(code, (code, code_name, "", "", "", ""))
-        rows.append((code, code_name, trade_status, ipo, out, kind, status, batch_of(code)))
+ListingFacts = dict[str, tuple[str, ...]]
+"""code -> (ipoDate, outDate, type, status, batch): a universe row's columns after its own three."""
+
+
+def _listing_facts(basic: Rows) -> ListingFacts:
+    return {code: (ipo, out, kind, status, batch_of(code)) for code, _, ipo, out, kind, status in basic}
+
+
+def _universe_frame(listed: Rows, facts: ListingFacts) -> pd.DataFrame:
+    # Plain tuples and object columns: a day is 5,600 rows, and a history load builds thousands.
+    rows = [
+        (code, code_name, trade_status, *(facts.get(code) or ("", "", "", "", batch_of(code))))
+        for code, trade_status, code_name in listed
+    ]
     rows.sort()
-    return pd.DataFrame(rows, columns=list(UNIVERSE_COLUMNS), dtype=str)
+    return pd.DataFrame(rows, columns=list(UNIVERSE_COLUMNS), dtype=object)

@@ -159,13 +159,20 @@ _IPO_FREE_DAYS = _by_rule("ipo_date", lambda rule: str(rule.ipo_free_days))
 DOWN_BAND, UP_BAND = IPO_FIRST_DAY_BAND
 
 # Each row's session number since its listing (NULL when it listed over a month before the slice:
-# long past any IPO rule), counted over the code's stored bars.
+# long past any IPO rule), counted over the code's stored bars: its bar's number among the code's
+# bars minus the number of the code's last bar before the IPO date (ASOF: a join per row, where a
+# count per row over the code's bars grows with the square of a long slice).
+_NUMBERED = """
+    SELECT code, trade_date, row_number() OVER (PARTITION BY code ORDER BY trade_date) AS n
+    FROM daily_bars WHERE batch = $batch AND trade_date <= $end
+"""
 _SESSIONED = f"""
-    SELECT *, CASE WHEN ipo_date IS NULL OR ipo_date < $start - INTERVAL 30 DAY THEN NULL ELSE (
-        SELECT count(*) FROM daily_bars AS listed
-        WHERE listed.code = rows.code AND listed.trade_date BETWEEN rows.ipo_date AND rows.trade_date
-    ) END AS session
-    FROM ({_LISTED_TRADING}) AS rows WHERE pct_chg IS NOT NULL AND preclose > 0
+    SELECT rows.*, CASE WHEN rows.ipo_date IS NULL OR rows.ipo_date < $start - INTERVAL 30 DAY THEN NULL
+                        ELSE bar.n - coalesce(before.n, 0) END AS session
+    FROM ({_LISTED_TRADING}) AS rows
+    JOIN ({_NUMBERED}) AS bar USING (code, trade_date)
+    ASOF LEFT JOIN ({_NUMBERED}) AS before ON rows.code = before.code AND rows.ipo_date > before.trade_date
+    WHERE rows.pct_chg IS NOT NULL AND rows.preclose > 0
 """
 # The band each row must stay in: none on an IPO's free days, the first-day band, else the limit.
 _LIMITED = f"""
