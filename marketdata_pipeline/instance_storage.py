@@ -56,6 +56,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()
         self._has_asset_key_index_cols = False
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data)
 
     @contextmanager
@@ -101,6 +102,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if not self._has_asset_key_index_cols:
             self._has_asset_key_index_cols = super()._has_asset_key_index_cols_on_connection(conn)
         return self._has_asset_key_index_cols
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks before storing each asset event's tags, through a new engine per question (a
+        quarter of an event's cost); a table once there stays (migrations only add), so a True is kept."""
+        if table_name not in self._tables_present and super().has_table(table_name):
+            self._tables_present.add(table_name)
+        return table_name in self._tables_present
 
     def watch(self, run_id: str, cursor: str | None, callback) -> None:
         """Dagster's watch of a run's events, woken by its `-wal` file as well as its `.db` file."""

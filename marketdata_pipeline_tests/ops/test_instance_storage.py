@@ -16,7 +16,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
 
+from marketdata_pipeline import instance_storage
 from marketdata_pipeline.instance_storage import OPEN_SHARDS, PooledSqliteEventLogStorage
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 
@@ -110,6 +113,30 @@ def test_a_home_opened_by_path_stores_in_dagsters_own_files_and_closes_every_one
     with dg.DagsterInstance.from_config(str(plain_dagster_home(home))) as plain:
         assert type(plain.event_log_storage).__name__ == "SqliteEventLogStorage"
         assert len(plain.get_materialized_partitions(dg.AssetKey("probe"))) == 20
+
+
+def test_storing_asset_events_opens_no_engine_per_event(home, monkeypatch):
+    created = []
+    real_create_engine = sqlalchemy.create_engine
+
+    def counting_create_engine(*args, **kwargs):
+        created.append(args[0] if args else kwargs.get("url"))
+        return real_create_engine(*args, **kwargs)
+
+    # Tagged like a date x batch partition's materialization: Dagster indexes those tags.
+    def materialization(i: int) -> dg.AssetMaterialization:
+        tags = {"dagster/partition/date": f"2024-01-{i + 1:02d}", "dagster/partition/batch": "b03"}
+        return dg.AssetMaterialization("probe", partition=str(i), tags=tags)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.report_runless_asset_event(materialization(0))  # the first event may look
+        # Dagster's SQLite modules import create_engine by name: count wherever they call it.
+        for module in (sqlite_event_log, instance_storage.db):
+            monkeypatch.setattr(module, "create_engine", counting_create_engine)
+        for i in range(1, 31):
+            instance.report_runless_asset_event(materialization(i))
+        assert len(instance.get_materialized_partitions(dg.AssetKey("probe"))) == 31
+    assert created == []
 
 
 @pytest.mark.slow  # a child process importing Dagster
