@@ -10,7 +10,7 @@ not five modules at once.
 from collections.abc import Mapping
 
 import dagster as dg
-from dagster._core.events import EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.events import ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.execution.context.metadata_logging import AssetMetadataHandle, OutputMetadataAccumulator
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
@@ -18,6 +18,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
 )
+from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._core.storage.sqlite_storage import _event_logs_directory as event_logs_directory
@@ -45,11 +46,13 @@ __all__ = [
     "WorkerStatus",
     "SQLITE_BUSY_TIMEOUT_SECONDS",
     "ConfigurableClassData",
+    "ASSET_EVENTS",
     "EVENT_TYPE_TO_PIPELINE_RUN_STATUS",
     "DagsterSqliteStorage",
     "InstanceRef",
     "SqliteEventLogStorage",
     "SqliteEventLogStorageWatchdog",
+    "db_result",
     "event_logs_directory",
 ]
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 
 import dagster as dg
 import sqlalchemy as db
@@ -35,6 +36,7 @@ from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
 
 from marketdata_pipeline.dagster_internals import (
+    ASSET_EVENTS,
     EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     ConfigurableClassData,
@@ -42,12 +44,17 @@ from marketdata_pipeline.dagster_internals import (
     InstanceRef,
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
+    db_result,
     event_logs_directory,
 )
 
 # Shards kept open at once: the index and the runless shard plus the runs written or watched
 # last. A webserver reads many runs; each open shard holds three fds (.db, -wal, -shm).
 OPEN_SHARDS = 4
+EVENT_BATCH_SIZE = 200
+"""Asset events Dagster hands over at once (its DAGSTER_EVENT_BATCH_SIZE, when that is not set):
+a step's per-partition materializations and a run's planned events. A run's events reach the
+storage (and the UI) at most this many late; a crash of the run loses at most those."""
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -95,6 +102,32 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if event.is_dagster_event and event.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
             with self._db_lock, self._engine(event.run_id).connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def store_event_batch(self, events: Sequence[dg.EventLogEntry]) -> None:
+        """Dagster's store of each event, with each run of consecutive asset events of one run in one
+        transaction per shard instead of two per event (Dagster's SQLite storage stores a batch one
+        by one: a history run's 2,431 materializations were 4,862 transactions)."""
+        for together, group in groupby(events, key=_batchable):
+            if together[0]:
+                self._store_asset_events(list(group))
+            else:
+                for event in group:
+                    self.store_event(event)
+
+    def _store_asset_events(self, events: list[dg.EventLogEntry]) -> None:
+        """What Dagster's `store_event` does for each asset event, for many at once."""
+        inserts = [self.prepare_insert_event(event) for event in events]
+        with self.run_connection(events[0].run_id) as conn:
+            for insert in inserts:
+                conn.execute(insert)
+        with self.index_transaction() as conn:
+            event_ids = []
+            for insert in inserts:
+                with db_result(conn, insert) as result:
+                    event_ids.append(result.inserted_primary_key[0])
+            self._store_asset_event_tags(conn, events, event_ids)
+            for event, event_id in zip(events, event_ids, strict=True):
+                self._store_asset_event(conn, event, event_id)
 
     def _has_asset_key_index_cols_on_connection(self, conn: db.Connection) -> bool:
         """Dagster reads the asset table's columns back for every asset event (a tenth of its cost);
@@ -168,6 +201,19 @@ class PooledSqliteInstance(dg.DagsterInstance):
         config = yaml.dump({"base_dir": base_dir}, default_flow_style=False)
         storage = ConfigurableClassData(__name__, PooledSqliteStorage.__name__, config)
         return {**InstanceRef.config_defaults(base_dir), "storage": storage}
+
+    def _get_event_batch_size(self) -> int:
+        """DAGSTER_EVENT_BATCH_SIZE when set; else EVENT_BATCH_SIZE on the pooled event log, which
+        stores a batch in one transaction per shard (any other storage keeps Dagster's default)."""
+        if "DAGSTER_EVENT_BATCH_SIZE" in os.environ:
+            return super()._get_event_batch_size()
+        pooled = isinstance(self.event_log_storage, PooledSqliteEventLogStorage)
+        return EVENT_BATCH_SIZE if pooled else super()._get_event_batch_size()
+
+
+def _batchable(event: dg.EventLogEntry) -> tuple[bool, str]:
+    """Whether `event` is an asset event (stored with its neighbours of the same run), and its run."""
+    return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS, event.run_id
 
 
 def _wal_commits_without_fsync(dbapi_connection, _record) -> None:

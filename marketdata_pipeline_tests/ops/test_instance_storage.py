@@ -139,6 +139,68 @@ def test_storing_asset_events_opens_no_engine_per_event(home, monkeypatch):
     assert created == []
 
 
+DATES = dg.StaticPartitionsDefinition([f"2024-01-{day:02d}" for day in range(1, 32)])
+RANGED = dg.MultiPartitionsDefinition({"date": DATES, "batch": dg.StaticPartitionsDefinition(["b03"])})
+
+
+@dg.asset(partitions_def=RANGED, backfill_policy=dg.BackfillPolicy.single_run())
+def ranged(context):  # no annotation: this module postpones annotations, which Dagster refuses
+    for rows, key in enumerate(context.partition_keys):
+        context.add_asset_metadata({"dagster/row_count": rows}, partition_key=key)
+    return dg.MaterializeResult()
+
+
+STORE_BATCH = PooledSqliteEventLogStorage.store_event_batch
+INDEX_TRANSACTION = PooledSqliteEventLogStorage.index_transaction
+
+
+def materialized_by_partition(home: Path, monkeypatch, batch_size: str) -> tuple[dict, list[int], int]:
+    """Run `ranged` over its whole range on `home` with DAGSTER_EVENT_BATCH_SIZE; each partition's
+    stored row count and indexed batch tag, the sizes of the event batches the storage got, and how
+    many transactions it opened on the index shard."""
+    batches: list[int] = []
+    transactions = []
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "index_transaction",
+                        lambda storage: (transactions.append(1), INDEX_TRANSACTION(storage))[1])  # fmt: skip
+    def store_batch(storage, events):
+        batches.append(len(events))
+        STORE_BATCH(storage, events)
+
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "store_event_batch", store_batch)
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
+    keys = RANGED.get_partition_keys()
+    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert dg.materialize([ranged], instance=instance, tags=tags, raise_on_error=False).success
+        records = instance.fetch_materializations(dg.AssetKey("ranged"), limit=1000).records
+        stored = {
+            record.partition_key: (
+                record.asset_materialization.metadata["dagster/row_count"].value,
+                record.asset_materialization.tags["dagster/partition/batch"],
+            )
+            for record in records
+        }
+        batch_tag = {"dagster/partition/batch": "b03"}
+        tagged = instance.get_event_tags_for_asset(dg.AssetKey("ranged"), filter_tags=batch_tag)
+        assert len(tagged) == len(keys)
+    return stored, batches, len(transactions)
+
+
+def test_a_steps_materializations_are_stored_in_batches_exactly_as_one_by_one(tmp_path, monkeypatch):
+    homes = {size: tmp_path / f"batch-{size}" for size in ("0", "7")}
+    for home in homes.values():
+        home.mkdir()
+        (home / "dagster.yaml").write_text(PROJECT_DAGSTER_YAML.read_text())
+    one_by_one, no_batches, transactions_one_by_one = materialized_by_partition(homes["0"], monkeypatch, "0")
+    batched, batches, transactions = materialized_by_partition(homes["7"], monkeypatch, "7")
+    assert no_batches == []
+    assert len(batched) == len(RANGED.get_partition_keys()) == 31
+    assert batched == one_by_one  # every partition, its own row count, its indexed tags
+    assert batches and max(batches) == 7  # planned events and materializations, 7 at a time
+    # 31 planned and 31 materialized partitions: one transaction each, or one per batch of 7
+    assert transactions_one_by_one >= 62 and transactions <= transactions_one_by_one - 62 + 2 * 5
+
+
 @pytest.mark.slow  # a child process importing Dagster
 def test_events_committed_before_a_kill_9_are_all_there(home):
     writer = child(WRITER, str(home), "200")
