@@ -51,6 +51,32 @@ def test_a_run_raising_after_a_batch_committed_records_that_batchs_own_partition
     ]
 
 
+def test_the_universes_own_step_collects_each_days_rows_and_records_them_itself_only_on_an_error():
+    second = date(2025, 1, 2)
+
+    def run(fail: bool):
+        yield UniverseStored({DAY: UNIVERSE}, {DAY: 2})
+        yield UniverseStored({second: UNIVERSE.iloc[:1]}, {second: 1})
+        if fail:
+            raise OSError("disk full")
+
+    rows: dict[str, dict] = {}
+    events, _ = drain(materialized(run(fail=False), universe_rows=rows))
+    assert events == []  # left to the step's result
+    assert rows == {
+        "2024-12-31": {"dagster/row_count": 2, "a_shares": 1},
+        "2025-01-02": {"dagster/row_count": 1, "a_shares": 1},
+    }
+    events = []
+    with pytest.raises(OSError, match="disk full"):
+        for event in materialized(run(fail=True), universe_rows={}):
+            events.append(event)
+    assert [(str(event.partition), event.metadata["dagster/row_count"].value) for event in events] == [
+        ("2024-12-31", 2),
+        ("2025-01-02", 1),
+    ]
+
+
 def test_partition_rows_keeps_only_the_runs_partitions():
     other_day = date(2024, 12, 30)
     batch = BatchOutcome("b09", [other_day, DAY], ["sh.600000"], [], 3, [], {other_day: 1, DAY: 2})

@@ -11,6 +11,7 @@ import pytest
 
 from marketdata_pipeline.baostock.pool import BaoStockPool
 from marketdata_pipeline.batching import BATCHES
+from marketdata_pipeline.defs.market.assets import stock_universe
 from marketdata_pipeline.ingest import (
     a_share_codes,
     fetch_daily_bars,
@@ -19,9 +20,16 @@ from marketdata_pipeline.ingest import (
     trading_days,
 )
 from marketdata_pipeline.launch import running_simulator
+from marketdata_pipeline.market_calendar import xshg_trading_days
 from marketdata_pipeline.storage import BarStage, open_warehouse
 from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
-from marketdata_pipeline_tests.pipeline.runs import materialize_daily_bars, resources_for, run_summary
+from marketdata_pipeline_tests.pipeline.runs import (
+    RANGE_END,
+    RANGE_START,
+    materialize_daily_bars,
+    resources_for,
+    run_summary,
+)
 
 BATCH = "b03"
 # Old days: the whole-market answer's suspended rows are empty or carry a stale volume with amount 0.
@@ -119,3 +127,26 @@ def test_the_asset_page_describes_every_column_of_the_table(tmp_path, table):
         columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
     assert sorted(column.name for column in schema.columns) == sorted(columns)
     assert all(column.description for column in schema.columns)
+
+
+def test_a_stock_universe_range_run_records_each_day_with_its_own_rows(shared_simulator, tmp_path):
+    db = tmp_path / "warehouse.duckdb"
+    days = xshg_trading_days(date(2024, 12, 23), DAY)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [stock_universe],
+            resources=resources_for(shared_simulator.address, db),
+            tags={RANGE_START: days[0].isoformat(), RANGE_END: days[-1].isoformat()},
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert result.success
+        recorded = {
+            event.partition: event.metadata["dagster/row_count"].value
+            for event in result.asset_materializations_for_node("stock_universe")
+        }
+        assert instance.get_materialized_partitions(dg.AssetKey("stock_universe")) == set(recorded)
+    with open_warehouse(db, read_only=True) as con:
+        stored = con.execute("SELECT trade_date, count(*) FROM stock_universe GROUP BY 1").fetchall()
+    assert recorded == {day.isoformat(): rows for day, rows in stored}
+    assert len(recorded) == len(days) > 3

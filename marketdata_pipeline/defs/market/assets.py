@@ -16,6 +16,7 @@ from marketdata_pipeline.defs.market import checks
 from marketdata_pipeline.defs.market.metadata import (
     DAILY_BARS,
     DAILY_BARS_SCHEMA,
+    STOCK_UNIVERSE,
     STOCK_UNIVERSE_SCHEMA,
     bar_materializations,
     materialized,
@@ -112,7 +113,11 @@ def stock_universe(
     materialize this asset alone only to refresh stored days or to load the universe's history.
     """
     days = date_keys_to_days(context.partition_keys)
-    yield from materialized(universe_run(baostock.pool, warehouse, days, log=context.log))
+    # The step's result records each day (Dagster stores them in batches); see `materialized`.
+    rows: dict[str, dict] = {}
+    yield from materialized(universe_run(baostock.pool, warehouse, days, log=context.log), universe_rows=rows)
+    add_partitions_metadata(context, STOCK_UNIVERSE, rows)
+    yield dg.MaterializeResult()
 
 
 @dg.asset(

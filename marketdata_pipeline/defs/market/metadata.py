@@ -37,18 +37,24 @@ STOCK_UNIVERSE_SCHEMA = dg.TableSchema(
 
 
 def materialized(
-    run: Generator[UniverseStored | BatchOutcome, None, Outcome], partition_keys: Collection[str] = ()
+    run: Generator[UniverseStored | BatchOutcome, None, Outcome],
+    partition_keys: Collection[str] = (),
+    *,
+    universe_rows: dict[str, dict] | None = None,
 ) -> Generator[dg.AssetMaterialization, None, Outcome]:
-    """Run the plain run logic, recording each universe chunk as it commits. The bars' partitions are
-    recorded by the step's result (`partition_rows`), or, when the run raises after some batches
-    committed, here before the error propagates, so they stay recorded. A refused run is a
-    `dg.Failure` naming the fix."""
+    """Run the plain run logic, recording each universe chunk as it commits. The step's own
+    partitions are recorded by the step's result: the bars' (`partition_rows`), and the universe's
+    when the step is `stock_universe` (given `universe_rows`, which collects each day's metadata).
+    When the run raises, those committed so far are recorded here before the error propagates, so
+    they stay recorded. A refused run is a `dg.Failure` naming the fix."""
     committed: list[BatchOutcome] = []
     try:
         while True:
             stored = next(run)
-            if isinstance(stored, UniverseStored):
+            if isinstance(stored, UniverseStored) and universe_rows is None:
                 yield from universe_materializations(stored)
+            elif isinstance(stored, UniverseStored):
+                universe_rows.update(universe_metadata(stored))
             else:
                 committed.append(stored)
     except StopIteration as done:
@@ -56,6 +62,8 @@ def materialized(
     except RunRefused as refused:
         raise dg.Failure(str(refused)) from None
     except Exception:
+        for key, metadata in (universe_rows or {}).items():
+            yield dg.AssetMaterialization(asset_key=STOCK_UNIVERSE, partition=key, metadata=metadata)
         yield from bar_materializations(committed, partition_keys)
         raise
 
@@ -80,15 +88,19 @@ def bar_materializations(outcomes: Iterable[BatchOutcome], partition_keys: Colle
 
 def universe_materializations(stored: UniverseStored):
     """One `stock_universe` materialization per day stored, with its rows and A-shares."""
-    for day, rows in sorted(stored.rows.items()):
-        yield dg.AssetMaterialization(
-            asset_key=STOCK_UNIVERSE,
-            partition=day.isoformat(),
-            metadata={
-                "dagster/row_count": rows,
-                "a_shares": int((stored.universes[day]["type"] == "1").sum()),
-            },
-        )
+    for key, metadata in universe_metadata(stored).items():
+        yield dg.AssetMaterialization(asset_key=STOCK_UNIVERSE, partition=key, metadata=metadata)
+
+
+def universe_metadata(stored: UniverseStored) -> dict[str, dict]:
+    """Each universe day stored (its partition key) with its rows and A-shares, in day order."""
+    return {
+        day.isoformat(): {
+            "dagster/row_count": rows,
+            "a_shares": int((stored.universes[day]["type"] == "1").sum()),
+        }
+        for day, rows in sorted(stored.rows.items())
+    }
 
 
 def failures_table(failures) -> str:
