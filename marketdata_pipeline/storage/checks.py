@@ -134,7 +134,8 @@ SUSPENSION_RULES = Check(
 # The A-share trading rows of the slice with their universe facts (type, IPO date).
 _LISTED_TRADING = f"""
     SELECT bars.*, universe.ipo_date FROM ({_BARS}) AS bars
-    JOIN stock_universe AS universe USING (trade_date, code)
+    JOIN (SELECT trade_date, code, type, ipo_date FROM stock_universe
+          WHERE batch = $batch AND trade_date BETWEEN $start AND $end) AS universe USING (trade_date, code)
     WHERE bars.trade_status = 1 AND universe.type = 1
 """
 
