@@ -118,11 +118,12 @@ def test_every_code_of_the_real_universe_has_a_stable_batch():
 
 def test_only_the_settings_module_reads_project_settings_from_the_environment():
     """Every BAOSTOCK_*/MARKETDATA_* value comes from `load_settings()`; the others touch the
-    environment only as process plumbing (DAGSTER_HOME, a child's environment, the demo's own)."""
+    environment only as process plumbing (DAGSTER_HOME, a child's environment, the demo's own,
+    Dagster's own DAGSTER_EVENT_BATCH_SIZE)."""
     package = Path(__file__).resolve().parents[2] / "marketdata_pipeline"
     touching = {
         path.relative_to(package).as_posix()
         for path in package.rglob("*.py")
         if "os.environ" in (text := path.read_text(encoding="utf-8")) or "getenv" in text
     }
-    assert touching == {"defs/settings.py", "cli.py", "launch.py", "demo.py"}
+    assert touching == {"defs/settings.py", "cli.py", "launch.py", "demo.py", "instance_storage.py"}
