@@ -102,7 +102,12 @@ def test_kill_9_of_a_days_run_frees_the_day_and_leaves_no_orphan(dagster_dev, tm
             assert not day_is_taken(DAY, instance)
             # Dagster's run retries see the dead run fail (a run started from the CLI has no code
             # location to re-execute it from, so its retry stops there; a UI or schedule run's goes on).
-            assert instance.get_run_by_id(run.run_id).tags.get("dagster/will_retry") == "true"
+            # Dagster tags the run just after storing its failure: wait for the tag, not the status.
+            assert wait_for(
+                "Dagster's retry decision",
+                lambda: instance.get_run_by_id(run.run_id).tags.get("dagster/will_retry") == "true",
+                10.0,
+            )
             assert day_request(DAY, instance), "the schedule and sensors request the day again"
             print(f"\nday {DAY} blocked for {blocked_s:.1f} s after kill -9 (poll {MONITORING_POLL_S} s)")
     finally:
