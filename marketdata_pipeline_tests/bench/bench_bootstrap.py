@@ -130,15 +130,23 @@ def postgres_setting(home: Path) -> list[tuple[str, dict[str, str]]]:
 
 
 def work_seconds(home: Path) -> tuple[float, int]:
-    """Seconds the last run spent inside its step (fetch, writes, checks) and events it stored."""
+    """Seconds the last run spent inside its steps (the asset's fetch, writes and checks, and the
+    `fresh_by_1830` check's own step that `--select daily_bars` brings) and events it stored."""
     import dagster as dg
 
     os.environ["DAGSTER_HOME"] = str(home)
     with dg.DagsterInstance.get() as instance:
         (run,) = instance.get_runs(limit=1)
         logs = instance.all_logs(run.run_id)
-        times = {e.dagster_event.event_type_value: e.timestamp for e in logs if e.dagster_event}
-        return times["STEP_SUCCESS"] - times["STEP_START"], len(logs)
+        started: dict[str, float] = {}
+        inside = 0.0
+        for entry in logs:
+            kind = entry.dagster_event.event_type_value if entry.dagster_event else None
+            if kind == "STEP_START":
+                started[entry.step_key] = entry.timestamp
+            elif kind == "STEP_SUCCESS":
+                inside += entry.timestamp - started.pop(entry.step_key)
+        return inside, len(logs)
 
 
 def stored(warehouse: Path) -> tuple[int, list[str]]:
