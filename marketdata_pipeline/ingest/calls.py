@@ -136,15 +136,19 @@ class _FrameCounter:
             self.sent = session.requests - before
 
 
-def run_bounded(work: Callable[[T], R], items: Iterable[T], max_workers: int) -> Iterator[tuple[T, R]]:
+def run_bounded(
+    work: Callable[[T], R], items: Iterable[T], max_workers: int, *, ahead: int | None = None
+) -> Iterator[tuple[T, R]]:
     """Yield `(item, work(item))` in completion order, on at most `max_workers` threads.
 
     `work` must not raise (it returns its errors). Results are consumed on the
-    caller's thread, so callers aggregate without locks. At most 2 x
-    `max_workers` items are taken from `items` and not yet handed over,
-    and a result is let go once yielded: memory holds a few answers, not the
-    whole fetch, however many items there are. Leaving the loop early cancels
-    the work not yet started and waits for what is running.
+    caller's thread, so callers aggregate without locks. At most `max_workers`
+    + `ahead` (default `max_workers`) items are taken from `items` and not yet
+    handed over, and a result is let go once yielded: memory holds a few
+    answers, not the whole fetch, however many items there are. A caller that
+    spends long on some results (storing a chunk) asks for more `ahead`, so the
+    workers go on meanwhile. Leaving the loop early cancels the work not yet
+    started and waits for what is running.
     """
     source = iter(items)
     in_flight: dict[Future[R], T] = {}
@@ -154,7 +158,7 @@ def run_bounded(work: Callable[[T], R], items: Iterable[T], max_workers: int) ->
             for item in itertools.islice(source, count):
                 in_flight[executor.submit(work, item)] = item
 
-        submit(2 * max_workers)
+        submit(max_workers + (max_workers if ahead is None else ahead))
         try:
             while in_flight:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)

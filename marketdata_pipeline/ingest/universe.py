@@ -81,7 +81,8 @@ def fetch_universe_chunks(
         return call_with_retry(pool, lambda session: _all_stock_rows(session, day.isoformat()), retry)
 
     chunk: dict[date, pd.DataFrame] = {}
-    for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers)):
+    # A chunk's days ahead: while the caller stores one chunk, the next one's requests go on.
+    for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days):
         chunk[day] = _universe_frame(result_or_raise(call), facts)
         if len(chunk) == chunk_days:
             yield dict(sorted(chunk.items()))

@@ -73,6 +73,23 @@ def test_run_bounded_holds_a_bounded_number_of_items_and_results():
     assert peak[0] <= 2 * 3
 
 
+def test_run_bounded_works_ahead_while_the_caller_holds_a_result():
+    """With `ahead`, the workers go on with that many more items while the caller is busy."""
+    started = []
+
+    def work(item):
+        started.append(item)
+        return item
+
+    for ahead, expected in ((None, 2 * 2), (10, 2 + 10)):
+        started.clear()
+        results = run_bounded(work, range(100), max_workers=2, ahead=ahead)
+        next(results)  # the caller holds the first result (storing a chunk, say)
+        time.sleep(0.2)
+        assert len(started) == expected  # every item taken was worked on meanwhile
+        results.close()
+
+
 def test_leaving_run_bounded_early_cancels_the_work_not_started():
     started = []
 
