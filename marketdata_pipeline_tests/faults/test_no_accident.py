@@ -120,6 +120,20 @@ def _read_answer(sock: socket.socket) -> bytes:
     return bytes(buffer)
 
 
+def _group_gone(process: subprocess.Popen, timeout: float) -> bool:
+    """Wait until `process` and every process of its group have exited; False at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            process.wait()
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -149,16 +163,18 @@ def test_make_dev_on_a_fresh_clone_serves_the_ui_without_the_venv_on_path(tmp_pa
     try:
         served = _wait_for_ui(port, process)
     finally:
+        # Ctrl-C, as a user stops it: SIGINT to the whole group (make, dagster dev and its children).
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGINT)
+        stopped = _group_gone(process, timeout=30)
+        if not stopped:  # never leave a webserver behind, whatever the assertion below says
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
     output = (tmp_path / "make-dev.log").read_text()
     assert served, f"the UI did not answer on port {port}:\n{output[-3000:]}"
+    assert stopped, f"make dev and its children were still running 30 s after Ctrl-C:\n{output[-3000:]}"
     assert "FileNotFoundError" not in output
     shutil.rmtree(clone, ignore_errors=True)
 
