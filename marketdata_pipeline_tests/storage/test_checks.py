@@ -189,6 +189,21 @@ def test_price_limits_spare_an_ipos_first_five_days(con):
     assert _flagged(result) == [(days[5], a), (days[6], a)]
 
 
+def test_price_limits_count_an_ipos_sessions_from_its_listing_not_from_the_slice(con):
+    """Sessions are the code's stored bars from its IPO date on, wherever the slice starts; bars
+    dated before the IPO date (a code listed again) are not sessions of this listing."""
+    a = CODES[0]
+    days = weekdays(date(2024, 1, 2), 9)
+    ipo = days[2]
+    _write(con, [bar(day, a, pctChg="44.000000") for day in days], days[0], days[-1])
+    for day in days:
+        _universe(con, day, [a], ipo=ipo.isoformat())
+    result = run_check(con, PRICE_LIMITS, batch=BATCH, start=days[4], end=days[-1])
+    # days[2..6] are sessions 1-5, free; days[7] and days[8] are sessions 6 and 7.
+    assert _flagged(result) == [(days[7], a), (days[8], a)]
+    assert [example["session"] for example in result.examples] == [6, 7]
+
+
 @pytest.mark.parametrize(
     ("code", "ipo", "first_days", "flagged_sessions"),
     [
