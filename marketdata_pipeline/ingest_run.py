@@ -1,18 +1,17 @@
-"""One `daily_bars` run in plain Python: the universe, one fetch, then each batch's gate, write, checks.
+"""One `daily_bars` run in plain Python: the universe, one fetch, each batch's gate and write, checks.
 
-Per batch: a failure gate, an atomic slice write and the data checks. A run
-may cover several batches (a day's run covers all 16, and Dagster cuts a
-backfill along whichever dimension is shorter): fetching once per run means a
-day's whole market is asked for once, not once per batch. The Dagster asset
-(defs/market/assets.py) passes its logger and run id and turns what this yields
-into materializations.
+Per batch: a failure gate and an atomic slice write; then the data checks, each evaluated once over
+the batches written (with the same days). A run may cover several batches (a day's run covers all
+16, and Dagster cuts a backfill along whichever dimension is shorter): fetching once per run means a
+day's whole market is asked for once, not once per batch. The Dagster asset (defs/market/assets.py)
+passes its logger and run id and turns what this yields into materializations.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -154,6 +153,7 @@ def ingest_run(
         outcomes = []
         # One connection for the run's writes; each batch's slice is still its own transaction.
         with warehouse.get_connection() as con, attached(con, stage) as staged:
+            since = datetime.now(UTC).replace(tzinfo=None)
             for batch in batch_days:
                 outcome = write_batch(
                     con, settings, report, staged, batch, batch_days[batch], by_batch[batch], run_id, log
@@ -161,6 +161,7 @@ def ingest_run(
                 outcomes.append(outcome)
                 if outcome.wrote:
                     yield outcome
+            outcomes = check_batches(con, settings, outcomes, since=since, run_id=run_id)
     return RunOutcome(report, outcomes)
 
 
@@ -189,15 +190,29 @@ def write_batch(
         return BatchOutcome(batch, days, codes, failures, None, [], {})
     ok_codes = [code for code in codes if code not in failed]
     slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
-    since = datetime.now(UTC).replace(tzinfo=None)
     written = replace_daily_bars_from_stage(con, staged, **slice_, codes=ok_codes)
-    types = (1, 2) if settings.include_indices else (1,)
-    data_checks = run_daily_bars_checks(
-        con, **slice_, since=since, sessions=chain_sessions(days[0], days[-1]), types=types, run_id=run_id
-    )
     stored = rows_per_day(con, **slice_)
     per_day = {day: stored.get(day, 0) for day in days}
-    return BatchOutcome(batch, days, codes, failures, written, data_checks, per_day)
+    return BatchOutcome(batch, days, codes, failures, written, [], per_day)
+
+
+def check_batches(
+    con, settings: RunSettings, outcomes: list[BatchOutcome], *, since: datetime, run_id: str
+) -> list[BatchOutcome]:
+    """`outcomes` with their data checks: each check evaluated once over the written batches that
+    share their days (a day's run: all 16 at once); a batch not written gets none."""
+    types = (1, 2) if settings.include_indices else (1,)
+    spans: dict[tuple[date, date], list[str]] = {}
+    for outcome in outcomes:
+        if outcome.wrote:
+            spans.setdefault((outcome.days[0], outcome.days[-1]), []).append(outcome.batch)
+    checked: dict[str, list[CheckResult]] = {}
+    for (start, end), batches in spans.items():
+        checked |= run_daily_bars_checks(
+            con, batches=batches, start=start, end=end, since=since,
+            sessions=chain_sessions(start, end), types=types, run_id=run_id,
+        )  # fmt: skip
+    return [replace(outcome, data_checks=checked.get(outcome.batch, [])) for outcome in outcomes]
 
 
 def refuse_unpublished(days: Iterable[date]) -> None:

@@ -3,9 +3,11 @@
 The checks hold daily_bars against itself, stock_universe and adjust_factors;
 check_findings keeps every offending row they find.
 
-Each check is one SQL relation of offending rows (trade_date, code, then what is wrong) plus the
-count of rows it looked at; `run_check` counts both, keeps a few examples and, given a run id,
-records every offending row (up to FINDINGS_LIMIT per check and batch) in check_findings.
+Each check is one SQL relation of offending rows (batch, trade_date, code, then what is wrong) plus
+the rows it looked at, over the slices of one or more batches (the same days); `run_check_on_batches`
+counts both per batch, keeps a few examples and, given a run id, records every offending row (up to
+FINDINGS_LIMIT per check and batch) in check_findings. A day's run of all 16 batches evaluates each
+check once, not 16 times.
 """
 
 from __future__ import annotations
@@ -50,33 +52,34 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Check:
-    """A check as SQL over the slice's parameters ($batch, $start, $end and the check's own)."""
+    """A check as SQL over the slices' parameters ($batches, $start, $end and the check's own)."""
 
     name: str
     catches: str
     """What a finding means, for the asset check's description and the README."""
     checked: str
-    """SQL: the rows the check looked at (only counted)."""
+    """SQL: the rows the check looked at (only counted, per their `batch` column)."""
     offending: str
-    """SQL: the offending rows, first columns trade_date and code (code NULL for a whole day)."""
+    """SQL: the offending rows: a `batch` column, then trade_date and code (NULL for a whole day)."""
 
 
-# The slice's bars, and the bars of each code's previous stored trading day (for day-over-day rules).
-_BARS = "SELECT * FROM daily_bars WHERE batch = $batch AND trade_date BETWEEN $start AND $end"
+# The slices' bars, and the bars of each code's previous session (for day-over-day rules).
+_BARS = "SELECT * FROM daily_bars WHERE list_contains($batches, batch) AND trade_date BETWEEN $start AND $end"
 _CHAIN = """
     SELECT * FROM (
         SELECT cur.*, lag(cur.close) OVER w AS prev_close, lag(cur.trade_date) OVER w AS prev_date,
                days.n - lag(days.n) OVER w AS day_gap
-        FROM (SELECT * FROM daily_bars WHERE batch = $batch AND trade_date BETWEEN
-                  coalesce((SELECT max(trade_date) FROM daily_bars
-                            WHERE batch = $batch AND trade_date < $start), $start) AND $end) AS cur
+        FROM (SELECT * FROM daily_bars WHERE list_contains($batches, batch) AND trade_date BETWEEN
+                  coalesce((SELECT max(s) FROM unnest($sessions) AS t(s) WHERE s < $start), $start)
+                  AND $end) AS cur
         JOIN (SELECT trade_date, row_number() OVER (ORDER BY trade_date) AS n
               FROM (SELECT DISTINCT unnest($sessions) AS trade_date)) AS days USING (trade_date)
         WINDOW w AS (PARTITION BY cur.code ORDER BY cur.trade_date)
     ) WHERE trade_date >= $start AND day_gap = 1 AND prev_close IS NOT NULL AND preclose IS NOT NULL
 """
-"""Each slice bar whose code has a bar on the previous XSHG session ($sessions): a gap (a missing bar,
-or sessions never stored) has no comparable predecessor; the universe check reports a missing bar.
+"""Each slice bar whose code has a bar on the previous XSHG session ($sessions, which start at or
+before the session before $start): a gap (a missing bar, or sessions never stored) has no comparable
+predecessor; the universe check reports a missing bar.
 The sessions come from the calendar, not from the stored days: a warehouse that skipped days
 would otherwise chain a close to a preclose sessions later."""
 
@@ -103,7 +106,8 @@ PRECLOSE_CHAIN = Check(
     # A drop without its factor row looks like an ex-date whose factor is not stored (yet: bars come
     # before factors each evening): factors_cover_ex_dates reports it, not this check.
     offending=f"""
-        SELECT trade_date, code, prev_date, prev_close, preclose, prev_factor, factor, factor_row_on_day
+        SELECT batch, trade_date, code, prev_date, prev_close, preclose, prev_factor, factor,
+               factor_row_on_day
         FROM ({_FACTORED})
         WHERE abs(prev_close * prev_factor - preclose * factor) > {TICK} * factor + 1e-9
           AND (factor_row_on_day OR preclose > prev_close)
@@ -122,7 +126,7 @@ SUSPENSION_RULES = Check(
     ),
     checked=_BARS,
     offending=f"""
-        SELECT trade_date, code, trade_status, open, high, low, close, preclose, volume, amount,
+        SELECT batch, trade_date, code, trade_status, open, high, low, close, preclose, volume, amount,
                CASE WHEN trade_status = 0 THEN 'suspended row with prices off preclose or with volume'
                     ELSE 'trading row without volume' END AS problem
         FROM ({_BARS})
@@ -135,7 +139,8 @@ SUSPENSION_RULES = Check(
 _LISTED_TRADING = f"""
     SELECT bars.*, universe.ipo_date FROM ({_BARS}) AS bars
     JOIN (SELECT trade_date, code, type, ipo_date FROM stock_universe
-          WHERE batch = $batch AND trade_date BETWEEN $start AND $end) AS universe USING (trade_date, code)
+          WHERE list_contains($batches, batch) AND trade_date BETWEEN $start AND $end) AS universe
+         USING (trade_date, code)
     WHERE bars.trade_status = 1 AND universe.type = 1
 """
 
@@ -165,7 +170,7 @@ DOWN_BAND, UP_BAND = IPO_FIRST_DAY_BAND
 # count per row over the code's bars grows with the square of a long slice).
 _NUMBERED = """
     SELECT code, trade_date, row_number() OVER (PARTITION BY code ORDER BY trade_date) AS n
-    FROM daily_bars WHERE batch = $batch AND trade_date <= $end
+    FROM daily_bars WHERE list_contains($batches, batch) AND trade_date <= $end
 """
 _SESSIONED = f"""
     SELECT rows.*, CASE WHEN rows.ipo_date IS NULL OR rows.ipo_date < $start - INTERVAL 30 DAY THEN NULL
@@ -193,7 +198,7 @@ PRICE_LIMITS = Check(
     checked=_LIMITED,
     # The limit price is rounded to the tick: allow one tick over, plus pct_chg's own rounding.
     offending=f"""
-        SELECT trade_date, code, pct_chg, down_pct, up_pct, preclose, close, is_st, session
+        SELECT batch, trade_date, code, pct_chg, down_pct, up_pct, preclose, close, is_st, session
         FROM ({_LIMITED})
         WHERE pct_chg NOT BETWEEN down_pct - (100 * {TICK} / preclose + 1e-4)
                               AND up_pct + (100 * {TICK} / preclose + 1e-4)
@@ -210,20 +215,22 @@ VOLUME_UNITS = Check(
     ),
     checked=_VOLUMED,
     offending=f"""
-        SELECT trade_date, code, volume, amount, amount / volume AS average_price, low, high
+        SELECT batch, trade_date, code, volume, amount, amount / volume AS average_price, low, high
         FROM ({_VOLUMED})
         WHERE amount / volume NOT BETWEEN low * (1 - {VOLUME_TOLERANCE}) AND high * (1 + {VOLUME_TOLERANCE})
     """,
 )
 
 _UNIVERSE = """
-    SELECT trade_date, code, trade_status FROM stock_universe
-    WHERE batch = $batch AND trade_date BETWEEN $start AND $end AND list_contains($types, type)
+    SELECT batch, trade_date, code, trade_status FROM stock_universe
+    WHERE list_contains($batches, batch) AND trade_date BETWEEN $start AND $end
+      AND list_contains($types, type)
 """
 _KNOWN_DAYS = "SELECT DISTINCT trade_date FROM stock_universe WHERE trade_date BETWEEN $start AND $end"
 _TRADING_DAYS = f"""
-    SELECT trade_date FROM ({_BARS})
-    UNION SELECT calendar_date FROM trade_calendar
+    SELECT batch, trade_date FROM ({_BARS})
+    UNION SELECT batches.batch, calendar_date
+    FROM trade_calendar, (SELECT unnest($batches) AS batch) AS batches
     WHERE is_trading_day AND calendar_date BETWEEN $start AND $end
 """
 UNIVERSE_MATCHES_BARS = Check(
@@ -232,18 +239,21 @@ UNIVERSE_MATCHES_BARS = Check(
         "The day's bars against the day's stock_universe of the batch: a listed code without a bar, "
         "a bar of an unlisted code, a trade status that differs, a trading day without a universe."
     ),
-    checked=f"SELECT trade_date, code FROM ({_BARS}) UNION SELECT trade_date, code FROM ({_UNIVERSE})",
+    checked=f"SELECT batch, trade_date, code FROM ({_BARS}) "
+    f"UNION SELECT batch, trade_date, code FROM ({_UNIVERSE})",
     offending=f"""
-        SELECT trade_date, code, universe.trade_status AS universe_status, bars.trade_status AS bar_status,
+        SELECT batch, trade_date, code, universe.trade_status AS universe_status,
+               bars.trade_status AS bar_status,
                CASE WHEN bars.code IS NULL THEN 'no bar for a listed code'
                     WHEN universe.code IS NULL THEN 'bar of a code not in the universe'
                     ELSE 'trade status differs from the universe' END AS problem
         FROM ({_UNIVERSE}) AS universe
-        FULL JOIN (SELECT trade_date, code, trade_status FROM ({_BARS})) AS bars USING (trade_date, code)
+        FULL JOIN (SELECT batch, trade_date, code, trade_status FROM ({_BARS})) AS bars
+            USING (batch, trade_date, code)
         WHERE trade_date IN ({_KNOWN_DAYS})
           AND (bars.code IS NULL OR universe.code IS NULL OR bars.trade_status <> universe.trade_status)
         UNION ALL
-        SELECT trade_date, NULL, NULL, NULL, 'trading day without a stored universe (write it first)'
+        SELECT batch, trade_date, NULL, NULL, NULL, 'trading day without a stored universe (write it first)'
         FROM ({_TRADING_DAYS}) WHERE trade_date NOT IN ({_KNOWN_DAYS})
     """,
 )
@@ -259,7 +269,7 @@ OHLC_CONSISTENT = Check(
     catches=("On trading rows, low <= min(open, close) <= max(open, close) <= high, and no price missing."),
     checked=f"SELECT * FROM ({_BARS}) WHERE trade_status = 1",
     offending=f"""
-        SELECT trade_date, code, open, high, low, close FROM ({_BARS})
+        SELECT batch, trade_date, code, open, high, low, close FROM ({_BARS})
         WHERE trade_status = 1 AND {_OHLC_VIOLATION}
     """,
 )
@@ -270,11 +280,11 @@ BAR_REVISIONS = Check(
         "Stored values the run's re-fetch changed (the trailing window): which bar, which column, "
         "old and new (all of them in bar_revisions)."
     ),
-    checked="SELECT * FROM bar_revisions WHERE batch = $batch AND trade_date BETWEEN $start AND $end "
-    "AND seen_at >= $since",
+    checked="SELECT * FROM bar_revisions WHERE list_contains($batches, batch) "
+    "AND trade_date BETWEEN $start AND $end AND seen_at >= $since",
     offending="""
-        SELECT trade_date, code, "column", old, new, seen_at FROM bar_revisions
-        WHERE batch = $batch AND trade_date BETWEEN $start AND $end AND seen_at >= $since
+        SELECT batch, trade_date, code, "column", old, new, seen_at FROM bar_revisions
+        WHERE list_contains($batches, batch) AND trade_date BETWEEN $start AND $end AND seen_at >= $since
     """,
 )
 
@@ -288,18 +298,16 @@ FACTORS_COVER_EX_DATES = Check(
     # An ex-date lowers the reference price (dividend, bonus shares, rights below the close): a
     # preclose below the previous close is an ex-date, and needs its factor row.
     offending=f"""
-        SELECT trade_date, code, prev_close, preclose FROM ({_FACTORED})
+        SELECT batch, trade_date, code, prev_close, preclose FROM ({_FACTORED})
         WHERE preclose < prev_close - {TICK} / 2 AND NOT factor_row_on_day
     """,
 )
 
 _EX_DATES = f"""
-    SELECT trade_date, code FROM ({_CHAIN}) WHERE preclose < prev_close - {TICK} / 2
-    UNION SELECT divid_operate_date, code FROM adjust_factors
-    WHERE divid_operate_date BETWEEN $start AND $end AND list_contains(
-        (SELECT list(DISTINCT code) FROM daily_bars
-         WHERE batch = $batch AND trade_date BETWEEN $start AND $end),
-        code)
+    SELECT batch, trade_date, code FROM ({_CHAIN}) WHERE preclose < prev_close - {TICK} / 2
+    UNION SELECT codes.batch, divid_operate_date, code FROM adjust_factors
+    JOIN (SELECT DISTINCT batch, code FROM ({_BARS})) AS codes USING (code)
+    WHERE divid_operate_date BETWEEN $start AND $end
 """
 FACTORS_FRESH = Check(
     "factors_fresh",
@@ -310,7 +318,7 @@ FACTORS_FRESH = Check(
     checked=_BARS,
     # BaoStock publishes a day's factors at 18:00 Shanghai (10:00 UTC): a refresh before that misses them.
     offending=f"""
-        SELECT trade_date, code, $refreshed_at AS factors_refreshed_at FROM ({_EX_DATES})
+        SELECT batch, trade_date, code, $refreshed_at AS factors_refreshed_at FROM ({_EX_DATES})
         WHERE $refreshed_at IS NULL OR $refreshed_at < trade_date + INTERVAL 10 HOUR
     """,
 )
@@ -343,54 +351,87 @@ def run_check(
     run_id: str | None = None,
     **params: object,
 ) -> CheckResult:
-    """Run `check` on the slice; with `run_id`, also record its offending rows in check_findings."""
-    values = {"batch": batch, "start": start, "end": end, **params}
-    ((checked,),) = con.execute(
-        f"SELECT count(*) FROM ({check.checked})", _used(check.checked, values)
-    ).fetchall()
+    """Run `check` on one batch's slice (see `run_check_on_batches`)."""
+    return run_check_on_batches(con, check, batches=[batch], start=start, end=end, run_id=run_id, **params)[
+        batch
+    ]
+
+
+def run_check_on_batches(
+    con: duckdb.DuckDBPyConnection,
+    check: Check,
+    *,
+    batches: Sequence[str],
+    start: date,
+    end: date,
+    run_id: str | None = None,
+    **params: object,
+) -> dict[str, CheckResult]:
+    """Run `check` once over the slices of `batches` (the same days); each batch's result, as if run
+    alone. With `run_id`, each batch's offending rows are also recorded in check_findings."""
+    values = {"batches": sorted(batches), "start": start, "end": end, **params}
+    checked = dict(
+        con.execute(
+            f"SELECT batch, count(*) FROM ({check.checked}) GROUP BY batch", _used(check.checked, values)
+        ).fetchall()
+    )
     # The offending rows once, in a temp table: counted, sampled and recorded without re-running the SQL.
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {check.offending}", _used(check.offending, values))
     try:
-        ((found,),) = con.execute(f"SELECT count(*) FROM {_FOUND}").fetchall()
-        examples = _dicts(con, f"SELECT * FROM {_FOUND} ORDER BY ALL LIMIT {EXAMPLES}", {})
-        if run_id is not None and found:
-            con.execute(
-                f"""
-                INSERT INTO check_findings
-                SELECT ?, ?, trade_date, code, CAST(to_json(found) AS VARCHAR), ?, ?
-                FROM (SELECT * FROM {_FOUND} ORDER BY ALL LIMIT {FINDINGS_LIMIT}) AS found
-                """,
-                [check.name, batch, run_id, _now()],
-            )
+        found = dict(con.execute(f"SELECT batch, count(*) FROM {_FOUND} GROUP BY batch").fetchall())
+        return {
+            batch: _batch_result(con, check, batch, checked.get(batch, 0), found.get(batch, 0), run_id)
+            for batch in batches
+        }
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_FOUND}")
-    return CheckResult(
-        check.name, found == 0, {"rows_checked": int(checked), "findings": int(found)}, examples
-    )
+
+
+def _batch_result(
+    con: duckdb.DuckDBPyConnection, check: Check, batch: str, checked: int, found: int, run_id: str | None
+) -> CheckResult:
+    """One batch's counts and examples from the offending rows' temp table; its findings recorded."""
+    rows = f"SELECT * EXCLUDE (batch) FROM {_FOUND} WHERE batch = $batch ORDER BY ALL"
+    examples = _dicts(con, f"{rows} LIMIT {EXAMPLES}", {"batch": batch}) if found else ()
+    if run_id is not None and found:
+        con.execute(
+            f"""
+            INSERT INTO check_findings
+            SELECT $name, $batch, trade_date, code, CAST(to_json(found) AS VARCHAR), $run_id, $now
+            FROM ({rows} LIMIT {FINDINGS_LIMIT}) AS found
+            """,
+            {"name": check.name, "batch": batch, "run_id": run_id, "now": _now()},
+        )
+    return CheckResult(check.name, found == 0, {"rows_checked": checked, "findings": found}, examples)
 
 
 def run_daily_bars_checks(
     con: duckdb.DuckDBPyConnection,
     *,
-    batch: str,
+    batches: Sequence[str],
     start: date,
     end: date,
     since: datetime,
     sessions: Sequence[date],
     types: Collection[int] = A_SHARES,
     run_id: str | None = None,
-) -> list[CheckResult]:
-    """Every daily_bars check on the slice; revisions are those seen at or after `since` (UTC);
-    `sessions` are the XSHG sessions from (at least) the one before `start` through `end`."""
+) -> dict[str, list[CheckResult]]:
+    """Every daily_bars check on the slices of `batches` (the same days), each check evaluated once;
+    each batch's results. Revisions are those seen at or after `since` (UTC); `sessions` are the
+    XSHG sessions from (at least) the one before `start` through `end`."""
     extra: Mapping[str, object] = {
         "types": sorted(int(kind) for kind in types),
         "since": since,
         "sessions": list(sessions),
     }
-    return [
-        run_check(con, check, batch=batch, start=start, end=end, run_id=run_id, **extra)
-        for check in DAILY_BARS_CHECKS
-    ]
+    results: dict[str, list[CheckResult]] = {batch: [] for batch in batches}
+    for check in DAILY_BARS_CHECKS:
+        by_batch = run_check_on_batches(
+            con, check, batches=batches, start=start, end=end, run_id=run_id, **extra
+        )
+        for batch, result in by_batch.items():
+            results[batch].append(result)
+    return results
 
 
 def run_adjust_factors_checks(

@@ -10,6 +10,7 @@ import pytest
 from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.storage import replace_adjust_factors, replace_daily_bars, replace_stock_universe
 from marketdata_pipeline.storage.checks import (
+    DAILY_BARS_CHECKS,
     FACTORS_COVER_EX_DATES,
     FACTORS_FRESH,
     OHLC_CONSISTENT,
@@ -19,6 +20,7 @@ from marketdata_pipeline.storage.checks import (
     UNIVERSE_MATCHES_BARS,
     VOLUME_UNITS,
     run_check,
+    run_daily_bars_checks,
 )
 from marketdata_pipeline_tests.storage.sample_rows import (
     BATCH,
@@ -298,3 +300,48 @@ def test_ohlc_flags_inconsistent_trading_rows_only(con):
     result = run_check(con, OHLC_CONSISTENT, **SLICE)
     assert result.numbers == {"rows_checked": 5, "findings": 3}
     assert _flagged(result) == [(day, a), (day, b), (DAYS[1], b)]
+
+
+def test_one_evaluation_over_several_batches_gives_each_batch_what_it_alone_gives(con):
+    """A day's run evaluates each check once over its 16 batches: each batch's result and recorded
+    findings must be what a run of that batch alone gets, whatever the other batches hold."""
+    batches = ["b04", "b09", "b12"]
+    codes = {batch: codes_of(batch, 3) for batch in batches}
+    broken = {
+        "b04": {"high": "9.0000"},  # high below open and close: ohlc_consistent
+        "b09": {"pctChg": "15.000000"},  # past the 10% main-board limit: price_limits
+        "b12": {},  # clean, but its universe lists a code without bars: universe_matches_bars
+    }
+    for batch in batches:
+        rows = [bar(day, code, seed=k) for k, code in enumerate(codes[batch]) for day in DAYS]
+        rows[0] = {**rows[0], **broken[batch]}
+        if batch == "b12":
+            rows = [row for row in rows if row["code"] != codes[batch][2]]
+        replace_daily_bars(con, pd.DataFrame(rows, columns=DAILY_FIELDS, dtype="str"),
+                           batch=batch, start=DAYS[0], end=DAYS[-1])  # fmt: skip
+    for day in DAYS:
+        _universe(con, day, [code for batch in batches for code in codes[batch]])
+    since = datetime(2000, 1, 1)
+    together = run_daily_bars_checks(
+        con, batches=batches, start=DAYS[0], end=DAYS[-1], since=since, sessions=DAYS, run_id="together"
+    )
+    for batch in batches:
+        alone = [
+            run_check(con, check, batch=batch, start=DAYS[0], end=DAYS[-1], since=since, sessions=DAYS,
+                      types=[1], run_id=f"alone-{batch}")  # fmt: skip
+            for check in DAILY_BARS_CHECKS
+        ]
+        assert together[batch] == alone
+    failing = {
+        name: [batch for batch in batches if any(r.name == name and not r.passed for r in together[batch])]
+        for name in ("ohlc_consistent", "price_limits", "universe_matches_bars")
+    }
+    assert failing == {"ohlc_consistent": ["b04"], "price_limits": ["b09"], "universe_matches_bars": ["b12"]}
+    recorded = con.execute(
+        "SELECT run_id, batch, check_name, count(*), list(detail ORDER BY detail) FROM check_findings "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    by_run = {}
+    for run_id, batch, check_name, count, details in recorded:
+        by_run.setdefault(run_id.split("-")[0], set()).add((batch, check_name, count, tuple(details)))
+    assert by_run["together"] == by_run["alone"]

@@ -73,12 +73,11 @@ def load_month(
 
 def every_check(con, run_id: str | None = None, first: date = FIRST, last: date = LAST) -> list[CheckResult]:
     """Every daily_bars and adjust_factors check on the month (factors as fetched after its last day)."""
-    slice_ = {"batch": BATCH, "start": first, "end": last, "run_id": run_id}
-    slice_["sessions"] = chain_sessions(first, last)
+    days = {"start": first, "end": last, "run_id": run_id, "sessions": chain_sessions(first, last)}
     fetched = datetime(last.year, last.month, last.day, 12)  # 20:00 Shanghai
     return [
-        *run_daily_bars_checks(con, **slice_, since=datetime(2000, 1, 1)),
-        *run_adjust_factors_checks(con, **slice_, refreshed_at=fetched),
+        *run_daily_bars_checks(con, batches=[BATCH], **days, since=datetime(2000, 1, 1))[BATCH],
+        *run_adjust_factors_checks(con, batch=BATCH, **days, refreshed_at=fetched),
     ]
 
 
