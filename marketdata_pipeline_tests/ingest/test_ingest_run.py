@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from marketdata_pipeline.ingest_run import (
 from marketdata_pipeline.market_calendar import shanghai_now
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
+from marketdata_pipeline.storage.checks import DAILY_BARS_CHECKS
 from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.ingest.conftest import pool_on
@@ -99,7 +101,13 @@ def test_a_run_yields_each_commit_and_logs_to_any_logger(shared_simulator, tmp_p
     assert all(yielded[0].rows[day] == len(yielded[0].universes[day]) > 5000 for day in DAYS)
     assert [item.batch for item in yielded[1:]] == list(BATCHES)
     assert all(isinstance(item, BatchOutcome) and item.wrote for item in yielded[1:])
-    assert outcome.batches == yielded[1:]
+    # The data checks come after the last write, once over all batches: the outcome carries them.
+    assert [replace(batch, data_checks=[]) for batch in outcome.batches] == yielded[1:]
+    assert all(item.data_checks == [] for item in yielded[1:])
+    assert all(
+        [check.name for check in batch.data_checks] == [check.name for check in DAILY_BARS_CHECKS]
+        for batch in outcome.batches
+    )
     for batch_outcome in outcome.batches:
         stored = warehouse.rows(
             "SELECT trade_date, count(*) FROM daily_bars WHERE batch = ? GROUP BY 1 ORDER BY 1",
