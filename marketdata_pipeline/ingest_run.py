@@ -261,8 +261,6 @@ def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[Uni
     otherwise) a chunk at a time, yielding each chunk as it commits: a year of the whole market is
     over a million rows, never held at once."""
     refuse_unpublished(days)
-    if not days:
-        return
     rows = 0
     for universes in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
         stored = store_universes(warehouse, universes)

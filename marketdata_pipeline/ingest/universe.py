@@ -52,7 +52,7 @@ def fetch_universes(
     pool, days: Iterable[date | str], max_workers: int | None = None, *, retry: RetryPolicy | None = None
 ) -> dict[date, pd.DataFrame]:
     """`fetch_universe` for each of `days`, as day -> frame, in day order (see `fetch_universe_chunks`)."""
-    days = sorted({required_date(day, "days") for day in days})
+    days = list(days)  # one chunk holds them all
     chunks = fetch_universe_chunks(pool, days, max(len(days), 1), max_workers, retry=retry)
     return {day: universe for chunk in chunks for day, universe in chunk.items()}
 
@@ -74,6 +74,8 @@ def fetch_universe_chunks(
     if chunk_days < 1:
         raise ValueError(f"chunk_days must be >= 1, got {chunk_days}")
     days = sorted({required_date(day, "days") for day in days})
+    if not days:
+        return  # nothing to ask, not even the stock basics
     retry = retry or REFERENCE_DATA_RETRY
     facts = _listing_facts(result_or_raise(call_with_retry(pool, _stock_basic_rows, retry)))
 
