@@ -10,6 +10,7 @@ import pytest
 
 from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.defs.market.partitions import (
+    TradingDayPartitions,
     batches_and_days,
     daily_bars_partitions,
     date_partitions,
@@ -20,6 +21,7 @@ from marketdata_pipeline.market_calendar import (
     is_trading_day,
     latest_published_day,
     latest_published_days,
+    xshg_trading_days,
 )
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
@@ -83,6 +85,20 @@ def test_date_partitions_are_xshg_trading_days(day, trading):
     assert (day.isoformat() in date_partitions.get_partition_keys()) is trading
 
 
+def test_date_partitions_are_every_xshg_session_since_2015():
+    last = date.fromisoformat(date_partitions.get_last_partition_key())
+    days = [date.fromisoformat(key) for key in date_partitions.get_partition_keys()]
+    assert days == xshg_trading_days(date(2015, 1, 1), last)
+
+
+def test_date_partitions_hash_once_as_dagster_would(monkeypatch):
+    expected = dg.TimeWindowPartitionsDefinition.__hash__(date_partitions)
+    reprs = []
+    monkeypatch.setattr(TradingDayPartitions, "__repr__", lambda self: reprs.append(1) or "")
+    assert [hash(date_partitions) for _ in range(3)] == [expected] * 3
+    assert reprs == []  # the 16k-character repr is not built again per hash
+
+
 def test_keys_group_by_batch_with_their_days():
     grouped = batches_and_days(["b03|2024-01-03", "b03|2024-01-02", "b07|2024-01-02"])
     assert grouped == {"b03": [date(2024, 1, 2), date(2024, 1, 3)], "b07": [date(2024, 1, 2)]}
@@ -128,4 +144,4 @@ def test_definitions_hold_the_market_assets_and_checks():
         "price_limits", "volume_units", "universe_matches_bars", "bar_revisions",
         "factors_cover_ex_dates", "factors_fresh",
     } <= checks  # fmt: skip
-    assert isinstance(date_partitions, dg.DailyPartitionsDefinition)
+    assert isinstance(date_partitions, TradingDayPartitions)
