@@ -14,11 +14,11 @@ from dagster._core.events import ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.execution.context.metadata_logging import AssetMetadataHandle, OutputMetadataAccumulator
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
 )
-from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._core.storage.sqlite_storage import _event_logs_directory as event_logs_directory
@@ -52,7 +52,7 @@ __all__ = [
     "InstanceRef",
     "SqliteEventLogStorage",
     "SqliteEventLogStorageWatchdog",
-    "db_result",
+    "SqlEventLogStorageTable",
     "event_logs_directory",
 ]
 

@@ -42,9 +42,9 @@ from marketdata_pipeline.dagster_internals import (
     ConfigurableClassData,
     DagsterSqliteStorage,
     InstanceRef,
+    SqlEventLogStorageTable,
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
-    db_result,
     event_logs_directory,
 )
 
@@ -115,18 +115,18 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                     self.store_event(event)
 
     def _store_asset_events(self, events: list[dg.EventLogEntry]) -> None:
-        """What Dagster's `store_event` does for each asset event, for many at once."""
-        inserts = [self.prepare_insert_event(event) for event in events]
+        """What Dagster's `store_event` does for each asset event, for many at once: each event
+        serialized once, each shard's rows inserted in one statement, and each asset's entry
+        updated only from the events that decide it."""
+        rows = [self._event_to_row(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:
-            for insert in inserts:
-                conn.execute(insert)
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:
-            event_ids = []
-            for insert in inserts:
-                with db_result(conn, insert) as result:
-                    event_ids.append(result.inserted_primary_key[0])
+            table = SqlEventLogStorageTable
+            inserted = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+            event_ids = list(inserted.scalars())
             self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
+            for event, event_id in _deciding_asset_events(events, event_ids):
                 self._store_asset_event(conn, event, event_id)
 
     def _has_asset_key_index_cols_on_connection(self, conn: db.Connection) -> bool:
@@ -214,6 +214,20 @@ class PooledSqliteInstance(dg.DagsterInstance):
 def _batchable(event: dg.EventLogEntry) -> tuple[bool, str]:
     """Whether `event` is an asset event (stored with its neighbours of the same run), and its run."""
     return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS, event.run_id
+
+
+def _deciding_asset_events(
+    events: Sequence[dg.EventLogEntry], event_ids: Sequence[int]
+) -> list[tuple[dg.EventLogEntry, int]]:
+    """The last event of each type for each asset, in order: what Dagster's per-event updates of the
+    asset's entry would leave there. Each type of event sets the same columns every time (the last
+    materialization, the last run, the last event's time), so a column's final value is the one
+    the last event of a type setting it wrote; a history run's 2,431 serializations of the entry
+    become one."""
+    last: dict[tuple, int] = {}
+    for index, event in enumerate(events):
+        last[(event.dagster_event.asset_key, event.dagster_event_type)] = index
+    return [(events[index], event_ids[index]) for index in sorted(last.values())]
 
 
 def _wal_commits_without_fsync(dbapi_connection, _record) -> None:

@@ -65,8 +65,10 @@ def test_the_sqlite_storage_keeps_what_instance_storage_builds_on():
     # through InstanceRef.config_defaults, as Dagster's own default storage is rooted.
     storage = internals.SqliteEventLogStorage
     names = ("_connect", "_initdb", "conn_string_for_shard", "store_event", "watch", "dispose")
-    for name in (*names, "_has_asset_key_index_cols_on_connection"):
+    stores = ("_event_to_row", "_store_asset_event", "_store_asset_event_tags")
+    for name in (*names, *stores, "_has_asset_key_index_cols_on_connection"):
         assert callable(getattr(storage, name)), name
+    assert "id" in internals.SqlEventLogStorageTable.c
     assert internals.SQLITE_BUSY_TIMEOUT_SECONDS > 0
     assert internals.event_logs_directory("/h").rstrip("/") == "/h/history/runs"
     defaults = internals.InstanceRef.config_defaults("/h")

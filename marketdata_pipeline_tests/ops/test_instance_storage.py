@@ -180,9 +180,20 @@ def materialized_by_partition(home: Path, monkeypatch, batch_size: str) -> tuple
             )
             for record in records
         }
+        # Each indexed tag belongs to its own event, and the asset's entry names the last one.
         batch_tag = {"dagster/partition/batch": "b03"}
         tagged = instance.get_event_tags_for_asset(dg.AssetKey("ranged"), filter_tags=batch_tag)
         assert len(tagged) == len(keys)
+        latest = instance.event_log_storage.get_latest_tags_by_partition(
+            dg.AssetKey("ranged"), dg.DagsterEventType.ASSET_MATERIALIZATION, ["dagster/partition/date"], keys
+        )
+        assert {key: tags["dagster/partition/date"] for key, tags in latest.items()} == {
+            key: key.keys_by_dimension["date"] for key in keys
+        }
+        (entry,) = instance.get_asset_records([dg.AssetKey("ranged")])
+        last = entry.asset_entry.last_materialization_record
+        assert (last.storage_id, last.partition_key) == (records[0].storage_id, records[0].partition_key)
+        stored["entry's last run"] = entry.asset_entry.last_run_id == records[0].run_id
     return stored, batches, len(transactions)
 
 
@@ -194,7 +205,7 @@ def test_a_steps_materializations_are_stored_in_batches_exactly_as_one_by_one(tm
     one_by_one, no_batches, transactions_one_by_one = materialized_by_partition(homes["0"], monkeypatch, "0")
     batched, batches, transactions = materialized_by_partition(homes["7"], monkeypatch, "7")
     assert no_batches == []
-    assert len(batched) == len(RANGED.get_partition_keys()) == 31
+    assert len(batched) == len(RANGED.get_partition_keys()) + 1 == 32
     assert batched == one_by_one  # every partition, its own row count, its indexed tags
     assert batches and max(batches) == 7  # planned events and materializations, 7 at a time
     # 31 planned and 31 materialized partitions: one transaction each, or one per batch of 7
