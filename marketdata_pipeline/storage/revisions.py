@@ -27,11 +27,18 @@ REVISED_COLUMNS: tuple[str, ...] = (
 
 
 def record_revisions(
-    con: duckdb.DuckDBPyConnection, incoming: str, params: Mapping[str, object], *, seen_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    incoming: str,
+    params: Mapping[str, object],
+    *,
+    replaced: str,
+    seen_at: datetime,
 ) -> int:
-    """Record each value of `incoming` (SQL: typed daily_bars rows, with named `params`) that differs
-    from the stored bar of the same (code, trade_date); call it in the replacing transaction, before
-    the old rows go."""
+    """Record each value of `incoming` (SQL: typed daily_bars rows) that differs from the stored bar
+    of the same (code, trade_date) among the rows the write `replaced` (a condition on daily_bars;
+    `params` names the values of both); call it in the replacing transaction, before the old rows
+    go. Joining the replaced slice only, not the whole table, keeps the memory and time of a
+    write the slice's: all of daily_bars went through the join before (+450 MB beside 8.6M bars)."""
     changes = ", ".join(
         f"{{'column': '{col}', 'old': CAST(old.{col} AS DOUBLE), 'new': CAST(new.{col} AS DOUBLE)}}"
         for col in REVISED_COLUMNS
@@ -41,7 +48,8 @@ def record_revisions(
         INSERT INTO bar_revisions
         SELECT code, trade_date, change['column'], change['old'], change['new'], $seen_at, batch FROM (
             SELECT new.code, new.trade_date, old.batch, unnest([{changes}]) AS change
-            FROM ({incoming}) AS new JOIN daily_bars AS old USING (code, trade_date)
+            FROM ({incoming}) AS new
+            JOIN (SELECT * FROM daily_bars WHERE {replaced}) AS old USING (code, trade_date)
         ) WHERE change['old'] IS DISTINCT FROM change['new']
         """,
         {**params, "seen_at": seen_at},

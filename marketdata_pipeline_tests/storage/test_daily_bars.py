@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -9,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from marketdata_pipeline.storage import MalformedRowsError, replace_daily_bars
+from marketdata_pipeline.storage import MalformedRowsError, ensure_schema, open_warehouse, replace_daily_bars
 from marketdata_pipeline_tests.storage.sample_rows import (
     BATCH,
     DAILY_FIELDS,
@@ -21,6 +23,7 @@ from marketdata_pipeline_tests.storage.sample_rows import (
 from marketdata_pipeline_tests.threads import run_together
 
 PRICES = ("open", "high", "low", "close", "preclose")
+REVISED_DOUBLES = (*PRICES, "amount", "turn", "pct_chg", "pe_ttm", "ps_ttm", "pcf_ncf_ttm", "pb_mrq")
 CODES = codes_of(BATCH, 4)
 DAYS = weekdays(date(2024, 1, 2), 5)
 START, END = DAYS[0], DAYS[-1]
@@ -290,3 +293,43 @@ def test_batches_replaced_in_parallel_threads_do_not_conflict(con):
         "SELECT batch, count(*), min(volume) FROM daily_bars GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert per_batch == [(batch, 20 * len(DAYS), 1_000_002) for batch in batches]
+
+
+# A child's peak memory over one small replace of BATCH, beside a large slice of another batch.
+_REPLACE_IN_CHILD = """
+import re, sys
+from datetime import date
+from pathlib import Path
+from marketdata_pipeline.storage import open_warehouse, replace_daily_bars
+from marketdata_pipeline_tests.storage.sample_rows import BATCH, bars, codes_of, weekdays
+def peak_mb():  # this process image's own high-water mark (ru_maxrss keeps the forking parent's)
+    return int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) // 1024
+codes, days = codes_of(BATCH, 4), weekdays(date(2024, 1, 2), 5)
+with open_warehouse(sys.argv[1]) as con:
+    before = peak_mb()
+    for seed in range(2):  # the second replace finds the first's rows: revisions are looked for
+        replace_daily_bars(con, bars(codes, days, seed=seed), batch=BATCH, start=days[0], end=days[-1])
+print(peak_mb() - before)
+"""
+
+
+@pytest.mark.slow  # builds a 100 MB warehouse, then a child process imports the package
+def test_a_replace_reads_its_own_slice_not_the_whole_table(db_path):
+    # 1M bars of b01 on the same days, codes on both sides of BATCH's: no row group can be skipped
+    # by its code or date range, so only a filter on the replaced slice keeps them out of memory.
+    with open_warehouse(db_path) as con:
+        ensure_schema(con)
+        con.execute(f"""
+            INSERT INTO daily_bars BY NAME SELECT
+                DATE '2024-01-01' + CAST(i % 10 AS INTEGER) AS trade_date,
+                if(i % 2 = 0, 'sa.', 'sz.') || lpad(CAST(i // 10 AS VARCHAR), 6, '0') AS code,
+                {", ".join(f"random() AS {column}" for column in REVISED_DOUBLES)},
+                CAST(random() * 1e9 AS BIGINT) AS volume, 1 AS trade_status, 0 AS is_st,
+                'b01' AS batch, now() AS ingested_at
+            FROM range(1000000) AS t(i)
+        """)  # fmt: skip
+        con.execute("CHECKPOINT")
+    other_mb = db_path.stat().st_size / 2**20
+    code = [sys.executable, "-c", _REPLACE_IN_CHILD, str(db_path)]
+    grown_mb = int(subprocess.run(code, capture_output=True, text=True, check=True, timeout=120).stdout)
+    assert other_mb > 80 and grown_mb < other_mb / 2, (grown_mb, other_mb)
