@@ -229,14 +229,23 @@ class Watcher:
     def __init__(self, instance: dg.DagsterInstance, run_id: str):
         self.seen: queue.Queue[dg.DagsterEventType] = queue.Queue()
         self.types: list[dg.DagsterEventType] = []
+        self._instance, self._run_id = instance, run_id
         instance.watch_event_logs(run_id, None, lambda entry, _: self.seen.put(entry.dagster_event_type))
 
     def wait_for(self, event_type: dg.DagsterEventType) -> None:
+        """Once the run's process has committed an `event_type` event (however long a loaded machine
+        takes to get there), the watcher must have it within WATCH_BOUND_S."""
+        committed = time.monotonic() + 60
+        while not self._committed(event_type) and time.monotonic() < committed:
+            time.sleep(0.05)
         deadline = time.monotonic() + WATCH_BOUND_S
         while event_type not in self.types and time.monotonic() < deadline:
             with contextlib.suppress(queue.Empty):
                 self.types.append(self.seen.get(timeout=max(0.0, deadline - time.monotonic())))
         assert event_type in self.types, f"{WATCH_BOUND_S} s for {event_type}: the watcher saw {self.types}"
+
+    def _committed(self, event_type: dg.DagsterEventType) -> bool:
+        return any(entry.dagster_event_type == event_type for entry in self._instance.all_logs(self._run_id))
 
 
 @contextlib.contextmanager
