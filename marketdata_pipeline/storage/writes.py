@@ -96,7 +96,7 @@ def _replace_bars_slice(
     uses = {name: value for name, value in params.items() if f"${name}" in typed}
     now = _now()
     with write_transaction(con):
-        record_revisions(con, typed, {**uses, **params}, replaced=where, seen_at=now)
+        record_revisions(con, typed, params, replaced=where, seen_at=now)
         con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
         insert = (
             "INSERT INTO daily_bars BY NAME "
