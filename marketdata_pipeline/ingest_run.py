@@ -25,6 +25,7 @@ from marketdata_pipeline.ingest import (
     fetch_universe_chunks,
     listing_windows,
 )
+from marketdata_pipeline.ingest.universe import DAY_COLUMN, STOCK_TYPE, UniverseChunk
 from marketdata_pipeline.market_calendar import (
     chain_sessions,
     shanghai_now,
@@ -47,7 +48,7 @@ from marketdata_pipeline.storage import (
 
 Log = logging.Logger | logging.LoggerAdapter
 """Any logger: Dagster's `context.log` fits too."""
-UNIVERSE_DAYS_PER_WRITE = 20
+UNIVERSE_DAYS_PER_WRITE = 60
 """Universe days fetched and stored at once (5,600 rows each): a run never holds a long range of them."""
 
 
@@ -68,10 +69,10 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class UniverseStored:
-    """Universe days whose rows just committed: each day's universe and its stored rows."""
+    """Universe days whose rows just committed: each day's stored rows and A-shares among them."""
 
-    universes: dict[date, pd.DataFrame]
     rows: dict[date, int]
+    a_shares: dict[date, int]
 
 
 @dataclass(frozen=True)
@@ -242,18 +243,14 @@ def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
 def run_universe(
     pool, warehouse, days: list[date], batches: list[str], log: Log
 ) -> Generator[UniverseStored, None, pd.DataFrame]:
-    """The codes of `batches` listed on any of `days`, with their listing facts: from the
-    warehouse where the day's universe is stored, else fetched and stored (yielding each chunk
-    stored). Only the run's batches' codes are kept, and missing days are fetched a chunk at a
-    time: memory does not grow with the range."""
+    """The codes of `batches` listed on any of `days`, with their listing facts, read from the
+    warehouse once the days missing there are fetched and stored (yielding each chunk stored):
+    memory does not grow with the range."""
     with warehouse.get_connection() as con:
         stored = stored_universe_days(con, days)
-        merged = stored_universe(con, sorted(stored), batches)
-    missing = [day for day in days if day not in stored]
-    for stored_chunk in universe_run(pool, warehouse, missing, log=log):
-        yield stored_chunk
-        merged = merge_universes([merged, *stored_chunk.universes.values()], batches)
-    return merged
+    yield from universe_run(pool, warehouse, [day for day in days if day not in stored], log=log)
+    with warehouse.get_connection() as con:
+        return stored_universe(con, days, batches)
 
 
 def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[UniverseStored]:
@@ -262,33 +259,27 @@ def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[Uni
     over a million rows, never held at once."""
     refuse_unpublished(days)
     rows = 0
-    for universes in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
-        stored = store_universes(warehouse, universes)
+    for chunk in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
+        stored = store_universes(warehouse, chunk)
         rows += sum(stored.rows.values())
         yield stored
         log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
 
 
-def store_universes(warehouse, universes: dict[date, pd.DataFrame]) -> UniverseStored:
-    """Replace each day's stored universe. An empty one means BaoStock has nothing for that day."""
-    empty = [day for day, universe in universes.items() if universe.empty]
+def store_universes(warehouse, chunk: UniverseChunk) -> UniverseStored:
+    """Replace each day's stored universe. A day without rows means BaoStock has nothing for it."""
+    listed = chunk.rows[DAY_COLUMN]
+    days_listed = set(listed.unique())
+    empty = [day for day in chunk.days if day.isoformat() not in days_listed]
     if empty:
         raise RunRefused(
             f"BaoStock lists no securities on {empty[0]}: it is not a trading day or not published yet; "
             "pick a published trading day"
         )
     with warehouse.get_connection() as con:
-        rows = replace_stock_universes(
-            con, {day: universe.drop(columns="batch") for day, universe in universes.items()}
-        )
-    return UniverseStored(universes, rows)
-
-
-def merge_universes(frames: Iterable[pd.DataFrame], batches: Iterable[str]) -> pd.DataFrame:
-    """Every code of `batches` in any of `frames`, once (the last frame's row wins), by code."""
-    wanted = set(batches)
-    combined = pd.concat([frame[frame["batch"].isin(wanted)] for frame in frames], ignore_index=True)
-    return combined.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
+        rows = replace_stock_universes(con, chunk.rows.drop(columns="batch"), chunk.days)
+    a_shares = listed[chunk.rows["type"] == STOCK_TYPE].value_counts()
+    return UniverseStored(rows, {day: int(a_shares.get(day.isoformat(), 0)) for day in chunk.days})
 
 
 def progress_line(progress: Progress) -> str:

@@ -208,10 +208,7 @@ def _bar_columns(fields: Iterable[str] | None) -> list[str]:
 def _output(relation: duckdb.DuckDBPyConnection, as_: str):
     if as_ == "pandas":
         return _typed(relation.df())
-    try:
-        table = relation.fetch_arrow_table()
-    except (ImportError, ModuleNotFoundError) as error:
-        raise ValueError(f"as_={as_!r} needs pyarrow: pip install pyarrow") from error
+    table = relation.fetch_arrow_table()
     if as_ == "arrow":
         return table
     try:

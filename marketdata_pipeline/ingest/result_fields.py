@@ -16,12 +16,24 @@ def pick_fields(result, wanted: Sequence[str], source: str) -> list[tuple[str, .
     """
     if not result.rows:
         return []
-    fields = [name.strip() for name in result.fields]
-    missing = [name for name in wanted if name not in fields]
-    if missing:
-        raise ProtocolError(f"{source} answered without fields {missing} (got {fields})")
-    positions = [fields.index(name) for name in wanted]
+    positions = _positions(result, wanted, source)
     if len(positions) == 1:
         return [(row[positions[0]],) for row in result.rows]
     pick = itemgetter(*positions)  # in C: a history load picks millions of rows
     return list(map(pick, result.rows))
+
+
+def pick_columns(result, wanted: Sequence[str], source: str) -> dict[str, list[str]]:
+    """The `wanted` fields of a ResultSet as columns (name -> values), as `pick_fields` reads them."""
+    if not result.rows:
+        return {name: [] for name in wanted}
+    positions = _positions(result, wanted, source)
+    return {name: list(map(itemgetter(at), result.rows)) for name, at in zip(wanted, positions, strict=True)}
+
+
+def _positions(result, wanted: Sequence[str], source: str) -> list[int]:
+    fields = [name.strip() for name in result.fields]
+    missing = [name for name in wanted if name not in fields]
+    if missing:
+        raise ProtocolError(f"{source} answered without fields {missing} (got {fields})")
+    return [fields.index(name) for name in wanted]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 
 from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.ingest.calls import (
@@ -16,17 +18,35 @@ from marketdata_pipeline.ingest.calls import (
     run_bounded,
 )
 from marketdata_pipeline.ingest.completeness import ListingWindow
-from marketdata_pipeline.ingest.inputs import as_date, iso_day, required_date, worker_count
-from marketdata_pipeline.ingest.result_fields import pick_fields
+from marketdata_pipeline.ingest.inputs import as_date, required_date, worker_count
+from marketdata_pipeline.ingest.result_fields import pick_columns, pick_fields
 
 ALL_STOCK_FIELDS = ("code", "tradeStatus", "code_name")
 STOCK_BASIC_FIELDS = ("code", "code_name", "ipoDate", "outDate", "type", "status")
 STOCK_BASIC_COLUMNS = (*STOCK_BASIC_FIELDS, "batch")
 UNIVERSE_COLUMNS = ("code", "code_name", "tradeStatus", "ipoDate", "outDate", "type", "status", "batch")
+DAY_COLUMN = "trade_date"
+_FACTS = ("ipoDate", "outDate", "type", "status", "batch")
+_LISTED = pa.schema([(name, pa.string()) for name in (DAY_COLUMN, *ALL_STOCK_FIELDS)])
 
 STOCK_TYPE, INDEX_TYPE = "1", "2"
 
 Rows = list[tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class UniverseChunk:
+    """Consecutive days' universes in one frame: `rows` has DAY_COLUMN (ISO) then UNIVERSE_COLUMNS,
+    by day and code, all strings ("" where BaoStock has no value). A day of `days` without rows
+    had nothing listed (not a trading day, or not published yet)."""
+
+    days: list[date]
+    rows: pd.DataFrame
+
+    def of_day(self, day: date) -> pd.DataFrame:
+        """One day's universe: UNIVERSE_COLUMNS, by code."""
+        of_day = self.rows[DAY_COLUMN] == day.isoformat()
+        return self.rows.loc[of_day, list(UNIVERSE_COLUMNS)].reset_index(drop=True)
 
 
 def fetch_universe(session_or_pool, day: date | str, *, retry: RetryPolicy | None = None) -> pd.DataFrame:
@@ -38,14 +58,17 @@ def fetch_universe(session_or_pool, day: date | str, *, retry: RetryPolicy | Non
     is published or on a non-trading day. Errors raise: a universe is whole or
     nothing. Takes a pool (retries transport errors) or one logged-in session.
     """
-    day_iso = iso_day(day, "day")
+    day = required_date(day, "day")
 
     def query(session) -> pd.DataFrame:
-        return _universe_frame(_all_stock_rows(session, day_iso), _listing_facts(_stock_basic_rows(session)))
+        basics = _basics_frame(_stock_basic_rows(session))
+        return _universe_rows([_all_stock_table(session, day)], basics)
 
     if hasattr(session_or_pool, "query_all_stock"):
-        return query(session_or_pool)
-    return result_or_raise(call_with_retry(session_or_pool, query, retry or REFERENCE_DATA_RETRY))
+        rows = query(session_or_pool)
+    else:
+        rows = result_or_raise(call_with_retry(session_or_pool, query, retry or REFERENCE_DATA_RETRY))
+    return UniverseChunk([day], rows).of_day(day)
 
 
 def fetch_universes(
@@ -54,7 +77,7 @@ def fetch_universes(
     """`fetch_universe` for each of `days`, as day -> frame, in day order (see `fetch_universe_chunks`)."""
     days = list(days)  # one chunk holds them all
     chunks = fetch_universe_chunks(pool, days, max(len(days), 1), max_workers, retry=retry)
-    return {day: universe for chunk in chunks for day, universe in chunk.items()}
+    return {day: chunk.of_day(day) for chunk in chunks for day in chunk.days}
 
 
 def fetch_universe_chunks(
@@ -64,8 +87,8 @@ def fetch_universe_chunks(
     max_workers: int | None = None,
     *,
     retry: RetryPolicy | None = None,
-) -> Iterator[dict[date, pd.DataFrame]]:
-    """`fetch_universe` for each of `days`, `chunk_days` days at a time (day -> frame, in day order).
+) -> Iterator[UniverseChunk]:
+    """The universes of `days`, `chunk_days` days at a time, in day order.
 
     Stock basics are fetched once for all the days, the days concurrently; the requests in flight go
     on while the caller stores a chunk. Whole or nothing: the first day that fails (after retries)
@@ -77,20 +100,20 @@ def fetch_universe_chunks(
     if not days:
         return  # nothing to ask, not even the stock basics
     retry = retry or REFERENCE_DATA_RETRY
-    facts = _listing_facts(result_or_raise(call_with_retry(pool, _stock_basic_rows, retry)))
+    basics = _basics_frame(result_or_raise(call_with_retry(pool, _stock_basic_rows, retry)))
 
     def fetch_day(day: date):
-        return call_with_retry(pool, lambda session: _all_stock_rows(session, day.isoformat()), retry)
+        return call_with_retry(pool, lambda session: _all_stock_table(session, day), retry)
 
-    chunk: dict[date, pd.DataFrame] = {}
+    chunk: dict[date, pa.Table] = {}
     # A chunk's days ahead: while the caller stores one chunk, the next one's requests go on.
     for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days):
-        chunk[day] = _universe_frame(result_or_raise(call), facts)
+        chunk[day] = result_or_raise(call)
         if len(chunk) == chunk_days:
-            yield dict(sorted(chunk.items()))
+            yield _chunk(chunk, basics)
             chunk = {}
     if chunk:
-        yield dict(sorted(chunk.items()))
+        yield _chunk(chunk, basics)
 
 
 def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame:
@@ -117,27 +140,32 @@ def listing_windows(universe: pd.DataFrame) -> dict[str, ListingWindow]:
     }
 
 
-def _all_stock_rows(session, day_iso: str) -> Rows:
-    return pick_fields(session.query_all_stock(day_iso), ALL_STOCK_FIELDS, f"query_all_stock({day_iso})")
+def _all_stock_table(session, day: date) -> pa.Table:
+    """The day's answer as Arrow columns, by code: one C array per field, no Python object per row."""
+    source = f"query_all_stock({day.isoformat()})"
+    columns = pick_columns(session.query_all_stock(day.isoformat()), ALL_STOCK_FIELDS, source)
+    table = pa.table({DAY_COLUMN: [day.isoformat()] * len(columns["code"]), **columns}, schema=_LISTED)
+    return table.sort_by("code")
 
 
 def _stock_basic_rows(session) -> Rows:
     return pick_fields(session.query_stock_basic(), STOCK_BASIC_FIELDS, "query_stock_basic()")
 
 
-ListingFacts = dict[str, tuple[str, ...]]
-"""code -> (ipoDate, outDate, type, status, batch): a universe row's columns after its own three."""
+def _basics_frame(basic: Rows) -> pd.DataFrame:
+    """The listing facts a universe row takes from its code's basic row, with the code's batch."""
+    facts = [(code, ipo, out, kind, status, batch_of(code)) for code, _, ipo, out, kind, status in basic]
+    return pd.DataFrame(facts, columns=["code", *_FACTS], dtype="str")
 
 
-def _listing_facts(basic: Rows) -> ListingFacts:
-    return {code: (ipo, out, kind, status, batch_of(code)) for code, _, ipo, out, kind, status in basic}
+def _chunk(tables: dict[date, pa.Table], basics: pd.DataFrame) -> UniverseChunk:
+    days = sorted(tables)
+    return UniverseChunk(days, _universe_rows([tables[day] for day in days], basics))
 
 
-def _universe_frame(listed: Rows, facts: ListingFacts) -> pd.DataFrame:
-    # Plain tuples and object columns: a day is 5,600 rows, and a history load builds thousands.
-    rows = [
-        (code, code_name, trade_status, *(facts.get(code) or ("", "", "", "", batch_of(code))))
-        for code, trade_status, code_name in listed
-    ]
-    rows.sort()
-    return pd.DataFrame(rows, columns=list(UNIVERSE_COLUMNS), dtype=object)
+def _universe_rows(tables: list[pa.Table], basics: pd.DataFrame) -> pd.DataFrame:
+    listed = pa.concat_tables(tables).to_pandas()
+    rows = listed.merge(basics, on="code", how="left", sort=False)  # keeps the day-then-code order
+    unknown = rows["batch"].isna()  # a code without a basic row: still listed, still batched
+    rows.loc[unknown, "batch"] = rows.loc[unknown, "code"].map(batch_of)
+    return rows.fillna("")[[DAY_COLUMN, *UNIVERSE_COLUMNS]]

@@ -237,7 +237,8 @@ UNIVERSE_MATCHES_BARS = Check(
     "universe_matches_bars",
     catches=(
         "The day's bars against the day's stock_universe of the batch: a listed code without a bar, "
-        "a bar of an unlisted code, a trade status that differs, a trading day without a universe."
+        "a bar of an unlisted code, a trade status that differs, a trading day without a universe, "
+        "a code stored twice for a day in either table."
     ),
     checked=f"SELECT batch, trade_date, code FROM ({_BARS}) "
     f"UNION SELECT batch, trade_date, code FROM ({_UNIVERSE})",
@@ -255,6 +256,11 @@ UNIVERSE_MATCHES_BARS = Check(
         UNION ALL
         SELECT batch, trade_date, NULL, NULL, NULL, 'trading day without a stored universe (write it first)'
         FROM ({_TRADING_DAYS}) WHERE trade_date NOT IN ({_KNOWN_DAYS})
+        UNION ALL
+        SELECT batch, trade_date, code, NULL, NULL, 'stored twice in ' || stored_in FROM (
+            SELECT batch, trade_date, code, 'daily_bars' AS stored_in FROM ({_BARS})
+            UNION ALL SELECT batch, trade_date, code, 'stock_universe' FROM ({_UNIVERSE})
+        ) GROUP BY ALL HAVING count(*) > 1
     """,
 )
 

@@ -6,6 +6,7 @@ import duckdb
 
 from marketdata_pipeline.storage.checks import FINDINGS_TABLE
 from marketdata_pipeline.storage.columns import DAILY_BARS, DAILY_BARS_WRITE_COLUMNS
+from marketdata_pipeline.storage.connection import write_transaction
 from marketdata_pipeline.storage.revisions import REVISIONS_TABLE
 
 DAILY_BARS_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -16,24 +17,18 @@ DAILY_BARS_COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "preclose")
 
-_TABLES: tuple[str, ...] = (
-    f"""
+# daily_bars and stock_universe declare no PRIMARY KEY: DuckDB keeps one as an ART index beside
+# the table, which was 60% of a whole-market file and most of each write's, commit's and close's
+# time (see docs/design-notes.md). Their writers keep (code, trade_date) unique instead: one
+# transaction deletes the slice, then inserts rows checked unique; universe_matches_bars reports a
+# key stored twice anyway.
+_UNKEYED: dict[str, str] = {
+    "daily_bars": f"""
     CREATE TABLE IF NOT EXISTS daily_bars (
-        {", ".join(f"{name} {sql_type}" for name, sql_type, _ in DAILY_BARS_COLUMNS)},
-        PRIMARY KEY (code, trade_date)
+        {", ".join(f"{name} {sql_type}" for name, sql_type, _ in DAILY_BARS_COLUMNS)}
     )
     """,
-    """
-    CREATE TABLE IF NOT EXISTS adjust_factors (
-        code VARCHAR NOT NULL,
-        divid_operate_date DATE NOT NULL,
-        fore_adjust_factor DOUBLE,
-        back_adjust_factor DOUBLE NOT NULL,
-        adjust_factor DOUBLE,
-        PRIMARY KEY (code, divid_operate_date)
-    )
-    """,
-    """
+    "stock_universe": """
     CREATE TABLE IF NOT EXISTS stock_universe (
         trade_date DATE NOT NULL,
         code VARCHAR NOT NULL,
@@ -43,8 +38,21 @@ _TABLES: tuple[str, ...] = (
         status SMALLINT,
         ipo_date DATE,
         out_date DATE,
-        batch VARCHAR NOT NULL,
-        PRIMARY KEY (trade_date, code)
+        batch VARCHAR NOT NULL
+    )
+    """,
+}
+
+_TABLES: tuple[str, ...] = (
+    *_UNKEYED.values(),
+    """
+    CREATE TABLE IF NOT EXISTS adjust_factors (
+        code VARCHAR NOT NULL,
+        divid_operate_date DATE NOT NULL,
+        fore_adjust_factor DOUBLE,
+        back_adjust_factor DOUBLE NOT NULL,
+        adjust_factor DOUBLE,
+        PRIMARY KEY (code, divid_operate_date)
     )
     """,
     """
@@ -134,9 +142,25 @@ _VIEWS: tuple[str, ...] = (
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table (if missing) and (re)create the views; safe to call on every run."""
+    _drop_primary_keys(con)
     for statement in (*_TABLES, *_VIEWS):
         con.execute(statement)
     ensure_trust_tables(con)
+
+
+def _drop_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild, once, a table an earlier version created with its key (DuckDB cannot drop a key)."""
+    keyed = con.execute(
+        "SELECT DISTINCT table_name FROM duckdb_constraints() "
+        "WHERE constraint_type = 'PRIMARY KEY' AND list_contains(?, table_name)",
+        [sorted(_UNKEYED)],
+    ).fetchall()
+    for (table,) in keyed:
+        with write_transaction(con):
+            con.execute(f"ALTER TABLE {table} RENAME TO {table}_keyed")
+            con.execute(_UNKEYED[table])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_keyed")
+            con.execute(f"DROP TABLE {table}_keyed")
 
 
 def ensure_trust_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,7 +8,7 @@ Re-running with the same rows gives the same table. Call `ensure_schema(con)` on
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -135,27 +135,28 @@ def replace_adjust_factors(
 def replace_stock_universe(con: duckdb.DuckDBPyConnection, universe: pd.DataFrame, trade_date: date) -> int:
     """Replace the universe of `trade_date` with `universe`; each code's batch is stored beside it.
 
-    `universe` is query_all_stock's rows joined with query_stock_basic's (see `answers.STOCK_UNIVERSE`).
+    `universe` is query_all_stock's rows joined with query_stock_basic's (see `columns.STOCK_UNIVERSE`).
     """
-    return replace_stock_universes(con, {trade_date: universe})[trade_date]
+    rows = universe.assign(**{STOCK_UNIVERSE_DAY: trade_date.isoformat()})
+    return replace_stock_universes(con, rows, [trade_date])[trade_date]
 
 
 def replace_stock_universes(
-    con: duckdb.DuckDBPyConnection, universes: Mapping[date, pd.DataFrame]
+    con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, days: Collection[date]
 ) -> dict[date, int]:
-    """Replace the universe of each day of `universes` (day -> rows as for `replace_stock_universe`)
-    in one validation and one transaction; return the rows stored per day.
+    """Replace the universe of each of `days` with its `rows` (STOCK_UNIVERSE_BY_DAY: a universe's
+    rows plus their day) in one validation and one transaction; return the rows stored per day.
 
     A history load stores thousands of days: one statement per chunk of days, not per day.
     """
-    days = sorted(universes)
+    days = sorted(days)
     for day in days:
         _check_range(day, day)
     if not days:
         return {}
-    frames = [universes[day].assign(**{STOCK_UNIVERSE_DAY: day.isoformat()}) for day in days]
-    with registered(con, STOCK_UNIVERSE_BY_DAY, pd.concat(frames, ignore_index=True)) as view:
+    with registered(con, STOCK_UNIVERSE_BY_DAY, rows) as view:
         _check_rows(con, STOCK_UNIVERSE_BY_DAY, view)
+        _check_dates_within(con, STOCK_UNIVERSE_BY_DAY, view, days[0], days[-1], among=days)
         codes = _distinct_codes(con, view)
         batches = pd.DataFrame({"code": codes, "batch": [batch_of(code) for code in codes]}, dtype="str")
         # The range lets DuckDB skip the table's row groups of other days (list_contains alone scans all).
@@ -258,18 +259,24 @@ def _checked_codes(codes: Collection[str] | None, batch: str | None) -> frozense
 
 
 def _check_dates_within(
-    con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str, start: date, end: date
-) -> None:
-    column = spec.date_column
+    con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str, start: date, end: date,
+    among: list[date] | None = None,
+) -> None:  # fmt: skip
+    """Refuse rows dated outside start..end, or on a day not `among` the ones replaced: nothing
+    would delete that day's stored rows first."""
+    day = f'CAST("{spec.date_column}" AS DATE)'
+    outside = f"{day} NOT BETWEEN $start AND $end"
+    if among:
+        outside += f" OR NOT list_contains($among, {day})"
     found = con.execute(
-        f'SELECT {ROW}, count(*) OVER () FROM {view} WHERE CAST("{column}" AS DATE) NOT BETWEEN ? AND ? '
-        f"ORDER BY {ROW} LIMIT 1",
-        [start, end],
+        f"SELECT {ROW}, count(*) OVER () FROM {view} WHERE {outside} ORDER BY {ROW} LIMIT 1",
+        {"start": start, "end": end, **({"among": among} if among else {})},
     ).fetchall()
     if found:
         ((row, count),) = found
+        slice_ = f"the days replaced ({start}..{end})" if among else f"the slice {start}..{end}"
         raise MalformedRowsError(
-            f"{spec.name}: {count} row(s) fall outside the slice {start}..{end}, "
+            f"{spec.name}: {count} row(s) fall outside {slice_}, "
             f"first{describe_row(con, spec, view, row)}; "
             "nothing was written - pass only the slice's rows or widen start/end"
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from marketdata_pipeline.defs.market.metadata import materialized, partition_rows
@@ -15,14 +14,13 @@ from marketdata_pipeline_tests.ingest.test_ingest_run import drain
 DAY = date(2024, 12, 31)
 
 
-UNIVERSE = pd.DataFrame({"code": ["sh.600000", "sh.000001"], "type": ["1", "2"], "batch": ["b09", "b09"]})
 BATCH = BatchOutcome("b09", [DAY], ["sh.600000"], [], 1, [], {DAY: 1})
 PARTITION = dg.MultiPartitionKey({"batch": "b09", "date": str(DAY)})
 
 
 def test_the_universe_is_recorded_as_it_commits_and_the_bars_left_to_the_steps_result():
     def run():
-        yield UniverseStored({DAY: UNIVERSE}, {DAY: 2})
+        yield UniverseStored({DAY: 2}, {DAY: 1})
         yield BATCH
         return "the outcome"
 
@@ -55,8 +53,8 @@ def test_the_universes_own_step_collects_each_days_rows_and_records_them_itself_
     second = date(2025, 1, 2)
 
     def run(fail: bool):
-        yield UniverseStored({DAY: UNIVERSE}, {DAY: 2})
-        yield UniverseStored({second: UNIVERSE.iloc[:1]}, {second: 1})
+        yield UniverseStored({DAY: 2}, {DAY: 1})
+        yield UniverseStored({second: 1}, {second: 1})
         if fail:
             raise OSError("disk full")
 

@@ -98,7 +98,12 @@ def test_a_run_yields_each_commit_and_logs_to_any_logger(shared_simulator, tmp_p
 
     # The universe of both days commits first, then each batch as its slice commits, in order.
     assert isinstance(yielded[0], UniverseStored) and sorted(yielded[0].rows) == DAYS
-    assert all(yielded[0].rows[day] == len(yielded[0].universes[day]) > 5000 for day in DAYS)
+    with warehouse.get_connection() as con:
+        stored = con.execute(
+            "SELECT trade_date, count(*), count_if(type = 1) FROM stock_universe GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert stored == [(day, yielded[0].rows[day], yielded[0].a_shares[day]) for day in DAYS]
+    assert all(yielded[0].rows[day] > yielded[0].a_shares[day] > 5000 for day in DAYS)
     assert [item.batch for item in yielded[1:]] == list(BATCHES)
     assert all(isinstance(item, BatchOutcome) and item.wrote for item in yielded[1:])
     # The data checks come after the last write, once over all batches: the outcome carries them.

@@ -7,7 +7,7 @@ import pytest
 from marketdata_pipeline.baostock.errors import ProtocolError
 from marketdata_pipeline.baostock.results import ResultSet
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS, BarCollector, daily_rows
-from marketdata_pipeline.ingest.result_fields import pick_fields
+from marketdata_pipeline.ingest.result_fields import pick_columns, pick_fields
 
 
 def _bar(code: str, day: str, close: str = "10.0000") -> tuple[str, ...]:
@@ -21,10 +21,17 @@ def test_pick_fields_reorders_by_name_and_strips_spaces():
     assert pick_fields(answer, ["a", "b"], "q") == [("1", "2"), ("3", "4")]
 
 
-def test_pick_fields_names_the_query_when_a_field_is_missing():
+def test_pick_columns_reads_the_same_fields_as_columns():
+    answer = ResultSet("q", ["b", " a"], [["2", "1"], ["4", "3"]])
+    assert pick_columns(answer, ["a", "b"], "q") == {"a": ["1", "3"], "b": ["2", "4"]}
+    assert pick_columns(ResultSet("q", [], []), ["a"], "q") == {"a": []}
+
+
+@pytest.mark.parametrize("pick", [pick_fields, pick_columns])
+def test_picking_names_the_query_when_a_field_is_missing(pick):
     answer = ResultSet("q", ["a"], [["1"]])
     with pytest.raises(ProtocolError, match=r"query_x\(\) answered without fields \['b'\]"):
-        pick_fields(answer, ["a", "b"], "query_x()")
+        pick(answer, ["a", "b"], "query_x()")
 
 
 def test_an_empty_answer_is_no_rows_whatever_its_fields():

@@ -274,6 +274,22 @@ def test_universe_matches_bars_passes_when_bars_and_universe_agree(con):
     assert result.passed and result.numbers["rows_checked"] == 12
 
 
+def test_universe_matches_bars_names_a_key_stored_twice(con):
+    """The tables declare no key (DuckDB's index cost most of each write): a row copied by hand shows."""
+    _write(con, [bar(day, code) for day in DAYS[:2] for code in CODES])
+    for day in DAYS[:2]:
+        _universe(con, day, CODES)
+    copy = "INSERT INTO {0} SELECT * FROM {0} WHERE code = ? AND trade_date = ?"
+    con.execute(copy.format("daily_bars"), [CODES[0], DAYS[0]])
+    con.execute(copy.format("stock_universe"), [CODES[1], DAYS[1]])
+    result = run_check(con, UNIVERSE_MATCHES_BARS, **SLICE | {"end": DAYS[1]}, **A_SHARES)
+    problems = {(e["trade_date"], e["code"]): e["problem"] for e in result.examples}
+    assert problems == {
+        (DAYS[0], CODES[0]): "stored twice in daily_bars",
+        (DAYS[1], CODES[1]): "stored twice in stock_universe",
+    }
+
+
 def test_factors_fresh_needs_a_fetch_after_18_shanghai_of_each_ex_date(con):
     a = CODES[0]
     _write(con, _chain(a, [10.0, 9.8, 9.9, 10.1], d2=8.82))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -252,22 +252,27 @@ def test_an_empty_frame_empties_the_slice(con):
     assert _slice(con) == []
 
 
+class _FailingInsert:
+    """A connection whose INSERT into daily_bars fails (a full disk, say): after the slice's DELETE ran."""
+
+    def __init__(self, con):
+        self._con = con
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, sql, *args):
+        if sql.startswith("INSERT INTO daily_bars"):
+            raise duckdb.IOException("No space left on device (injected)")
+        return self._con.execute(sql, *args)
+
+
 def test_a_failure_inside_the_transaction_leaves_the_old_slice(con):
-    """Row 500 passes validation but collides at INSERT, after the slice's DELETE ran, with a row
-    filed under another batch by hand (the DELETE of this batch's slice does not remove it)."""
     codes = codes_of(BATCH, 100)
     _replace(con, bars(codes, DAYS))
     before = _slice(con)
-    rows = bars(codes, DAYS, seed=1)
-    collide = rows.loc[500 - 1]
-    con.execute(
-        "INSERT INTO daily_bars (trade_date, code, trade_status, batch, ingested_at) "
-        "VALUES (?, ?, 1, 'b03', now())",
-        [date.fromisoformat(collide["date"]) + timedelta(days=7), collide["code"]],
-    )
-    rows.loc[500 - 1, "date"] = (date.fromisoformat(collide["date"]) + timedelta(days=7)).isoformat()
-    with pytest.raises(duckdb.ConstraintException):
-        _replace(con, rows, end=END + timedelta(days=7))
+    with pytest.raises(duckdb.IOException, match="injected"):
+        _replace(_FailingInsert(con), bars(codes, DAYS, seed=1))
     assert _slice(con) == before
     assert _replace(con, bars(codes, DAYS, seed=2)) == 500
 

@@ -100,3 +100,39 @@ def test_ensure_schema_is_idempotent_and_keeps_data(adjusted):
     ensure_schema(adjusted)
     ensure_schema(adjusted)
     assert _prices(adjusted, "daily_bars_qfq", SPLIT) == before
+
+
+def _columns(con):
+    return con.execute(
+        "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+        "WHERE table_name = 'daily_bars' ORDER BY column_index"
+    ).fetchall()
+
+
+def test_a_warehouse_keyed_by_an_earlier_version_is_rebuilt_without_its_keys(adjusted):
+    """Files made before the keys were dropped: once rebuilt, same rows, same NOT NULLs, views intact."""
+    con = adjusted
+    before, qfq, columns = (
+        con.execute("FROM daily_bars ORDER BY ALL").fetchall(),
+        _prices(con, "daily_bars_qfq", SPLIT),
+        _columns(con),
+    )
+    con.execute("ALTER TABLE daily_bars RENAME TO plain")
+    con.execute("CREATE TABLE daily_bars AS FROM plain LIMIT 0")
+    con.execute("ALTER TABLE daily_bars ADD PRIMARY KEY (code, trade_date)")
+    con.execute("INSERT INTO daily_bars FROM plain")
+    con.execute("DROP TABLE plain")
+    keys = (
+        "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name = ?"
+    )
+    assert con.execute(keys, ["daily_bars"]).fetchone()[0] == 1
+
+    ensure_schema(con)
+
+    assert con.execute(keys, ["daily_bars"]).fetchone()[0] == 0
+    assert con.execute("FROM daily_bars ORDER BY ALL").fetchall() == before
+    assert _columns(con) == columns
+    assert _prices(con, "daily_bars_qfq", SPLIT) == qfq
+    assert (
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%keyed'").fetchone()[0] == 0
+    )

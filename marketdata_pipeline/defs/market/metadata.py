@@ -97,7 +97,7 @@ def universe_metadata(stored: UniverseStored) -> dict[str, dict]:
     return {
         day.isoformat(): {
             "dagster/row_count": rows,
-            "a_shares": int((stored.universes[day]["type"] == "1").sum()),
+            "a_shares": stored.a_shares[day],
         }
         for day, rows in sorted(stored.rows.items())
     }
