@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 
 from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.ingest.result_fields import pick_fields
@@ -36,7 +37,7 @@ CHUNK_ROWS = 20_000
 class BarCollector:
     """The rows of one run, each (code, date) once: rows outside the run are dropped, first row wins.
 
-    With a `sink`, rows leave in chunks (a DataFrame of DAILY_FIELDS strings) once `chunk_rows`
+    With a `sink`, rows leave in chunks (an Arrow table of DAILY_FIELDS strings) once `chunk_rows`
     are pending, and only a bitmap of which days each code has stays: memory does not grow with the
     range. Without one, every row is kept for `to_frame`.
     """
@@ -46,7 +47,7 @@ class BarCollector:
         codes: Iterable[str],
         day_isos: Iterable[str],
         *,
-        sink: Callable[[pd.DataFrame], object] | None = None,
+        sink: Callable[[pa.Table], object] | None = None,
         chunk_rows: int = CHUNK_ROWS,
     ):
         if chunk_rows < 1:
@@ -83,7 +84,7 @@ class BarCollector:
         """Hand the pending rows to the sink (no-op without one)."""
         if self._sink is not None and self._pending:
             chunk, self._pending = self._pending, []
-            self._sink(_frame(chunk))
+            self._sink(_table(chunk))
 
     def missing_days(self, code: str, expected: Iterable[date]) -> list[date]:
         """The `expected` days (run days) for which `code` has no row yet."""
@@ -96,8 +97,10 @@ class BarCollector:
     def to_frame(self) -> pd.DataFrame:
         """The kept rows, sorted by code then date (empty with a sink: the sink has had them all)."""
         self.flush()
-        return _frame(sorted(self._pending, key=lambda row: (row[_CODE], row[_DATE])))
+        return _table(sorted(self._pending, key=lambda row: (row[_CODE], row[_DATE]))).to_pandas()
 
 
-def _frame(rows: list[Row]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(DAILY_FIELDS), dtype=str)
+def _table(rows: list[Row]) -> pa.Table:
+    """Rows as Arrow string columns: transposed in C, one array per field, no per-value conversion."""
+    columns = zip(*rows, strict=True) if rows else ((),) * len(DAILY_FIELDS)
+    return pa.table([pa.array(values, pa.string()) for values in columns], names=list(DAILY_FIELDS))

@@ -1,6 +1,7 @@
 """Incoming BaoStock rows: the accepted string columns, their validation and their typing, all in SQL.
 
-Rows arrive as pandas DataFrames of strings exactly as BaoStock sends them ("" means no value).
+Rows arrive as pandas DataFrames or Arrow tables of strings exactly as BaoStock sends them ("" means
+no value).
 They are scanned by DuckDB from the registered DataFrame, checked column by column, and cast
 into the warehouse's types; no value is ever formatted into SQL text. Errors name a row by its
 code, its date and "row N", its 0-based position in the DataFrame.
@@ -17,6 +18,7 @@ from enum import Enum
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api.types import infer_dtype
 
 
@@ -148,28 +150,44 @@ def registered_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Ite
         con.unregister(view)
 
 
-def _normalized(spec: RowSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{spec.name}: expected a pandas DataFrame of strings, got {type(frame).__name__}")
-    missing = [c for c in spec.columns if c not in frame.columns]
-    unknown = [c for c in frame.columns if c not in spec.columns]
+def _normalized(spec: RowSpec, rows: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
+    if isinstance(rows, pa.Table):
+        _check_columns(spec, rows.column_names)
+        for column in spec.columns:
+            kind = rows.schema.field(column).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+                raise _not_strings(spec, column, kind, rows[column][0])
+        return rows.select(list(spec.columns)).append_column(ROW, pa.array(np.arange(rows.num_rows)))
+    if not isinstance(rows, pd.DataFrame):
+        kind = type(rows).__name__
+        raise TypeError(f"{spec.name}: expected a DataFrame or an Arrow table of strings, got {kind}")
+    _check_columns(spec, list(rows.columns))
+    columns = {c: _as_strings(spec, c, rows[c]) for c in spec.columns}
+    return pd.DataFrame({**columns, ROW: np.arange(len(rows), dtype=np.int64)})
+
+
+def _check_columns(spec: RowSpec, names: list[str]) -> None:
+    missing = [c for c in spec.columns if c not in names]
+    unknown = [c for c in names if c not in spec.columns]
     if missing or unknown:
         raise MalformedRowsError(
             f"{spec.name}: columns must be exactly {','.join(spec.columns)} (BaoStock's field names); "
             f"missing {missing}, unexpected {unknown}"
         )
-    columns = {c: _as_strings(spec, c, frame[c]) for c in spec.columns}
-    return pd.DataFrame({**columns, ROW: np.arange(len(frame), dtype=np.int64)})
 
 
 def _as_strings(spec: RowSpec, column: str, values: pd.Series) -> pd.Series:
     # A column of all-missing values is fine; numbers would hide how BaoStock formatted them.
     if infer_dtype(values, skipna=True) not in ("string", "empty"):
-        raise MalformedRowsError(
-            f"{spec.name}: column {column!r} must hold strings as BaoStock sends them "
-            f"(dtype {values.dtype}, e.g. {values.dropna().iloc[0]!r}); pass the answer's rows unconverted"
-        )
+        raise _not_strings(spec, column, values.dtype, values.dropna().iloc[0])
     return values.astype("str").reset_index(drop=True)
+
+
+def _not_strings(spec: RowSpec, column: str, dtype, example) -> MalformedRowsError:
+    return MalformedRowsError(
+        f"{spec.name}: column {column!r} must hold strings as BaoStock sends them "
+        f"(dtype {dtype}, e.g. {example!r}); pass the answer's rows unconverted"
+    )
 
 
 def check_values(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from marketdata_pipeline.storage.columns import DAILY_BARS
 from marketdata_pipeline.storage.incoming import MalformedRowsError, check_unique, check_values, registered
@@ -39,8 +40,8 @@ class BarStage:
         columns = ", ".join(f"{f.target} {f.sql_type}" for f in DAILY_BARS.stored)
         self._con.execute(f"CREATE TABLE {STAGED_TABLE} ({columns})")
 
-    def add(self, bars: pd.DataFrame) -> int:
-        """Validate `bars` (wire strings, see `answers.DAILY_BARS`) and append them typed; return how many.
+    def add(self, bars: pd.DataFrame | pa.Table) -> int:
+        """Validate `bars` (wire strings, see `columns.DAILY_BARS`) and append them typed; return how many.
 
         Raises MalformedRowsError naming the first bad value; nothing of that chunk is staged.
         """

@@ -71,7 +71,7 @@ def test_a_collector_with_a_sink_hands_rows_on_in_bounded_chunks_and_keeps_none(
     assert collector.to_frame().empty
     assert sum(len(chunk) for chunk in chunks) == len(collector) == 60
     assert collector.peak_pending == 30  # one answer's rows, never the run's
-    assert all(list(chunk.columns) == list(DAILY_FIELDS) for chunk in chunks)
+    assert all(chunk.column_names == list(DAILY_FIELDS) for chunk in chunks)
     assert collector.missing_days("sh.600000", [date(2024, 1, 2)]) == []
 
 

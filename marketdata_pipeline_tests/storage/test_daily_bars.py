@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from marketdata_pipeline.storage import MalformedRowsError, ensure_schema, open_warehouse, replace_daily_bars
@@ -70,6 +71,26 @@ def test_values_round_trip_exactly(con):
         for r in rows.sort_values(["date", "code"]).to_dict("records")
     ]  # fmt: skip
     assert stored == expected
+
+
+def test_an_arrow_table_of_the_same_strings_stores_the_same_rows(con):
+    """The ingest edge hands Arrow tables; a frame and a table of the same strings are one input."""
+    rows = bars(CODES, DAYS)
+    _replace(con, rows)
+    from_frame = _slice(con)
+    _replace(con, bars([], []))
+    assert _replace(con, pa.Table.from_pandas(rows.astype("str"), preserve_index=False)) == len(rows)
+    assert _slice(con) == from_frame
+
+
+def test_an_arrow_table_must_hold_strings_and_the_answers_columns(con):
+    table = pa.Table.from_pandas(bars(CODES, DAYS).astype("str"), preserve_index=False)
+    floats = table.set_column(table.column_names.index("open"), "open", pa.array([1.5] * table.num_rows))
+    with pytest.raises(MalformedRowsError, match=r"column 'open' must hold strings .*DoubleScalar: 1.5"):
+        _replace(con, floats)
+    with pytest.raises(MalformedRowsError, match=r"missing \['isST'\]"):
+        _replace(con, table.drop_columns(["isST"]))
+    assert _slice(con) == []
 
 
 @pytest.mark.parametrize(
