@@ -100,7 +100,7 @@ def fetch_universe_chunks(
     if not days:
         return  # nothing to ask, not even the stock basics
     retry = retry or REFERENCE_DATA_RETRY
-    basics = _basics_frame(result_or_raise(call_with_retry(pool, _stock_basic_rows, retry)))
+    basics = fetch_stock_basic(pool, retry=retry)
 
     def fetch_day(day: date):
         return call_with_retry(pool, lambda session: _all_stock_table(session, day), retry)
@@ -121,9 +121,8 @@ def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame
 
     Columns STOCK_BASIC_COLUMNS, strings, sorted by code.
     """
-    rows = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry or REFERENCE_DATA_RETRY))
-    with_batch = sorted((*row, batch_of(row[0])) for row in rows)
-    return pd.DataFrame(with_batch, columns=list(STOCK_BASIC_COLUMNS), dtype=str)
+    basic = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry or REFERENCE_DATA_RETRY))
+    return _basics_frame(basic)
 
 
 def a_share_codes(universe: pd.DataFrame, *, include_indices: bool = False) -> list[str]:
@@ -153,9 +152,10 @@ def _stock_basic_rows(session) -> Rows:
 
 
 def _basics_frame(basic: Rows) -> pd.DataFrame:
-    """The listing facts a universe row takes from its code's basic row, with the code's batch."""
-    facts = [(code, ipo, out, kind, status, batch_of(code)) for code, _, ipo, out, kind, status in basic]
-    return pd.DataFrame(facts, columns=["code", *_FACTS], dtype="str")
+    """Stock basic rows with each code's batch, by code (a code answered twice: its last row)."""
+    with_batch = [(*row, batch_of(row[0])) for row in basic]
+    rows = pd.DataFrame(with_batch, columns=list(STOCK_BASIC_COLUMNS), dtype="str")
+    return rows.drop_duplicates("code", keep="last").sort_values("code", ignore_index=True)
 
 
 def _chunk(tables: dict[date, pa.Table], basics: pd.DataFrame) -> UniverseChunk:
@@ -165,7 +165,8 @@ def _chunk(tables: dict[date, pa.Table], basics: pd.DataFrame) -> UniverseChunk:
 
 def _universe_rows(tables: list[pa.Table], basics: pd.DataFrame) -> pd.DataFrame:
     listed = pa.concat_tables(tables).to_pandas()
-    rows = listed.merge(basics, on="code", how="left", sort=False)  # keeps the day-then-code order
+    facts = basics[["code", *_FACTS]]  # the day's own name comes from query_all_stock
+    rows = listed.merge(facts, on="code", how="left", sort=False)  # keeps the day-then-code order
     unknown = rows["batch"].isna()  # a code without a basic row: still listed, still batched
     rows.loc[unknown, "batch"] = rows.loc[unknown, "code"].map(batch_of)
     return rows.fillna("")[[DAY_COLUMN, *UNIVERSE_COLUMNS]]
