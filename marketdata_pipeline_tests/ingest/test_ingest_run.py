@@ -9,6 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from marketdata_pipeline import ingest_run as ingest_run_module
+from marketdata_pipeline.baostock.pool import BaoStockPool
 from marketdata_pipeline.batching import batch_of
 from marketdata_pipeline.ingest_run import (
     BatchOutcome,
@@ -18,11 +20,12 @@ from marketdata_pipeline.ingest_run import (
     ingest_run,
     universe_run,
 )
-from marketdata_pipeline.market_calendar import shanghai_now
+from marketdata_pipeline.market_calendar import shanghai_now, xshg_trading_days
 from marketdata_pipeline.simulator import Simulator
 from marketdata_pipeline.storage import ensure_schema, open_warehouse
 from marketdata_pipeline.storage.checks import DAILY_BARS_CHECKS
 from marketdata_pipeline_tests.conftest import SIMULATOR_TODAY
+from marketdata_pipeline_tests.faults.proxy import CountingProxy
 from marketdata_pipeline_tests.fd_count import open_fds, wait_for_fds
 from marketdata_pipeline_tests.ingest.conftest import pool_on
 
@@ -157,3 +160,26 @@ def test_a_day_baostock_lists_nothing_for_stores_no_universe(shared_pool, tmp_pa
     with pytest.raises(RunRefused, match=f"BaoStock lists no securities on {sunday}.*pick a published"):
         drain(universe_run(shared_pool, warehouse, [DAYS[0], sunday], log=logger))
     assert warehouse.rows("SELECT count(*) FROM stock_universe") == [(0,)]
+
+
+def test_a_long_range_of_universes_is_fetched_and_stored_a_chunk_at_a_time(
+    shared_simulator, tmp_path, log, monkeypatch
+):
+    """When the first chunk commits, the range's later days are not asked yet (requests run one
+    chunk ahead, no more), and no commit holds more than one chunk: the range is never held."""
+    logger, _ = log
+    chunk = 4
+    monkeypatch.setattr(ingest_run_module, "UNIVERSE_DAYS_PER_WRITE", chunk)
+    days = xshg_trading_days(date(2024, 10, 8), date(2024, 12, 31))[: 6 * chunk + 1]
+    with (
+        CountingProxy(shared_simulator.address) as proxy,
+        BaoStockPool([proxy.address], max_size=4, request_timeout=30.0) as pool,
+    ):
+        run = universe_run(pool, Warehouse(tmp_path / "long.duckdb"), days, log=logger)
+        first = next(run)
+        asked_by_then = proxy.requests_by_method()["query_all_stock"]
+        rest = list(run)
+        pages_per_day = proxy.requests_by_method()["query_all_stock"] / len(days)
+    assert len(first.rows) == chunk and set(first.rows) < set(days)
+    assert asked_by_then <= pages_per_day * (2 * chunk + pool.max_size) < pages_per_day * len(days)
+    assert [len(stored.rows) for stored in rest] == [chunk] * 5 + [1]
