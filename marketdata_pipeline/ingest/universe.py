@@ -88,7 +88,8 @@ def fetch_universe_chunks(
     *,
     retry: RetryPolicy | None = None,
 ) -> Iterator[UniverseChunk]:
-    """The universes of `days`, `chunk_days` days at a time (a chunk's days sorted; chunks as their days complete).
+    """The universes of `days`, `chunk_days` days at a time: a chunk's days sorted, the chunks in
+    the order their days complete.
 
     Stock basics are fetched once for all the days, the days concurrently; the requests in flight go
     on while the caller stores a chunk. Whole or nothing: the first day that fails (after retries)
