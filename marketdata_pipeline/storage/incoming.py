@@ -153,11 +153,8 @@ def registered_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Ite
 def _normalized(spec: RowSpec, rows: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
     if isinstance(rows, pa.Table):
         _check_columns(spec, rows.column_names)
-        for column in spec.columns:
-            kind = rows.schema.field(column).type
-            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-                raise _not_strings(spec, column, kind, rows[column][0])
-        return rows.select(list(spec.columns)).append_column(ROW, pa.array(np.arange(rows.num_rows)))
+        columns = [_arrow_strings(spec, column, rows[column]) for column in spec.columns]
+        return pa.table([*columns, pa.array(np.arange(rows.num_rows))], names=[*spec.columns, ROW])
     if not isinstance(rows, pd.DataFrame):
         kind = type(rows).__name__
         raise TypeError(f"{spec.name}: expected a DataFrame or an Arrow table of strings, got {kind}")
@@ -181,6 +178,16 @@ def _as_strings(spec: RowSpec, column: str, values: pd.Series) -> pd.Series:
     if infer_dtype(values, skipna=True) not in ("string", "empty"):
         raise _not_strings(spec, column, values.dtype, values.dropna().iloc[0])
     return values.astype("str").reset_index(drop=True)
+
+
+def _arrow_strings(spec: RowSpec, column: str, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    # As for a frame: a column of all-missing values (Arrow's null type) is fine, numbers are not.
+    if pa.types.is_null(values.type):
+        return values.cast(pa.string())
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        present = values.drop_null()
+        raise _not_strings(spec, column, values.type, present[0] if len(present) else None)
+    return values
 
 
 def _not_strings(spec: RowSpec, column: str, dtype, example) -> MalformedRowsError:

@@ -90,7 +90,19 @@ def test_an_arrow_table_must_hold_strings_and_the_answers_columns(con):
         _replace(con, floats)
     with pytest.raises(MalformedRowsError, match=r"missing \['isST'\]"):
         _replace(con, table.drop_columns(["isST"]))
+    empty = table.slice(0, 0)
+    no_floats = empty.set_column(empty.column_names.index("open"), "open", pa.array([], pa.float64()))
+    with pytest.raises(MalformedRowsError, match=r"column 'open' must hold strings .*e\.g\. None"):
+        _replace(con, no_floats)
     assert _slice(con) == []
+
+
+def test_an_arrow_column_of_nulls_is_missing_values_as_in_a_frame(con):
+    rows = bars(CODES, DAYS).astype("str")
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    turn = table.column_names.index("turn")
+    assert _replace(con, table.set_column(turn, "turn", pa.nulls(len(rows)))) == len(rows)
+    assert con.execute("SELECT count(turn) FROM daily_bars").fetchone() == (0,)
 
 
 @pytest.mark.parametrize(
