@@ -101,6 +101,7 @@ class BarCollector:
 
 
 def _table(rows: list[Row]) -> pa.Table:
-    """Rows as Arrow string columns: transposed in C, one array per field, no per-value conversion."""
+    """Rows as Arrow string columns: transposed in C, one array per field (each value still copied
+    out of its Python string, ~150 ns)."""
     columns = zip(*rows, strict=True) if rows else ((),) * len(DAILY_FIELDS)
     return pa.table([pa.array(values, pa.string()) for values in columns], names=list(DAILY_FIELDS))

@@ -141,7 +141,7 @@ def listing_windows(universe: pd.DataFrame) -> dict[str, ListingWindow]:
 
 
 def _all_stock_table(session, day: date) -> pa.Table:
-    """The day's answer as Arrow columns, by code: one C array per field, no Python object per row."""
+    """The day's answer as Arrow columns, by code: one array per field, no tuple or frame per row."""
     source = f"query_all_stock({day.isoformat()})"
     columns = pick_columns(session.query_all_stock(day.isoformat()), ALL_STOCK_FIELDS, source)
     table = pa.table({DAY_COLUMN: [day.isoformat()] * len(columns["code"]), **columns}, schema=_LISTED)

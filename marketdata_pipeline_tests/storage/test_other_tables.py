@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from marketdata_pipeline.batching import batch_of
@@ -13,6 +14,7 @@ from marketdata_pipeline.storage import (
     record_failures,
     replace_adjust_factors,
     replace_stock_universe,
+    replace_stock_universes,
     replace_trade_calendar,
 )
 from marketdata_pipeline_tests.storage.sample_rows import FACTOR_FIELDS, UNIVERSE_FIELDS, frame
@@ -51,6 +53,24 @@ def test_universe_replaces_only_its_date(con):
         (DAY, "sh.600000", "c"),
         (date(2024, 1, 3), "sh.600004", "b"),
     ]
+
+
+def test_universe_rows_of_a_day_not_being_replaced_are_refused(con):
+    """Jan 3 lies between the two days replaced but is not one of them: nothing would delete its
+    stored rows first, so its row would be a second copy."""
+    replace_stock_universe(con, _universe(("sh.600000", "1", "a", "", "", "1", "1")), date(2024, 1, 3))
+    days = [DAY, date(2024, 1, 4)]
+    rows = pd.concat(
+        [_universe(("sh.600000", "1", "b", "", "", "1", "1")).assign(trade_date=day.isoformat())
+         for day in (DAY, date(2024, 1, 3), date(2024, 1, 4))],
+        ignore_index=True,
+    )  # fmt: skip
+    outside = r"1 row\(s\) fall outside the days replaced \(2024-01-02\.\.2024-01-04\)"
+    first = r"first for code sh\.600000 on 2024-01-03 \(row 1\)"
+    with pytest.raises(MalformedRowsError, match=f"{outside}, {first}"):
+        replace_stock_universes(con, rows, days)
+    stored = con.execute("SELECT trade_date, code_name FROM stock_universe").fetchall()
+    assert stored == [(date(2024, 1, 3), "a")]
 
 
 def test_universe_names_the_bad_value(con):
