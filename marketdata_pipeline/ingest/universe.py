@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -91,9 +93,10 @@ def fetch_universe_chunks(
     """The universes of `days`, `chunk_days` days at a time: a chunk's days sorted, the chunks in
     the order their days complete.
 
-    Stock basics are fetched once for all the days, the days concurrently; the requests in flight go
-    on while the caller stores a chunk. Whole or nothing: the first day that fails (after retries)
-    raises, and the days not started are cancelled.
+    Stock basics are fetched once for all the days, beside the days' first requests; the days go
+    concurrently, and the requests in flight go on while the caller stores a chunk. Whole or
+    nothing: the first day (or the basics) that fails (after retries) raises, and the days not
+    started are cancelled.
     """
     if chunk_days < 1:
         raise ValueError(f"chunk_days must be >= 1, got {chunk_days}")
@@ -101,20 +104,30 @@ def fetch_universe_chunks(
     if not days:
         return  # nothing to ask, not even the stock basics
     retry = retry or REFERENCE_DATA_RETRY
-    basics = fetch_stock_basic(pool, retry=retry)
 
     def fetch_day(day: date):
         return call_with_retry(pool, lambda session: _all_stock_table(session, day), retry)
 
-    chunk: dict[date, pa.Table] = {}
-    # A chunk's days ahead: while the caller stores one chunk, the next one's requests go on.
-    for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days):
-        chunk[day] = result_or_raise(call)
-        if len(chunk) == chunk_days:
-            yield _chunk(chunk, basics)
-            chunk = {}
-    if chunk:
-        yield _chunk(chunk, basics)
+    # A thread of its own: a day's run waited for the basics' pages before asking for its day.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basics") as side:
+        asked = side.submit(call_with_retry, pool, _stock_basic_rows, retry)
+
+        @functools.cache  # built once, when the first chunk is complete
+        def basics() -> pd.DataFrame:
+            return _basics_frame(result_or_raise(asked.result()))
+
+        def joined(chunk: dict[date, pa.Table]) -> UniverseChunk:
+            return _chunk(chunk, basics())
+
+        chunk: dict[date, pa.Table] = {}
+        # A chunk's days ahead: while the caller stores one chunk, the next one's requests go on.
+        for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days):
+            chunk[day] = result_or_raise(call)
+            if len(chunk) == chunk_days:
+                yield joined(chunk)
+                chunk = {}
+        if chunk:
+            yield joined(chunk)
 
 
 def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame:

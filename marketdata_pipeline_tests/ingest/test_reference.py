@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import exchange_calendars
@@ -21,6 +22,7 @@ from marketdata_pipeline.ingest import (
     listing_windows,
     trading_days,
 )
+from marketdata_pipeline.ingest import universe as universe_module
 from marketdata_pipeline.ingest.adjust_factors import ADJUST_FACTOR_FIELDS
 from marketdata_pipeline.ingest.universe import UNIVERSE_COLUMNS
 from marketdata_pipeline_tests.ingest.conftest import LAST_DAY
@@ -54,6 +56,24 @@ def test_universes_of_several_days_match_one_by_one(shared_pool, last_days):
     assert list(universes) == days
     for day in days:
         pd.testing.assert_frame_equal(universes[day], fetch_universe(shared_pool, day))
+
+
+def test_the_stock_basics_are_asked_beside_the_days_not_before_them(shared_pool, universe, monkeypatch):
+    """The basics wait here until a day is asked: fetched first, on their own, they would time out."""
+    day_asked = threading.Event()
+    all_stock_table, stock_basic_rows = universe_module._all_stock_table, universe_module._stock_basic_rows
+
+    def table(session, day):
+        day_asked.set()
+        return all_stock_table(session, day)
+
+    def basic_rows(session):
+        assert day_asked.wait(timeout=10), "the stock basics were asked before any day"
+        return stock_basic_rows(session)
+
+    monkeypatch.setattr(universe_module, "_all_stock_table", table)
+    monkeypatch.setattr(universe_module, "_stock_basic_rows", basic_rows)
+    pd.testing.assert_frame_equal(fetch_universes(shared_pool, [LAST_DAY])[LAST_DAY], universe)
 
 
 def test_a_share_codes_and_listing_windows(universe):
