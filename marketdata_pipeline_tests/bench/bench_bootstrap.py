@@ -11,7 +11,8 @@ injected latency:
   `query_history_k_data_plus(code, all daily fields, FIRST, LAST)`, rows collected, then one
   `CREATE TABLE ... AS SELECT` into DuckDB.
 
-Printed per case: wall seconds, the ratio to the script, peak RSS of the process, and Dagster's
+Printed per case: wall seconds, the ratio to the script, peak RSS of the process, the simulator's
+CPU seconds while the case ran (it shares the machine's cores with the case), and Dagster's
 share (wall seconds outside the asset's step: process start-up, definitions, the run's creation
 with its planned events, run bookkeeping; the materializations the step stores count as the
 step's, so it is a lower bound), with row counts checked equal to the script's. At 0 ms the
@@ -33,8 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from marketdata_pipeline.launch import running_simulator
 from marketdata_pipeline.storage import open_warehouse
@@ -47,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT_DAGSTER_YAML = REPO / "marketdata_pipeline" / "dagster.yaml"
 POSTGRES_DAGSTER_YAML = REPO / "deploy" / "postgres" / "dagster.yaml"
 DEFAULT_START = "2024-11-01"
+T = TypeVar("T")
 # Dagster's own knob for runs with many partitions: one planned event per run instead of one per
 # partition. (DAGSTER_EVENT_BATCH_SIZE is not measured: SQLite stores a batch event by event.)
 EVENT_SETTINGS = (
@@ -182,15 +186,37 @@ def event_costs(root: Path, events: int = 300) -> str:
     return f"one materialization stored ({events} in a row): " + ", ".join(costs)
 
 
-def row(latency: int, case: str, seconds: float, script_s: float, peak: float, share: str, rows, note=""):
+def simulator_cpu_seconds() -> float:
+    """CPU seconds this process's simulator child (`marketdata simulator`) has used so far: it runs
+    on the same cores as the case it answers, so each case prints what it cost the server too."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if int(fields[1]) == os.getpid() and b"simulator" in command:
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError("no simulator child process found")
+
+
+def timed_against_server(case: Callable[..., T], *args) -> tuple[T, float]:
+    """`case(*args)`'s result and the simulator's CPU seconds while it ran."""
+    before = simulator_cpu_seconds()
+    return case(*args), simulator_cpu_seconds() - before
+
+
+def row(latency: int, case: str, seconds: float, script_s: float, peak: float, share: str, server_s: float,
+        rows, note=""):  # fmt: skip
     print(f"{latency:>5}ms {case:<44}{seconds:>9.1f}{script_s / seconds:>9.2f}x{peak:>12.0f}{share:>10}"
-          f"{rows:>10}{note}", flush=True)  # fmt: skip
+          f"{server_s:>12.1f}{rows:>10}{note}", flush=True)  # fmt: skip
 
 
 def run() -> None:
     first = date.fromisoformat(os.environ.get("BENCH_BOOTSTRAP_START", DEFAULT_START))
     print(f"one batch ({BATCH}), {first}..{TODAY}; pool size default; BAOSTOCK_MAX_REQUESTS_PER_SECOND=0")
-    header = f"{'latency':>7} {'case':<44}{'wall s':>9}{'vs script':>10}{'peak RSS MB':>12}{'Dagster %':>10}"
+    header = (f"{'latency':>7} {'case':<44}{'wall s':>9}{'vs script':>10}{'peak RSS MB':>12}{'Dagster %':>10}"
+              f"{'server CPU s':>12}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         print(event_costs(Path(tmp)), flush=True)
     print(header + f"{'rows':>10}", flush=True)
@@ -209,7 +235,9 @@ def run() -> None:
                     runs += [*settings, *postgres_setting(root / "pg-home")]
                 script_s = rows = None
                 for case, setting in runs:
-                    seconds, peak = materialize(env | setting, "daily_bars", *keys)
+                    (seconds, peak), server_s = timed_against_server(
+                        materialize, env | setting, "daily_bars", *keys
+                    )
                     inside, events = work_seconds(Path(setting.get("DAGSTER_HOME", root / "home")))
                     if script_s is None:  # after the first run: the script on the codes it stored
                         rows, codes = stored(root / "warehouse.duckdb")
@@ -217,10 +245,13 @@ def run() -> None:
                         if script_rows != rows:
                             raise RuntimeError(f"the pipeline stored {rows} rows, the script {script_rows}")
                     share = f"{100 * (seconds - inside) / seconds:.0f}%"
-                    row(latency, case, seconds, script_s, peak, share, rows, f"   ({events} events)")
-                universe_s, universe_peak = materialize(env, "stock_universe", str(first), str(TODAY))
+                    note = f"   ({events} events)"
+                    row(latency, case, seconds, script_s, peak, share, server_s, rows, note)
+                (universe_s, universe_peak), server_s = timed_against_server(
+                    materialize, env, "stock_universe", str(first), str(TODAY)
+                )
                 print(f"{latency:>5}ms {'stock_universe alone, same days':<44}{universe_s:>9.1f}{'':>10}"
-                      f"{universe_peak:>12.0f}", flush=True)  # fmt: skip
+                      f"{universe_peak:>12.0f}{'':>10}{server_s:>12.1f}", flush=True)  # fmt: skip
     print("(*) DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1")
 
 
@@ -228,8 +259,9 @@ def run_script(address, root: Path, first: date, codes: list[str], env, latency:
     """The official-client script on the same codes and days; its row printed, (seconds, rows) returned."""
     script = [sys.executable, "-c", SCRIPT, *map(str, address), str(root / "script.duckdb"),
               str(first), str(TODAY), *codes]  # fmt: skip
-    script_s, script_peak, out = timed_process(script, env)
+    (script_s, script_peak, out), server_s = timed_against_server(timed_process, script, env)
     # The official client prints its own lines ("login success!"): the summary is the last.
     script_rows = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])["rows"]
-    row(latency, "script (official client, one session)", script_s, script_s, script_peak, "-", script_rows)
+    row(latency, "script (official client, one session)", script_s, script_s, script_peak, "-", server_s,
+        script_rows)  # fmt: skip
     return script_s, script_rows
