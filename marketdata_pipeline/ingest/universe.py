@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -110,24 +109,16 @@ def fetch_universe_chunks(
 
     # A thread of its own: a day's run waited for the basics' pages before asking for its day.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basics") as side:
-        asked = side.submit(call_with_retry, pool, _stock_basic_rows, retry)
-
-        @functools.cache  # built once, when the first chunk is complete
-        def basics() -> pd.DataFrame:
-            return _basics_frame(result_or_raise(asked.result()))
-
-        def joined(chunk: dict[date, pa.Table]) -> UniverseChunk:
-            return _chunk(chunk, basics())
-
+        basics = side.submit(fetch_stock_basic, pool, retry=retry)  # .result(): the frame, or its error
         chunk: dict[date, pa.Table] = {}
         # A chunk's days ahead: while the caller stores one chunk, the next one's requests go on.
         for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days):
             chunk[day] = result_or_raise(call)
             if len(chunk) == chunk_days:
-                yield joined(chunk)
+                yield _chunk(chunk, basics.result())
                 chunk = {}
         if chunk:
-            yield joined(chunk)
+            yield _chunk(chunk, basics.result())
 
 
 def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame:
