@@ -13,6 +13,7 @@ import dagster as dg
 
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.defs.market.assets import adjust_factors, daily_bars
+from marketdata_pipeline.defs.market.partitions import bars_partition_key
 from marketdata_pipeline.market_calendar import (
     FACTORS_PUBLISHED_AT,
     SHANGHAI,
@@ -34,7 +35,7 @@ def daily_bars_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
     missing = [
         batch
         for batch in BATCHES
-        if not _latest_materialization(context.instance, daily_bars.key, str(_bars_key(batch, day)))
+        if not _latest_materialization(context.instance, daily_bars.key, str(bars_partition_key(batch, day)))
     ]
     return dg.AssetCheckResult(
         passed=not missing,
@@ -60,10 +61,6 @@ def adjust_factors_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetChec
         description=f"factors of {day}: {len(BATCHES) - len(stale)}/{len(BATCHES)} batches fetched since",
         metadata={"expected_day": str(day), "stale_batches": ", ".join(stale) or "none"},
     )
-
-
-def _bars_key(batch: str, day) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"batch": batch, "date": str(day)})
 
 
 def _latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str):

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import dagster as dg
 
+from marketdata_pipeline.defs.market.partitions import bars_partition_key
 from marketdata_pipeline.ingest_run import BatchOutcome, RunOutcome, RunRefused, UniverseStored
 from marketdata_pipeline.storage import DAILY_BARS_COLUMNS
 from marketdata_pipeline.storage.columns import STOCK_UNIVERSE_BY_DAY
@@ -76,7 +77,7 @@ def partition_rows(outcomes: Iterable[BatchOutcome], partition_keys: Collection[
         key: {"dagster/row_count": rows}
         for outcome in outcomes
         for day, rows in outcome.rows_per_day.items()
-        if (key := dg.MultiPartitionKey({"batch": outcome.batch, "date": day.isoformat()})) in wanted
+        if (key := bars_partition_key(outcome.batch, day)) in wanted
     }
 
 

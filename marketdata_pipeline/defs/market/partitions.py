@@ -47,6 +47,11 @@ batch_partitions = dg.StaticPartitionsDefinition(list(BATCHES))
 daily_bars_partitions = dg.MultiPartitionsDefinition({"date": date_partitions, "batch": batch_partitions})
 
 
+def bars_partition_key(batch: str, day: date) -> dg.MultiPartitionKey:
+    """The daily_bars partition of `batch` on `day` (`b03|2024-01-02`)."""
+    return dg.MultiPartitionKey({"batch": batch, "date": day.isoformat()})
+
+
 def parse_partition_date(key: str) -> date:
     """A date partition key as a date, with a clear error for anything else."""
     try:
