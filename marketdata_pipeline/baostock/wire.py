@@ -81,7 +81,9 @@ def receive(sock: socket.socket, endpoint: str, deadline: float, timeout: float)
             continue
         end = frames.response_end(buffer)
         if end is not None:
-            return _single_frame(buffer, end)
+            if end != len(buffer):
+                raise ProtocolError(f"{len(buffer) - end} unexpected bytes after the answer frame")
+            return bytes(buffer)
 
 
 def idle_socket_error(sock: socket.socket, endpoint: str) -> TransportError | None:
@@ -119,9 +121,3 @@ def _remaining(endpoint: str, deadline: float, timeout: float, received: int = 0
 def _timeout(endpoint: str, timeout: float, received: int) -> BaoStockTimeout:
     arrived = f" ({received} bytes arrived)" if received else ""
     return BaoStockTimeout(f"no whole answer from {endpoint} within {timeout}s{arrived}")
-
-
-def _single_frame(buffer: bytearray, end: int) -> bytes:
-    if end != len(buffer):
-        raise ProtocolError(f"{len(buffer) - end} unexpected bytes after the answer frame")
-    return bytes(buffer)
