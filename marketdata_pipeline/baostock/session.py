@@ -206,9 +206,7 @@ class BaoStockSession:
         still valid; ping() does. Only for a session no thread is using.
         """
         with self._exclusive(), self._closing_on_transport_error():
-            error = wire.idle_socket_error(self._open_socket(), self.endpoint)
-            if error is not None:
-                raise error
+            wire.check_idle_socket(self._open_socket(), self.endpoint)
 
     # -- queries -----------------------------------------------------------
 

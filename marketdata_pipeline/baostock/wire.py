@@ -21,7 +21,6 @@ from marketdata_pipeline.baostock.errors import (
     ConnectError,
     ConnectionLostError,
     ProtocolError,
-    TransportError,
 )
 
 _RECV_BYTES = 65536
@@ -86,21 +85,21 @@ def receive(sock: socket.socket, endpoint: str, deadline: float, timeout: float)
             return bytes(buffer)
 
 
-def idle_socket_error(sock: socket.socket, endpoint: str) -> TransportError | None:
-    """None when an idle socket has nothing to read (the healthy case), else the error to raise."""
+def check_idle_socket(sock: socket.socket, endpoint: str) -> None:
+    """Return when an idle socket has nothing to read (the healthy case); raise what broke it otherwise."""
     poller = select.poll()
     poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
     if not poller.poll(0):
-        return None
+        return
     try:
         pending = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
-        return None
+        return
     except OSError as exc:
-        return ConnectionLostError(f"the idle connection to {endpoint} is broken: {exc}")
+        raise ConnectionLostError(f"the idle connection to {endpoint} is broken: {exc}") from exc
     if pending:
-        return ProtocolError(f"{endpoint} sent bytes nobody asked for to an idle session")
-    return ConnectionLostError(f"{endpoint} closed the connection of an idle session")
+        raise ProtocolError(f"{endpoint} sent bytes nobody asked for to an idle session")
+    raise ConnectionLostError(f"{endpoint} closed the connection of an idle session")
 
 
 def shut(sock: socket.socket) -> None:
