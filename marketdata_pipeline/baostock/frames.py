@@ -25,7 +25,7 @@ END_MARK = b"<![CDATA[]]>\n"
 COMPRESSED_TYPES = frozenset(cons.COMPRESSED_MESSAGE_TYPE_TUPLE)
 ERROR_TYPE = cons.MESSAGE_TYPE_EXCEPTIONS
 
-_HEADER_RE = re.compile(r"^\d\d\.\d\.\d\d\x01[0-9A-F]{2}\x01\d{10}$")
+_HEADER_RE = re.compile(rb"\d\d\.\d\.\d\d\x01[0-9A-F]{2}\x01\d{10}")  # HEADER_LEN bytes, ASCII
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,9 @@ def _crc(text: str) -> str:
 
 def parse_header(raw: bytes) -> tuple[str, str, int]:
     """Split a 21-byte header into (version, type, length) or raise ProtocolError."""
-    try:
-        text = raw[:HEADER_LEN].decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"bad frame header {raw[:HEADER_LEN]!r}") from exc
-    if len(raw) < HEADER_LEN or not _HEADER_RE.match(text):
+    if not _HEADER_RE.match(raw):
         raise ProtocolError(f"bad frame header {raw[:HEADER_LEN]!r}")
-    version, msg_type, length = text.split(SEP)
+    version, msg_type, length = raw[:HEADER_LEN].decode("ascii").split(SEP)
     return version, msg_type, int(length)
 
 
