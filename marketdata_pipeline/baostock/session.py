@@ -85,7 +85,9 @@ class BaoStockSession:
     ):
         validation.check_credentials(user, password)
         self._api_key = validation.check_api_key(api_key)
-        self._host = _server_host(host, self._api_key)
+        if self._api_key and host == cons.BAOSTOCK_SERVER_IP:
+            host = cons.BAOSTOCK_VIP_SERVER_IP  # an API key's server, as the official client does
+        self._host = host
         self._port = _checked_port(port)
         self.endpoint = f"{self._host}:{self._port}"
         """`host:port` this session talks to (the VIP host when an API key chose it)."""
@@ -419,13 +421,6 @@ class BaoStockSession:
             self._closed_because = reason
         if sock is not None:
             wire.shut(sock)
-
-
-def _server_host(host: str, api_key: str | None) -> str:
-    """An API key sends the default public host to the VIP host, as the official client does."""
-    if api_key and api_key.startswith("bs-") and host == cons.BAOSTOCK_SERVER_IP:
-        return cons.BAOSTOCK_VIP_SERVER_IP
-    return host
 
 
 def _checked_port(port: int) -> int:
