@@ -27,7 +27,8 @@ ADJUSTFLAGS = ("1", "2", "3")
 _CODE = re.compile(r"(sh|sz|bj)\.\d{6}")
 _SUFFIXED_CODE = re.compile(r"(\d{6})\.(sh|sz|bj)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_API_KEY_LENGTH = 33  # "bs-", 2 role characters, 27 payload characters, 1 checksum (official loginout.py)
+# "bs-", 2 role characters, 27 payload characters, 1 checksum character (official loginout.py)
+_API_KEY = re.compile(f"bs-[{API_KEY_ALPHABET}]{{30}}")
 
 
 def normalize_code(code: str) -> str:
@@ -168,9 +169,6 @@ def check_api_key(api_key: str | None) -> str | None:
 
 
 def _api_key_is_well_formed(api_key: object) -> bool:
-    if not isinstance(api_key, str) or len(api_key) != _API_KEY_LENGTH or not api_key.startswith("bs-"):
+    if not isinstance(api_key, str) or not _API_KEY.fullmatch(api_key):
         return False
-    role, payload, checksum = api_key[3:5], api_key[5:32], api_key[32]
-    if any(char not in API_KEY_ALPHABET for char in api_key[3:]):
-        return False
-    return checksum == api_key_checksum(role, payload)
+    return api_key[32] == api_key_checksum(api_key[3:5], api_key[5:32])
