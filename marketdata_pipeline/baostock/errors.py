@@ -13,13 +13,18 @@ from baostock.common import contants as cons
 
 
 class BaoStockError(Exception):
-    """Base of every error this client raises; `code` defaults to the class's `default_code`."""
+    """Base of every error this client raises; `code` defaults to the class's `default_code`.
+
+    `message` keeps the words as given (the server's own); str() adds the code and the class's `advice`.
+    """
 
     default_code = cons.BSERR_UNKNOWN_ERR
+    advice = ""
 
     def __init__(self, message: str, code: str | None = None):
         code = self.default_code if code is None else code
-        super().__init__(f"[{code}] {message}" if code else message)
+        text = f"{message}; {self.advice}" if self.advice else message
+        super().__init__(f"[{code}] {text}" if code else text)
         self.code = code
         self.message = message
 
@@ -66,13 +71,6 @@ class StopError(AnswerError):
     """
 
     cooldown_s: float | None = None
-    advice: str = ""
-
-    def __init__(self, message: str, code: str | None = None, *, cooldown_s: float | None = None):
-        if cooldown_s is not None:
-            self.cooldown_s = cooldown_s
-        super().__init__(f"{message}; {self.advice}" if self.advice else message, code)
-        self.message = message  # the server's own words; str(self) adds the advice
 
 
 class LoginError(AnswerError):
@@ -158,7 +156,6 @@ _BY_CODE: dict[str, type[BaoStockError]] = {
     cons.BSERR_GETUSERINFO_FAIL: CredentialsRejected,
     cons.BSERR_CLIENT_VESION_EXPIRE: ClientRejected,
     cons.BSERR_LOGIN_COUNT_LIMIT: LoginLimitError,
-    cons.BSERR_ACCESS_INSUFFICIENCE: AccountRefused,
     cons.BSERR_NEED_ACTIVATE: CredentialsRejected,
     cons.BSERR_USERNAME_EMPTY: CredentialsRejected,
     cons.BSERR_PASSWORD_EMPTY: CredentialsRejected,

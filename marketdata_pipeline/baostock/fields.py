@@ -17,10 +17,6 @@ MINUTE_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 FIELDS_BY_FREQUENCY: dict[str, tuple[str, ...]] = {
     "d": DAILY_FIELDS,
-    "w": PERIOD_FIELDS,
-    "m": PERIOD_FIELDS,
-    "5": MINUTE_FIELDS,
-    "15": MINUTE_FIELDS,
-    "30": MINUTE_FIELDS,
-    "60": MINUTE_FIELDS,
+    **dict.fromkeys(("w", "m"), PERIOD_FIELDS),
+    **dict.fromkeys(("5", "15", "30", "60"), MINUTE_FIELDS),
 }

@@ -25,7 +25,7 @@ END_MARK = b"<![CDATA[]]>\n"
 COMPRESSED_TYPES = frozenset(cons.COMPRESSED_MESSAGE_TYPE_TUPLE)
 ERROR_TYPE = cons.MESSAGE_TYPE_EXCEPTIONS
 
-_HEADER_RE = re.compile(r"^\d\d\.\d\.\d\d\x01[0-9A-F]{2}\x01\d{10}$")
+_HEADER_RE = re.compile(rb"\d\d\.\d\.\d\d\x01[0-9A-F]{2}\x01\d{10}")  # HEADER_LEN bytes, ASCII
 
 
 @dataclass(frozen=True)
@@ -47,37 +47,24 @@ def _crc(text: str) -> str:
 
 def parse_header(raw: bytes) -> tuple[str, str, int]:
     """Split a 21-byte header into (version, type, length) or raise ProtocolError."""
-    try:
-        text = raw[:HEADER_LEN].decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"bad frame header {raw[:HEADER_LEN]!r}") from exc
-    if len(raw) < HEADER_LEN or not _HEADER_RE.match(text):
+    if not _HEADER_RE.match(raw):
         raise ProtocolError(f"bad frame header {raw[:HEADER_LEN]!r}")
-    version, msg_type, length = text.split(SEP)
+    version, msg_type, length = raw[:HEADER_LEN].decode("ascii").split(SEP)
     return version, msg_type, int(length)
 
 
-def encode_request(msg_type: str, fields: list[str], version: str = CLIENT_VERSION) -> bytes:
+def encode_request(msg_type: str, fields: list[str]) -> bytes:
     """Build a request frame exactly as the official client does (length in characters)."""
     body = SEP.join(fields)
-    head_body = _header(version, msg_type, len(body)) + body
+    head_body = _header(CLIENT_VERSION, msg_type, len(body)) + body
     return f"{head_body}{SEP}{_crc(head_body)}\n".encode()
 
 
 def decode_request(frame: bytes) -> Frame:
     """Parse one request frame (with or without its final newline), checking length and CRC."""
     version, msg_type, length = parse_header(frame)
-    try:
-        text = frame.decode("utf-8").rstrip("\n")
-    except UnicodeDecodeError as exc:
-        raise ProtocolError("request is not UTF-8") from exc
-    head_body, _, crc = text.rpartition(SEP)
-    body = head_body[HEADER_LEN:]
-    if len(body) != length:
-        raise ProtocolError(f"request body is {len(body)} characters, header says {length}")
-    if crc != _crc(head_body):
-        raise ProtocolError(f"request CRC {crc!r} does not match")
-    return Frame(version, msg_type, body.split(SEP))
+    head_body, _, crc = frame.rstrip(b"\n").rpartition(SEP.encode())
+    return Frame(version, msg_type, _checked_body(head_body, crc, length, "request"))
 
 
 def encode_response(msg_type: str, fields: list[str]) -> bytes:
@@ -119,18 +106,23 @@ def decode_response(frame: bytes) -> Frame:
         raise ProtocolError("response does not end with the end mark")
     if msg_type in COMPRESSED_TYPES:
         return Frame(version, msg_type, _decode_compressed(frame, length).split(SEP))
-    # The separator is one byte that UTF-8 never uses inside a character, so the
-    # CRC can be checked on the received bytes without encoding the text again.
     head_body, _, crc = frame[: -len(END_MARK)].rpartition(SEP.encode())
+    return Frame(version, msg_type, _checked_body(head_body, crc, length, "response"))
+
+
+def _checked_body(head_body: bytes, crc: bytes, length: int, what: str) -> list[str]:
+    """An uncompressed frame's body fields, its length (in characters) and CRC checked."""
     try:
         body = head_body[HEADER_LEN:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError("response is not UTF-8") from exc
+        raise ProtocolError(f"{what} is not UTF-8") from exc
     if len(body) != length:
-        raise ProtocolError(f"response body is {len(body)} characters, header says {length}")
+        raise ProtocolError(f"{what} body is {len(body)} characters, header says {length}")
+    # The separator is one byte that UTF-8 never uses inside a character, so the
+    # CRC can be checked on the received bytes without encoding the text again.
     if crc != str(zlib.crc32(head_body)).encode():
-        raise ProtocolError(f"response CRC {crc!r} does not match its body")
-    return Frame(version, msg_type, body.split(SEP))
+        raise ProtocolError(f"{what} CRC {crc!r} does not match its body")
+    return body.split(SEP)
 
 
 def _decode_compressed(frame: bytes, length: int) -> str:

@@ -64,8 +64,6 @@ class ResultSet:
     fields: list[str]
     rows: list[list[str]] = field(repr=False)
     pages: int = 1
-    error_code: str = cons.BSERR_SUCCESS
-    error_msg: str = "success"
 
     def __len__(self) -> int:
         return len(self.rows)

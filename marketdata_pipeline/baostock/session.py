@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_TIMEOUT = 10.0
 """Seconds for a login, a logout or one page of a paged answer (capped by request_timeout)."""
+_PER_PAGE = cons.BAOSTOCK_PER_PAGE_COUNT
 
 
 @dataclass(frozen=True)
@@ -46,49 +47,13 @@ class _Call:
     request_type: str
     answer_type: str
 
-
-_LOGIN = _Call("login", cons.MESSAGE_TYPE_LOGIN_REQUEST, cons.MESSAGE_TYPE_LOGIN_RESPONSE)
-_LOGOUT = _Call("logout", cons.MESSAGE_TYPE_LOGOUT_REQUEST, cons.MESSAGE_TYPE_LOGOUT_RESPONSE)
-_K_DATA = _Call(
-    "query_history_k_data_plus",
-    cons.MESSAGE_TYPE_GETKDATAPLUS_REQUEST,
-    cons.MESSAGE_TYPE_GETKDATAPLUS_RESPONSE,
-)
-_ALL_STOCK = _Call(
-    "query_all_stock", cons.MESSAGE_TYPE_QUERYALLSTOCK_REQUEST, cons.MESSAGE_TYPE_QUERYALLSTOCK_RESPONSE
-)
-_TRADE_DATES = _Call(
-    "query_trade_dates", cons.MESSAGE_TYPE_QUERYTRADEDATES_REQUEST, cons.MESSAGE_TYPE_QUERYTRADEDATES_RESPONSE
-)
-_ADJUST_FACTOR = _Call(
-    "query_adjust_factor", cons.MESSAGE_TYPE_ADJUSTFACTOR_REQUEST, cons.MESSAGE_TYPE_ADJUSTFACTOR_RESPONSE
-)
-_STOCK_BASIC = _Call(
-    "query_stock_basic", cons.MESSAGE_TYPE_QUERYSTOCKBASIC_REQUEST, cons.MESSAGE_TYPE_QUERYSTOCKBASIC_RESPONSE
-)
-_HS300 = _Call(
-    "query_hs300_stocks",
-    cons.MESSAGE_TYPE_QUERYHS300STOCKS_REQUEST,
-    cons.MESSAGE_TYPE_QUERYHS300STOCKS_RESPONSE,
-)
-_SZ50 = _Call(
-    "query_sz50_stocks", cons.MESSAGE_TYPE_QUERYSZ50STOCKS_REQUEST, cons.MESSAGE_TYPE_QUERYSZ50STOCKS_RESPONSE
-)
-_ZZ500 = _Call(
-    "query_zz500_stocks",
-    cons.MESSAGE_TYPE_QUERYZZ500STOCKS_REQUEST,
-    cons.MESSAGE_TYPE_QUERYZZ500STOCKS_RESPONSE,
-)
-_DAILY_K = _Call(
-    "query_daily_history_k_AStock",
-    cons.MESSAGE_TYPE_GETKDaily_D_AStock_REQUEST,
-    cons.MESSAGE_TYPE_GETKDaily_D_AStock_RESPONSE,
-)
-_DAILY_FACTOR = _Call(
-    "query_daily_adjust_factor",
-    cons.MESSAGE_TYPE_GETKDaily_ADJUSTFACTOR_REQUEST,
-    cons.MESSAGE_TYPE_GETKDaily_ADJUSTFACTOR_RESPONSE,
-)
+    @classmethod
+    def named(cls, method: str, message: str) -> _Call:
+        """The types are the official constants `MESSAGE_TYPE_<message>_REQUEST` and `_RESPONSE`."""
+        request, answer = (
+            getattr(cons, f"MESSAGE_TYPE_{message}_{side}") for side in ("REQUEST", "RESPONSE")
+        )
+        return cls(method, request, answer)
 
 
 _DAILY_FACTOR_SPELLINGS = {"adjustFacto": "adjustFactor"}
@@ -100,6 +65,9 @@ class BaoStockSession:
     Use it as a context manager (connect + login, then logout + close on every
     path) or call connect/login/logout/close yourself. Not for two threads at
     once: give each thread its own session (or borrow one from a pool).
+    Its state (`endpoint`, `user`, `logged_in`, `connected_at`,
+    `logged_in_at`, `requests`, `closed`) is for reading: only the session
+    changes it.
     """
 
     def __init__(
@@ -117,9 +85,13 @@ class BaoStockSession:
     ):
         validation.check_credentials(user, password)
         self._api_key = validation.check_api_key(api_key)
-        self._host = _server_host(host, self._api_key)
+        if self._api_key and host == cons.BAOSTOCK_SERVER_IP:
+            host = cons.BAOSTOCK_VIP_SERVER_IP  # an API key's server, as the official client does
+        self._host = host
         self._port = _checked_port(port)
-        self._user = user
+        self.endpoint = f"{self._host}:{self._port}"
+        """`host:port` this session talks to (the VIP host when an API key chose it)."""
+        self.user = user
         self._password = password
         self.connect_timeout = _checked_timeout(connect_timeout, "connect_timeout")
         self.request_timeout = _checked_timeout(request_timeout, "request_timeout")
@@ -132,52 +104,27 @@ class BaoStockSession:
         self._budget = budget
         self._sock: socket.socket | None = None
         self._closed_because: str | None = None
-        self._logged_in = False
-        self._connected_at: float | None = None
-        self._logged_in_at: float | None = None
-        self._requests = 0
+        self.logged_in = False
+        self.connected_at: float | None = None
+        """`time.monotonic()` when the socket was opened."""
+        self.logged_in_at: float | None = None
+        """`time.monotonic()` of the last successful login."""
+        self.requests = 0
+        """How many request frames this session has sent."""
         self._in_use = threading.Lock()
 
     # -- state -------------------------------------------------------------
-
-    @property
-    def endpoint(self) -> str:
-        """`host:port` this session talks to (the VIP host when an API key chose it)."""
-        return f"{self._host}:{self._port}"
-
-    @property
-    def user(self) -> str:
-        return self._user
-
-    @property
-    def logged_in(self) -> bool:
-        return self._logged_in
 
     @property
     def closed(self) -> bool:
         """True once close() ran or a transport error broke the socket; a closed session stays closed."""
         return self._closed_because is not None
 
-    @property
-    def connected_at(self) -> float | None:
-        """`time.monotonic()` when the socket was opened."""
-        return self._connected_at
-
-    @property
-    def logged_in_at(self) -> float | None:
-        """`time.monotonic()` of the last successful login."""
-        return self._logged_in_at
-
-    @property
-    def requests(self) -> int:
-        """How many request frames this session has sent."""
-        return self._requests
-
     def __repr__(self) -> str:
         state = (
-            f"closed ({self._closed_because})" if self.closed else "logged in" if self._logged_in else "open"
+            f"closed ({self._closed_because})" if self.closed else "logged in" if self.logged_in else "open"
         )
-        return f"<BaoStockSession {self.endpoint} user={self._user} {state}>"
+        return f"<BaoStockSession {self.endpoint} user={self.user} {state}>"
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -188,33 +135,36 @@ class BaoStockSession:
             return
         with self._closing_on_transport_error():
             self._sock = wire.connect(self._host, self._port, self.connect_timeout)
-        self._connected_at = time.monotonic()
+        self.connected_at = time.monotonic()
+
+    _LOGIN = _Call.named("login", "LOGIN")
 
     def login(self) -> None:
         """Connect if needed, then log in with the user, password and API key of this session."""
         self.connect()
-        options = self._api_key or "0"
-        self._call(_LOGIN, [self._user, self._password, options], timeout=self.page_timeout)
-        self._logged_in = True
-        self._logged_in_at = time.monotonic()
+        self._call(self._LOGIN, [self._password, self._api_key or "0"], self.page_timeout)
+        self.logged_in = True
+        self.logged_in_at = time.monotonic()
+
+    _LOGOUT = _Call.named("logout", "LOGOUT")
 
     def logout(self, timeout: float | None = None) -> bool:
         """Log out, best effort: True when the server confirmed, False otherwise; never raises.
 
-        Bounded by `timeout` (default request_timeout). The socket stays open
+        Bounded by `timeout` (default page_timeout). The socket stays open
         (close() closes it) unless the logout broke it.
         """
-        if self._sock is None or not self._logged_in:
+        if self._sock is None or not self.logged_in:
             return False
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
         try:
-            self._call(_LOGOUT, [self._user, stamp], timeout=timeout or self.page_timeout)
+            self._call(self._LOGOUT, [stamp], timeout or self.page_timeout)
             return True
         except BaoStockError as exc:
             log.info("logout from %s failed: %s", self.endpoint, exc)
             return False
         finally:
-            self._logged_in = False
+            self.logged_in = False
 
     def close(self) -> None:
         """Close the socket; idempotent, safe from another thread (it wakes a blocked read)."""
@@ -258,11 +208,11 @@ class BaoStockSession:
         still valid; ping() does. Only for a session no thread is using.
         """
         with self._exclusive(), self._closing_on_transport_error():
-            error = wire.idle_socket_error(self._open_socket(), self.endpoint)
-            if error is not None:
-                raise error
+            wire.check_idle_socket(self._open_socket(), self.endpoint)
 
     # -- queries -----------------------------------------------------------
+
+    _K_DATA = _Call.named("query_history_k_data_plus", "GETKDATAPLUS")
 
     def query_history_k_data_plus(
         self,
@@ -273,7 +223,7 @@ class BaoStockSession:
         frequency: str = "d",
         adjustflag: str = "3",
         *,
-        per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT,
+        per_page: int = _PER_PAGE,
     ) -> ResultSet:
         """K-line bars of one code: d/w/m or 5/15/30/60-minute, adjustflag 1/2/3, all pages."""
         code = validation.normalize_code(code)
@@ -281,23 +231,23 @@ class BaoStockSession:
         fields = validation.normalize_fields(fields, frequency)
         start, end = validation.date_range(start_date, end_date)
         adjustflag = validation.check_adjustflag(adjustflag)
-        return self._paged(_K_DATA, [code, fields, start, end, frequency, adjustflag], per_page)
+        return self._paged(self._K_DATA, [code, fields, start, end, frequency, adjustflag], per_page)
 
-    def query_all_stock(
-        self, day: str | None = None, *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
-    ) -> ResultSet:
+    _ALL_STOCK = _Call.named("query_all_stock", "QUERYALLSTOCK")
+
+    def query_all_stock(self, day: str | None = None, *, per_page: int = _PER_PAGE) -> ResultSet:
         """Every security with its trade status on `day` (default today); empty before publication."""
-        return self._paged(_ALL_STOCK, [validation.normalize_date(day, "day")], per_page)
+        return self._paged(self._ALL_STOCK, [validation.normalize_date(day, "day")], per_page)
+
+    _TRADE_DATES = _Call.named("query_trade_dates", "QUERYTRADEDATES")
 
     def query_trade_dates(
-        self,
-        start_date: str | None = None,
-        end_date: str | None = None,
-        *,
-        per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT,
+        self, start_date: str | None = None, end_date: str | None = None, *, per_page: int = _PER_PAGE
     ) -> ResultSet:
         """Each day from start_date (default 2015-01-01) to end_date (default today): trading or not."""
-        return self._paged(_TRADE_DATES, list(validation.date_range(start_date, end_date)), per_page)
+        return self._paged(self._TRADE_DATES, list(validation.date_range(start_date, end_date)), per_page)
+
+    _ADJUST_FACTOR = _Call.named("query_adjust_factor", "ADJUSTFACTOR")
 
     def query_adjust_factor(
         self,
@@ -305,39 +255,49 @@ class BaoStockSession:
         start_date: str | None = None,
         end_date: str | None = None,
         *,
-        per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT,
+        per_page: int = _PER_PAGE,
     ) -> ResultSet:
         """Adjust factors of one code at each ex-date within the range."""
         code = validation.normalize_code(code)
-        return self._paged(_ADJUST_FACTOR, [code, *validation.date_range(start_date, end_date)], per_page)
+        return self._paged(
+            self._ADJUST_FACTOR, [code, *validation.date_range(start_date, end_date)], per_page
+        )
+
+    _STOCK_BASIC = _Call.named("query_stock_basic", "QUERYSTOCKBASIC")
 
     def query_stock_basic(
-        self, code: str = "", code_name: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
+        self, code: str = "", code_name: str = "", *, per_page: int = _PER_PAGE
     ) -> ResultSet:
         """Listing facts (name, IPO and delisting dates, type, status) by code and/or fuzzy name."""
         code = validation.normalize_optional_code(code)
         code_name = validation.plain_text(code_name or "", "code_name").strip()
-        return self._paged(_STOCK_BASIC, [code, code_name], per_page)
+        return self._paged(self._STOCK_BASIC, [code, code_name], per_page)
 
-    def query_hs300_stocks(
-        self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
-    ) -> ResultSet:
+    _HS300 = _Call.named("query_hs300_stocks", "QUERYHS300STOCKS")
+
+    def query_hs300_stocks(self, date: str = "", *, per_page: int = _PER_PAGE) -> ResultSet:
         """CSI 300 constituents as of `date` (default: the latest)."""
-        return self._paged(_HS300, [_optional_date(date)], per_page)
+        return self._paged(self._HS300, [validation.normalize_date(date, "date", "")], per_page)
 
-    def query_sz50_stocks(self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT) -> ResultSet:
+    _SZ50 = _Call.named("query_sz50_stocks", "QUERYSZ50STOCKS")
+
+    def query_sz50_stocks(self, date: str = "", *, per_page: int = _PER_PAGE) -> ResultSet:
         """SSE 50 constituents as of `date` (default: the latest)."""
-        return self._paged(_SZ50, [_optional_date(date)], per_page)
+        return self._paged(self._SZ50, [validation.normalize_date(date, "date", "")], per_page)
 
-    def query_zz500_stocks(
-        self, date: str = "", *, per_page: int = cons.BAOSTOCK_PER_PAGE_COUNT
-    ) -> ResultSet:
+    _ZZ500 = _Call.named("query_zz500_stocks", "QUERYZZ500STOCKS")
+
+    def query_zz500_stocks(self, date: str = "", *, per_page: int = _PER_PAGE) -> ResultSet:
         """CSI 500 constituents as of `date` (default: the latest)."""
-        return self._paged(_ZZ500, [_optional_date(date)], per_page)
+        return self._paged(self._ZZ500, [validation.normalize_date(date, "date", "")], per_page)
+
+    _DAILY_K = _Call.named("query_daily_history_k_AStock", "GETKDaily_D_AStock")
 
     def query_daily_history_k_AStock(self, date: str = "") -> ResultSet:  # noqa: N802 - the official name
         """Daily bars of every A-share on one day (default today), in one unpaged answer."""
-        return self._unpaged(_DAILY_K, [validation.normalize_date(date, "date")])
+        return self._unpaged(self._DAILY_K, [validation.normalize_date(date, "date")])
+
+    _DAILY_FACTOR = _Call.named("query_daily_adjust_factor", "GETKDaily_ADJUSTFACTOR")
 
     def query_daily_adjust_factor(self, date: str | None = None) -> ResultSet:
         """Adjust factors of every code with an ex-date on `date` (default today), in one unpaged answer.
@@ -346,7 +306,7 @@ class BaoStockSession:
         spells it: the package demo reads `adjustFactor`, live answers have
         been seen to say `adjustFacto`.
         """
-        answer = self._unpaged(_DAILY_FACTOR, [validation.normalize_date(date, "date")])
+        answer = self._unpaged(self._DAILY_FACTOR, [validation.normalize_date(date, "date")])
         fields = [_DAILY_FACTOR_SPELLINGS.get(name, name) for name in answer.fields]
         return ResultSet(answer.method, fields, answer.rows, pages=answer.pages)
 
@@ -362,42 +322,42 @@ class BaoStockSession:
         with self._closing_on_transport_error():
             while True:
                 number += 1
-                page = self._page(call, [self._user, str(number), str(per_page), *params], number, per_page)
+                answer = self._call(call, [str(number), str(per_page), *params], self.page_timeout)
+                page = _checked_page(parse_page(answer), call, number, per_page)
                 fields = _joined_fields(fields, page.fields, call)
                 rows.extend(page.rows)
                 if len(page.rows) < per_page:
                     return ResultSet(call.method, fields, rows, pages=number)
 
-    def _page(self, call: _Call, body: list[str], number: int, per_page: int) -> Page:
-        page = parse_page(self._call(call, body, timeout=self.page_timeout))
-        if page.number != number:
-            raise ProtocolError(
-                f"{call.method}: the server answered page {page.number} when {number} was asked"
-            )
-        if page.per_page != per_page:
-            raise ProtocolError(
-                f"{call.method}: the server answered per_page {page.per_page} when {per_page} was asked"
-            )
-        if len(page.rows) > per_page:
-            raise ProtocolError(
-                f"{call.method}: the server sent {len(page.rows)} rows on a page of {per_page}"
-            )
-        return page
-
     def _unpaged(self, call: _Call, params: list[str]) -> ResultSet:
         self._raise_unless_logged_in()
         with self._closing_on_transport_error():
-            page = parse_page(self._call(call, [self._user, *params]))
-        return ResultSet(call.method, page.fields, page.rows, pages=1)
+            page = parse_page(self._call(call, params))
+        return ResultSet(call.method, page.fields, page.rows)
 
     # -- one request, one answer -------------------------------------------
 
     def _call(self, call: _Call, params: list[str], timeout: float | None = None) -> frames.Frame:
-        """Send `call.method` + params and return its successful answer; typed errors otherwise."""
+        """One request frame out (method, user, params), one whole answer back, under one deadline.
+
+        Returns a successful answer; raises the typed error otherwise.
+        """
+        timeout = timeout or self.request_timeout
+        request = frames.encode_request(call.request_type, [call.method, self.user, *params])
         with self._closing_on_transport_error():
-            answer = self._exchange(
-                call.request_type, [call.method, *params], timeout or self.request_timeout
-            )
+            with self._exclusive():
+                sock = self._open_socket()
+
+                def send() -> float:
+                    """Send the frame; the whole answer's deadline starts as it leaves."""
+                    deadline = time.monotonic() + timeout
+                    wire.send(sock, self.endpoint, request, deadline, timeout)
+                    return deadline
+
+                # With a budget: may wait its turn, or raise DailyBudgetExhausted unsent.
+                deadline = send() if self._budget is None else self._budget.send_request(send)
+                self.requests += 1
+                answer = frames.decode_response(wire.receive(sock, self.endpoint, deadline, timeout))
             return self._checked_answer(answer, call)
 
     def _checked_answer(self, answer: frames.Frame, call: _Call) -> frames.Frame:
@@ -406,7 +366,7 @@ class BaoStockSession:
             if len(body) < 2:
                 raise ProtocolError(f"error answer to {call.method} has no code and message: {body!r}")
             if body[0] == cons.BSERR_NO_LOGIN:
-                self._logged_in = False
+                self.logged_in = False
             raise error_for_code(body[0], body[1])
         if answer.msg_type != call.answer_type:
             raise ProtocolError(
@@ -415,23 +375,6 @@ class BaoStockSession:
         if len(body) < 4 or body[2] != call.method:
             raise ProtocolError(f"answer to {call.method} names another method: {body[:4]!r}")
         return answer
-
-    def _exchange(self, request_type: str, fields: list[str], timeout: float) -> frames.Frame:
-        """One request frame out, one whole answer frame back, under one deadline."""
-        with self._exclusive():
-            sock = self._open_socket()
-            request = frames.encode_request(request_type, fields)
-
-            def send() -> float:
-                """Send the frame; the whole answer's deadline starts as it leaves."""
-                deadline = time.monotonic() + timeout
-                wire.send(sock, self.endpoint, request, deadline, timeout)
-                return deadline
-
-            # With a budget: may wait its turn, or raise DailyBudgetExhausted unsent.
-            deadline = send() if self._budget is None else self._budget.send_request(send)
-            self._requests += 1
-            return frames.decode_response(wire.receive(sock, self.endpoint, deadline, timeout))
 
     # -- state guards ------------------------------------------------------
 
@@ -443,7 +386,7 @@ class BaoStockSession:
 
     def _raise_unless_logged_in(self) -> None:
         self._raise_if_closed()
-        if not self._logged_in:
+        if not self.logged_in:
             raise NotLoggedInError("the session is not logged in; call login() first", cons.BSERR_NO_LOGIN)
 
     def _raise_if_closed(self) -> None:
@@ -473,18 +416,11 @@ class BaoStockSession:
 
     def _close(self, reason: str) -> None:
         sock, self._sock = self._sock, None
-        self._logged_in = False
+        self.logged_in = False
         if self._closed_because is None:
             self._closed_because = reason
         if sock is not None:
             wire.shut(sock)
-
-
-def _server_host(host: str, api_key: str | None) -> str:
-    """An API key sends the default public host to the VIP host, as the official client does."""
-    if api_key and api_key.startswith("bs-") and host == cons.BAOSTOCK_SERVER_IP:
-        return cons.BAOSTOCK_VIP_SERVER_IP
-    return host
 
 
 def _checked_port(port: int) -> int:
@@ -499,8 +435,16 @@ def _checked_timeout(value: float, name: str) -> float:
     return float(value)
 
 
-def _optional_date(date: str | None) -> str:
-    return "" if date is None or date == "" else validation.normalize_date(date, "date")
+def _checked_page(page: Page, call: _Call, number: int, per_page: int) -> Page:
+    """Strict paging: the page asked, at the size asked, with no more rows than that size."""
+    for what, answered, asked in (("page", page.number, number), ("per_page", page.per_page, per_page)):
+        if answered != asked:
+            raise ProtocolError(
+                f"{call.method}: the server answered {what} {answered} when {asked} was asked"
+            )
+    if len(page.rows) > per_page:
+        raise ProtocolError(f"{call.method}: the server sent {len(page.rows)} rows on a page of {per_page}")
+    return page
 
 
 def _joined_fields(seen: list[str], page_fields: list[str], call: _Call) -> list[str]:

@@ -8,6 +8,7 @@ the answer; here it never leaves the process.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import time
@@ -26,7 +27,8 @@ ADJUSTFLAGS = ("1", "2", "3")
 _CODE = re.compile(r"(sh|sz|bj)\.\d{6}")
 _SUFFIXED_CODE = re.compile(r"(\d{6})\.(sh|sz|bj)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_API_KEY_LENGTH = 33  # "bs-", 2 role characters, 27 payload characters, 1 checksum (official loginout.py)
+# "bs-", 2 role characters, 27 payload characters, 1 checksum character (official loginout.py)
+_API_KEY = re.compile(f"bs-[{API_KEY_ALPHABET}]{{30}}")
 
 
 def normalize_code(code: str) -> str:
@@ -55,11 +57,8 @@ def normalize_date(value: str | dt.date | None, name: str, default: str | None =
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, str) and _DATE.fullmatch(value):
-        try:
-            dt.date.fromisoformat(value)
-            return value
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):  # 2024-02-30 has the shape but is no day
+            return dt.date.fromisoformat(value).isoformat()
     raise BadParameterError(
         f"{name}={value!r} is not a date; write an existing day as YYYY-MM-DD, e.g. 2024-01-02",
         cons.BSERR_DATE_ERR,
@@ -85,27 +84,18 @@ def today() -> str:
 
 def check_frequency(frequency: str) -> str:
     """d, w, m or 5/15/30/60 (minutes)."""
-    if frequency not in FREQUENCIES:
-        raise BadParameterError(
-            f"frequency={frequency!r} is not supported; use one of {', '.join(FREQUENCIES)} (as strings)",
-            cons.BSERR_PARAM_ERR,
-        )
-    return frequency
+    return _one_of(frequency, "frequency", FREQUENCIES, f"one of {', '.join(FREQUENCIES)} (as strings)")
 
 
 def check_adjustflag(adjustflag: str) -> str:
     """1 back-adjusted, 2 forward-adjusted, 3 unadjusted."""
-    if adjustflag not in ADJUSTFLAGS:
-        raise BadParameterError(
-            f"adjustflag={adjustflag!r} is not supported; use '1' (back), '2' (forward) or '3' (unadjusted)",
-            cons.BSERR_PARAM_ERR,
-        )
-    return adjustflag
+    return _one_of(adjustflag, "adjustflag", ADJUSTFLAGS, "'1' (back), '2' (forward) or '3' (unadjusted)")
 
 
-def known_fields(frequency: str) -> frozenset[str]:
-    """The k-data fields the server accepts at `frequency`."""
-    return frozenset(FIELDS_BY_FREQUENCY[frequency])
+def _one_of(value: str, name: str, allowed: tuple[str, ...], choices: str) -> str:
+    if value not in allowed:
+        raise BadParameterError(f"{name}={value!r} is not supported; use {choices}", cons.BSERR_PARAM_ERR)
+    return value
 
 
 def normalize_fields(fields: str | Iterable[str], frequency: str) -> str:
@@ -116,7 +106,7 @@ def normalize_fields(fields: str | Iterable[str], frequency: str) -> str:
         raise BadParameterError(
             "fields is empty; name at least one, e.g. 'date,code,close'", cons.BSERR_PARAM_ERR
         )
-    allowed = known_fields(frequency)
+    allowed = FIELDS_BY_FREQUENCY[frequency]
     unknown = [name for name in names if name not in allowed]
     if unknown:
         raise BadParameterError(
@@ -145,16 +135,13 @@ def check_per_page(per_page: int) -> int:
 
 def check_credentials(user: str, password: str) -> None:
     """User and password must be non-empty strings (the official client checks the same)."""
-    if not isinstance(user, str) or not user:
-        raise BadParameterError(
-            "user is empty; set BAOSTOCK_USER or keep 'anonymous'", cons.BSERR_USERNAME_EMPTY
-        )
-    if not isinstance(password, str) or not password:
-        raise BadParameterError(
-            "password is empty; set BAOSTOCK_PASSWORD or keep '123456'", cons.BSERR_PASSWORD_EMPTY
-        )
-    plain_text(user, "user")
-    plain_text(password, "password")
+    for name, value, default, code in (
+        ("user", user, "anonymous", cons.BSERR_USERNAME_EMPTY),
+        ("password", password, "123456", cons.BSERR_PASSWORD_EMPTY),
+    ):
+        if not isinstance(value, str) or not value:
+            raise BadParameterError(f"{name} is empty; set BAOSTOCK_{name.upper()} or keep {default!r}", code)
+        plain_text(value, name)
 
 
 def plain_text(value: str, name: str) -> str:
@@ -182,9 +169,6 @@ def check_api_key(api_key: str | None) -> str | None:
 
 
 def _api_key_is_well_formed(api_key: object) -> bool:
-    if not isinstance(api_key, str) or len(api_key) != _API_KEY_LENGTH or not api_key.startswith("bs-"):
+    if not isinstance(api_key, str) or not _API_KEY.fullmatch(api_key):
         return False
-    role, payload, checksum = api_key[3:5], api_key[5:32], api_key[32]
-    if any(char not in API_KEY_ALPHABET for char in api_key[3:]):
-        return False
-    return checksum == api_key_checksum(role, payload)
+    return api_key[32] == api_key_checksum(api_key[3:5], api_key[5:32])

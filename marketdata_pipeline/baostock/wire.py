@@ -21,7 +21,6 @@ from marketdata_pipeline.baostock.errors import (
     ConnectError,
     ConnectionLostError,
     ProtocolError,
-    TransportError,
 )
 
 _RECV_BYTES = 65536
@@ -81,24 +80,26 @@ def receive(sock: socket.socket, endpoint: str, deadline: float, timeout: float)
             continue
         end = frames.response_end(buffer)
         if end is not None:
-            return _single_frame(buffer, end)
+            if end != len(buffer):
+                raise ProtocolError(f"{len(buffer) - end} unexpected bytes after the answer frame")
+            return bytes(buffer)
 
 
-def idle_socket_error(sock: socket.socket, endpoint: str) -> TransportError | None:
-    """None when an idle socket has nothing to read (the healthy case), else the error to raise."""
+def check_idle_socket(sock: socket.socket, endpoint: str) -> None:
+    """Return when an idle socket has nothing to read (the healthy case); raise what broke it otherwise."""
     poller = select.poll()
     poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
     if not poller.poll(0):
-        return None
+        return
     try:
         pending = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
-        return None
+        return
     except OSError as exc:
-        return ConnectionLostError(f"the idle connection to {endpoint} is broken: {exc}")
+        raise ConnectionLostError(f"the idle connection to {endpoint} is broken: {exc}") from exc
     if pending:
-        return ProtocolError(f"{endpoint} sent bytes nobody asked for to an idle session")
-    return ConnectionLostError(f"{endpoint} closed the connection of an idle session")
+        raise ProtocolError(f"{endpoint} sent bytes nobody asked for to an idle session")
+    raise ConnectionLostError(f"{endpoint} closed the connection of an idle session")
 
 
 def shut(sock: socket.socket) -> None:
@@ -119,9 +120,3 @@ def _remaining(endpoint: str, deadline: float, timeout: float, received: int = 0
 def _timeout(endpoint: str, timeout: float, received: int) -> BaoStockTimeout:
     arrived = f" ({received} bytes arrived)" if received else ""
     return BaoStockTimeout(f"no whole answer from {endpoint} within {timeout}s{arrived}")
-
-
-def _single_frame(buffer: bytearray, end: int) -> bytes:
-    if end != len(buffer):
-        raise ProtocolError(f"{len(buffer) - end} unexpected bytes after the answer frame")
-    return bytes(buffer)
