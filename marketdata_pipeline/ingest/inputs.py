@@ -31,9 +31,12 @@ def required_date(value: date | str, name: str) -> date:
     return day
 
 
-def iso_day(value: date | str, name: str) -> str:
-    """`value` as "YYYY-MM-DD", as the wire wants it."""
-    return required_date(value, name).isoformat()
+def check_range(start: date | str, end: date | str) -> tuple[date, date]:
+    """`start` and `end` as dates, refused unless start <= end."""
+    first, last = required_date(start, "start"), required_date(end, "end")
+    if first > last:
+        raise ValueError(f"start={first} is after end={last}: pass start <= end")
+    return first, last
 
 
 def check_codes(codes: Iterable[str]) -> list[str]:
