@@ -95,7 +95,12 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
                 return Call(error=exc, requests=sent)
             time.sleep(policy.backoff().delay(attempt))
         except Exception as exc:  # isolation: the caller records it, the run goes on
-            return Call(error=_first_cause(transport_error, exc, attempt), requests=sent)
+            if transport_error is None:
+                return Call(error=exc, requests=sent)
+            # A retry that gets no session (PoolTimeout because logins hang, say) is a consequence:
+            # the transport error that started it is the diagnosis, and the later error a note.
+            transport_error.add_note(f"retry {attempt - 1} failed: {type(exc).__name__}: {exc}")
+            return Call(error=transport_error, requests=sent)
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
@@ -104,19 +109,6 @@ def result_or_raise(call: Call) -> Any:
     if call.error is not None:
         raise call.error
     return call.result
-
-
-def _first_cause(transport_error: Exception | None, error: Exception, attempt: int) -> Exception:
-    """The error to report when a retry failed otherwise: the transport error that started it.
-
-    A retry that gets no session (PoolTimeout because logins hang, say) is a
-    consequence; the first error is the diagnosis, and the later one is kept
-    as a note.
-    """
-    if transport_error is None:
-        return error
-    transport_error.add_note(f"retry {attempt - 1} failed: {type(error).__name__}: {error}")
-    return transport_error
 
 
 def run_bounded(

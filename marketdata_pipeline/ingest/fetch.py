@@ -97,8 +97,7 @@ class _FetchRun:
         self.started = time.monotonic()
         self.pool, self.codes, self.days, self.workers, self.retry = pool, codes, days, workers, retry
         self.on_progress, self.progress_every = on_progress, progress_every
-        self.windows = normalize_listed(listed)
-        self.check_listing = listed is not None
+        self.windows = None if listed is None else normalize_listed(listed)  # None: no completeness check
         self.collector = BarCollector(codes, [day.isoformat() for day in days], sink=sink)
         self.failures: dict[str, FetchFailure] = {}
         self.notes: list[str] = []
@@ -119,7 +118,7 @@ class _FetchRun:
         self.fetch_symbol_ranges(missing, "fallback")
 
     def expected_days(self, code: str) -> list[date]:
-        if not self.check_listing:
+        if self.windows is None:
             return self.days
         return listed_days(self.days, self.windows.get(code, ALWAYS_LISTED))
 
@@ -209,7 +208,7 @@ class _FetchRun:
 
     def check_completeness(self) -> None:
         """A listed symbol short of bars (and not already failed) becomes an "incomplete" failure."""
-        if not self.check_listing:
+        if self.windows is None:
             return
         for code, missing in self.missing_by_code().items():
             if missing and code not in self.failures:
