@@ -33,10 +33,6 @@ class Board:
     prefixes: tuple[str, ...]
     rules: tuple[PriceLimit, ...]
 
-    def rule_on(self, day: date) -> PriceLimit:
-        """The rule in force on `day`."""
-        return [rule for rule in self.rules if rule.since <= day][-1]
-
 
 CHINEXT_REFORM = date(2020, 8, 24)
 STAR_START = date(2019, 7, 22)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
@@ -29,8 +29,8 @@ from marketdata_pipeline.ingest.universe import DAY_COLUMN, STOCK_TYPE, Universe
 from marketdata_pipeline.market_calendar import (
     chain_sessions,
     shanghai_now,
+    trading_days_before,
     unpublished_reason,
-    xshg_trading_days,
 )
 from marketdata_pipeline.storage import (
     BarStage,
@@ -130,7 +130,11 @@ def ingest_run(
     days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
     refuse_unpublished(days)
     universe = yield from run_universe(pool, warehouse, days, list(batch_days), log)
-    codes = a_share_codes(universe, include_indices=settings.include_indices)
+    by_batch = {
+        batch: a_share_codes(universe[universe["batch"] == batch], include_indices=settings.include_indices)
+        for batch in batch_days
+    }
+    codes = sorted(code for batch_codes in by_batch.values() for code in batch_codes)
     log.info(
         f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
     )
@@ -141,24 +145,20 @@ def ingest_run(
             days,
             listed=listing_windows(universe),
             strategy=settings.strategy,
-            max_workers=pool.max_size,
             on_progress=lambda progress: log.info(progress_line(progress)),
             sink=stage.add,
         )
         for note in report.notes:
             log.warning(note)
-        batch_by_code = dict(zip(universe["code"], universe["batch"], strict=True))
-        by_batch: dict[str, list[str]] = {batch: [] for batch in batch_days}
-        for code in codes:
-            by_batch[batch_by_code[code]].append(code)
         outcomes = []
         # One connection for the run's writes; each batch's slice is still its own transaction.
         with warehouse.get_connection() as con, attached(con, stage) as staged:
             since = datetime.now(UTC).replace(tzinfo=None)
-            for batch in batch_days:
-                outcome = write_batch(
-                    con, settings, report, staged, batch, batch_days[batch], by_batch[batch], run_id, log
-                )
+            for batch, codes_of_batch in by_batch.items():
+                own = set(codes_of_batch)
+                failures = [failure for failure in report.failures if failure.code in own]
+                unwritten = BatchOutcome(batch, batch_days[batch], codes_of_batch, failures, None, [], {})
+                outcome = write_batch(con, staged, unwritten, settings.error_failure_rate, run_id, log)
                 outcomes.append(outcome)
                 if outcome.wrote:
                     yield outcome
@@ -167,34 +167,24 @@ def ingest_run(
 
 
 def write_batch(
-    con,
-    settings: RunSettings,
-    report: FetchReport,
-    staged: str,
-    batch: str,
-    days: list[date],
-    codes: list[str],
-    run_id: str,
-    log: Log,
+    con, staged: str, outcome: BatchOutcome, max_rate: float, run_id: str, log: Log
 ) -> BatchOutcome:
-    """Replace the batch's slice with its staged rows, unless too many of its symbols failed."""
-    own = set(codes)
-    failures = [failure for failure in report.failures if failure.code in own]
-    failed = {failure.code for failure in failures}
-    rate = len(failed) / len(codes) if codes else 0.0
-    record_failures(con, failures, run_id=run_id, batch=batch)
-    if rate > settings.error_failure_rate:
+    """Replace the batch's slice with its staged rows, unless more than `max_rate` of its symbols
+    failed: `outcome` (not written yet) with what was written."""
+    batch, days, codes = outcome.batch, outcome.days, outcome.codes
+    record_failures(con, outcome.failures, run_id=run_id, batch=batch)
+    if outcome.failure_rate > max_rate:
         log.error(
-            f"{batch}: {len(failed)} of {len(codes)} symbols failed ({rate:.1%} > "
-            f"{settings.error_failure_rate:.1%}): nothing written, the stored slice is unchanged"
+            f"{batch}: {outcome.failed_codes} of {len(codes)} symbols failed ({outcome.failure_rate:.1%} > "
+            f"{max_rate:.1%}): nothing written, the stored slice is unchanged"
         )
-        return BatchOutcome(batch, days, codes, failures, None, [], {})
+        return outcome
+    failed = {failure.code for failure in outcome.failures}
     ok_codes = [code for code in codes if code not in failed]
     slice_ = {"batch": batch, "start": days[0], "end": days[-1]}
     written = replace_daily_bars_from_stage(con, staged, **slice_, codes=ok_codes)
     stored = rows_per_day(con, **slice_)
-    per_day = {day: stored.get(day, 0) for day in days}
-    return BatchOutcome(batch, days, codes, failures, written, [], per_day)
+    return replace(outcome, written=written, rows_per_day={day: stored.get(day, 0) for day in days})
 
 
 def check_batches(
@@ -229,13 +219,7 @@ def trailing_window(warehouse, batch_days: dict, revision_days: int) -> dict:
     (re-fetched so that bar_revisions records what BaoStock changed since)."""
     if revision_days == 0:
         return batch_days
-    before = {}
-    for batch, days in batch_days.items():
-        first = min(days)
-        sessions = xshg_trading_days(
-            first - timedelta(days=7 * revision_days + 14), first - timedelta(days=1)
-        )
-        before[batch] = sessions[-revision_days:]
+    before = {batch: trading_days_before(min(days), revision_days) for batch, days in batch_days.items()}
     with warehouse.get_connection() as con:
         return with_trailing_days(con, batch_days, before)
 

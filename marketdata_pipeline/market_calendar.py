@@ -98,9 +98,16 @@ def latest_published_day(now: datetime | None = None, published_at: time = BARS_
 
 def latest_published_days(count: int, now: datetime | None = None) -> list[date]:
     """The `count` latest published trading days, oldest first."""
-    days = [latest_published_day(now)]
+    latest = latest_published_day(now)
+    return [*trading_days_before(latest, count - 1), latest]
+
+
+def trading_days_before(day: date, count: int) -> list[date]:
+    """The `count` XSHG trading days right before `day`, oldest first."""
+    days = []
     while len(days) < count:
-        days.append(_trading_day_on_or_before(days[-1] - timedelta(days=1)))
+        day = _trading_day_on_or_before(day - timedelta(days=1))
+        days.append(day)
     return days[::-1]
 
 

@@ -4,7 +4,7 @@ from marketdata_pipeline.ingest.adjust_factors import fetch_adjust_factors
 from marketdata_pipeline.ingest.bars import DAILY_FIELDS
 from marketdata_pipeline.ingest.calls import RetryPolicy
 from marketdata_pipeline.ingest.fetch import fetch_daily_bars
-from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
+from marketdata_pipeline.ingest.planner import plan_fetch
 from marketdata_pipeline.ingest.report import FetchFailure, FetchReport, Progress
 from marketdata_pipeline.ingest.trade_calendar import calendar_mismatches, fetch_trade_calendar, trading_days
 from marketdata_pipeline.ingest.universe import (
@@ -18,9 +18,7 @@ from marketdata_pipeline.ingest.universe import (
 
 __all__ = [
     "DAILY_FIELDS",
-    "CostModel",
     "FetchFailure",
-    "FetchPlan",
     "FetchReport",
     "Progress",
     "RetryPolicy",

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 
 from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, run_bounded
-from marketdata_pipeline.ingest.inputs import check_codes, required_date, worker_count
+from marketdata_pipeline.ingest.inputs import check_codes, check_range, worker_count
 from marketdata_pipeline.ingest.report import FetchFailure
 from marketdata_pipeline.ingest.result_fields import pick_fields
 
@@ -30,9 +30,7 @@ def fetch_adjust_factors(
     date; a code without ex-dates has no rows) and the codes that failed, by
     code. One code's failure never stops the others.
     """
-    start_day, end_day = required_date(start, "start"), required_date(end, "end")
-    if start_day > end_day:
-        raise ValueError(f"start={start_day} is after end={end_day}: pass start <= end")
+    start_day, end_day = check_range(start, end)
     retry = retry or RetryPolicy()
 
     def fetch_code(code: str) -> Call:

@@ -12,7 +12,8 @@ from marketdata_pipeline.baostock.fields import DAILY_FIELDS
 from marketdata_pipeline.ingest.result_fields import pick_fields
 
 DAILY_FIELDS_CSV = ",".join(DAILY_FIELDS)
-_DATE, _CODE = DAILY_FIELDS.index("date"), DAILY_FIELDS.index("code")
+DATE_AT, CODE_AT = DAILY_FIELDS.index("date"), DAILY_FIELDS.index("code")
+"""Where a daily row (a tuple in DAILY_FIELDS order) has its date and its code."""
 
 Row = tuple[str, ...]
 
@@ -20,14 +21,6 @@ Row = tuple[str, ...]
 def daily_rows(result, source: str) -> list[Row]:
     """The rows of a ResultSet as tuples in DAILY_FIELDS order (ProtocolError if one is missing)."""
     return pick_fields(result, DAILY_FIELDS, source)
-
-
-def row_code(row: Row) -> str:
-    return row[_CODE]
-
-
-def row_date(row: Row) -> str:
-    return row[_DATE]
 
 
 CHUNK_ROWS = 20_000
@@ -50,8 +43,6 @@ class BarCollector:
         sink: Callable[[pa.Table], object] | None = None,
         chunk_rows: int = CHUNK_ROWS,
     ):
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
         self._day_index = {iso: index for index, iso in enumerate(day_isos)}
         self._seen = {code: bytearray(len(self._day_index)) for code in codes}
         self._pending: list[Row] = []
@@ -62,13 +53,13 @@ class BarCollector:
 
     def wants(self, row: Row) -> bool:
         """Whether `row` is one of the run's codes on one of its days."""
-        return row[_CODE] in self._seen and row[_DATE] in self._day_index
+        return row[CODE_AT] in self._seen and row[DATE_AT] in self._day_index
 
     def add(self, rows: Iterable[Row]) -> int:
         """Keep the wanted rows not seen yet; returns how many were new."""
         added = 0
         for row in rows:
-            seen, index = self._seen.get(row[_CODE]), self._day_index.get(row[_DATE])
+            seen, index = self._seen.get(row[CODE_AT]), self._day_index.get(row[DATE_AT])
             if seen is None or index is None or seen[index]:
                 continue
             seen[index] = 1
@@ -97,7 +88,7 @@ class BarCollector:
     def to_frame(self) -> pd.DataFrame:
         """The kept rows, sorted by code then date (empty with a sink: the sink has had them all)."""
         self.flush()
-        return _table(sorted(self._pending, key=lambda row: (row[_CODE], row[_DATE]))).to_pandas()
+        return _table(sorted(self._pending, key=lambda row: (row[CODE_AT], row[DATE_AT]))).to_pandas()
 
 
 def _table(rows: list[Row]) -> pa.Table:

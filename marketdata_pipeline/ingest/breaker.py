@@ -24,8 +24,6 @@ class Breaker:
     """Counts consecutive outage failures; `open` once they reach `threshold`."""
 
     def __init__(self, threshold: int):
-        if threshold < 1:
-            raise ValueError(f"breaker threshold must be >= 1, got {threshold}")
         self.threshold = threshold
         self.streak = 0
         self.last_error: Exception | None = None
@@ -53,8 +51,3 @@ class Breaker:
 def _outage(error: Exception | None) -> bool:
     """The server is not serving: transport or pool failures, system errors, codes nobody documents."""
     return isinstance(error, TransportError | PoolError | ServerError) or type(error) is AnswerError
-
-
-def threshold_for(workers: int) -> int:
-    """Two rounds of every worker failing: a real outage, not a few dropped connections."""
-    return max(4, 2 * workers)

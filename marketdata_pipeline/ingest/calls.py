@@ -74,33 +74,34 @@ def call_with_retry(pool, query: Callable[[Any], Any], policy: RetryPolicy) -> C
     """Run `query(session)` on a session from `pool`, retrying RETRIED errors per `policy`.
 
     `Call.requests` counts the request frames the sessions sent (every page of
-    a paged answer, every retry), read off the session's own counter.
+    a paged answer, every retry), read off the session's own counter, whatever
+    the query raised.
     """
     sent, transport_error = 0, None
     for attempt in range(1, policy.attempts + 1):
-        counter = _FrameCounter()
         try:
             with pool.session() as session:
-                result = counter.run(query, session)
-            return Call(result=result, requests=sent + counter.sent)
+                before = session.requests
+                try:
+                    result = query(session)
+                finally:
+                    sent += session.requests - before
+            return Call(result=result, requests=sent)
         except StopError:
             raise  # the run must end: see the module docstring
         except (*RETRIED, *policy.retried_answers) as exc:
-            sent, transport_error = sent + counter.sent, exc
+            transport_error = exc
             if attempt == policy.attempts:
                 return Call(error=exc, requests=sent)
             time.sleep(policy.backoff().delay(attempt))
         except Exception as exc:  # isolation: the caller records it, the run goes on
-            return Call(error=_first_cause(transport_error, exc, attempt), requests=sent + counter.sent)
+            if transport_error is None:
+                return Call(error=exc, requests=sent)
+            # A retry that gets no session (PoolTimeout because logins hang, say) is a consequence:
+            # the transport error that started it is the diagnosis, and the later error a note.
+            transport_error.add_note(f"retry {attempt - 1} failed: {type(exc).__name__}: {exc}")
+            return Call(error=transport_error, requests=sent)
     raise AssertionError("unreachable: the loop returns on its last attempt")
-
-
-def require_requests(pool, requests: int) -> None:
-    """Before a fetch sends anything: raise DailyBudgetExhausted if its `requests` would overrun today's
-    budget (BAOSTOCK_MAX_REQUESTS_PER_DAY), saying how many are left. A pool without a budget passes."""
-    require = getattr(pool, "require_requests", None)
-    if require is not None:
-        require(requests)
 
 
 def result_or_raise(call: Call) -> Any:
@@ -108,32 +109,6 @@ def result_or_raise(call: Call) -> Any:
     if call.error is not None:
         raise call.error
     return call.result
-
-
-def _first_cause(transport_error: Exception | None, error: Exception, attempt: int) -> Exception:
-    """The error to report when a retry failed otherwise: the transport error that started it.
-
-    A retry that gets no session (PoolTimeout because logins hang, say) is a
-    consequence; the first error is the diagnosis, and the later one is kept
-    as a note.
-    """
-    if transport_error is None:
-        return error
-    transport_error.add_note(f"retry {attempt - 1} failed: {type(error).__name__}: {error}")
-    return transport_error
-
-
-class _FrameCounter:
-    """How many request frames a session sent while running one query, whatever it raised."""
-
-    sent = 0
-
-    def run(self, query: Callable[[Any], Any], session) -> Any:
-        before = session.requests
-        try:
-            return query(session)
-        finally:
-            self.sent = session.requests - before
 
 
 def run_bounded(

@@ -10,29 +10,23 @@ against the trading days it was listed, and a symbol still short is a failure.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
+from typing import TypeVar
 
-import pandas as pd
+import pyarrow as pa
 
-from marketdata_pipeline.ingest.bars import (
-    CHUNK_ROWS,
-    DAILY_FIELDS_CSV,
-    BarCollector,
-    daily_rows,
-    row_code,
-    row_date,
-)
-from marketdata_pipeline.ingest.breaker import NOT_TRIED, Breaker, threshold_for
-from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, require_requests, run_bounded
+from marketdata_pipeline.ingest.bars import CODE_AT, DAILY_FIELDS_CSV, DATE_AT, BarCollector, daily_rows
+from marketdata_pipeline.ingest.breaker import NOT_TRIED, Breaker
+from marketdata_pipeline.ingest.calls import Call, RetryPolicy, call_with_retry, run_bounded
 from marketdata_pipeline.ingest.completeness import (
     ALWAYS_LISTED,
     incomplete_reason,
     listed_days,
     normalize_listed,
 )
-from marketdata_pipeline.ingest.inputs import check_codes, check_days, check_progress_every, worker_count
-from marketdata_pipeline.ingest.planner import CostModel, FetchPlan, plan_fetch
+from marketdata_pipeline.ingest.inputs import check_codes, check_days, positive_int, worker_count
+from marketdata_pipeline.ingest.planner import FetchPlan, plan_fetch
 from marketdata_pipeline.ingest.report import (
     EMPTY_ANSWER,
     INCOMPLETE,
@@ -41,6 +35,8 @@ from marketdata_pipeline.ingest.report import (
     FetchReport,
     Progress,
 )
+
+T = TypeVar("T")
 
 DEFAULT_PROGRESS_EVERY = 50
 _EMPTY_DAY = "the whole-market answer has no rows: not published yet, or not a trading day"
@@ -57,9 +53,7 @@ def fetch_daily_bars(
     on_progress: Callable[[Progress], None] | None = None,
     progress_every: int = DEFAULT_PROGRESS_EVERY,
     retry: RetryPolicy | None = None,
-    cost_model: CostModel | None = None,
-    sink: Callable[[pd.DataFrame], object] | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    sink: Callable[[pa.Table], object] | None = None,
 ) -> FetchReport:
     """Fetch unadjusted daily bars of `codes` on `trading_days` (sorted dates) through `pool`.
 
@@ -67,33 +61,22 @@ def fetch_daily_bars(
     and turns on the completeness check. `on_progress` is called on the
     caller's thread every `progress_every` symbols, after each whole-market
     day, and once at the end. Failures never raise: they are in the report.
-    With `sink`, the bars go to it in chunks of about `chunk_rows` (on the
+    With `sink`, the bars go to it in chunks of about `CHUNK_ROWS` (on the
     caller's thread) and the report's `bars` is empty: a long range is never
     held in memory.
     """
     workers = worker_count(pool, max_workers)
     run = _FetchRun(
-        check_codes(codes), check_days(trading_days), listed, on_progress, progress_every,
-        Breaker(threshold_for(workers)), sink, chunk_rows,
+        pool, check_codes(codes), check_days(trading_days), listed, sink, workers, retry or RetryPolicy(),
+        on_progress, positive_int(progress_every, "progress_every", "symbols per progress call"),
     )  # fmt: skip
-    plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy, model=cost_model)
-    require_requests(pool, plan.estimated_requests)
+    plan = plan_fetch(len(run.codes), len(run.days), workers, strategy=strategy)
+    pool.require_requests(plan.estimated_requests)  # DailyBudgetExhausted before anything is sent
     if run.codes and run.days:  # else nothing to fetch, and the report says so
-        _fetch_by_plan(run, plan, pool, workers, retry or RetryPolicy())
+        run.fetch(plan.strategy)
     run.check_completeness()
     run.report_progress("done")
     return run.report(plan)
-
-
-def _fetch_by_plan(run: _FetchRun, plan: FetchPlan, pool, workers: int, retry: RetryPolicy) -> None:
-    if plan.strategy == "market":
-        _fetch_market_days(run, pool, workers, retry)
-        missing = run.missing_by_code()
-        if run.market_failures:
-            run.notes.append(fallback_note(run.market_failures, missing))
-        _fetch_symbol_ranges(run, pool, workers, retry, missing, phase="fallback")
-    else:
-        _fetch_symbol_ranges(run, pool, workers, retry, run.expected_by_code(), phase="symbol")
 
 
 class _FetchRun:
@@ -101,47 +84,131 @@ class _FetchRun:
 
     def __init__(
         self,
+        pool,
         codes: list[str],
         days: list[date],
         listed: Mapping | None,
+        sink: Callable[[pa.Table], object] | None,
+        workers: int,
+        retry: RetryPolicy,
         on_progress: Callable[[Progress], None] | None,
         progress_every: int,
-        breaker: Breaker,
-        sink: Callable[[pd.DataFrame], object] | None,
-        chunk_rows: int,
     ):
         self.started = time.monotonic()
-        self.codes, self.days = codes, days
-        self.windows = normalize_listed(listed)
-        self.check_listing = listed is not None
-        self.collector = BarCollector(
-            codes, [day.isoformat() for day in days], sink=sink, chunk_rows=chunk_rows
-        )
+        self.pool, self.codes, self.days, self.workers, self.retry = pool, codes, days, workers, retry
+        self.on_progress, self.progress_every = on_progress, progress_every
+        self.windows = None if listed is None else normalize_listed(listed)  # None: no completeness check
+        self.collector = BarCollector(codes, [day.isoformat() for day in days], sink=sink)
         self.failures: dict[str, FetchFailure] = {}
         self.notes: list[str] = []
         self.market_failures: list[FetchFailure] = []
         self.requests = self.symbols_done = self.days_done = self.fallback_symbols = 0
-        self.on_progress = on_progress
-        self.progress_every = check_progress_every(progress_every)
-        self.breaker = breaker
+        # Two rounds of every worker failing: a real outage, not a few dropped connections.
+        self.breaker = Breaker(max(4, 2 * workers))
+
+    def fetch(self, strategy: str) -> None:
+        if strategy == "symbol":
+            self.fetch_symbol_ranges({code: self.expected_days(code) for code in self.codes}, "symbol")
+            return
+        self.fetch_market_days()
+        missing = self.missing_by_code()
+        self.fallback_symbols = sum(1 for wanted in missing.values() if wanted)
+        if self.market_failures:
+            self.notes.append(fallback_note(self.market_failures, self.fallback_symbols))
+        self.fetch_symbol_ranges(missing, "fallback")
 
     def expected_days(self, code: str) -> list[date]:
-        if not self.check_listing:
+        if self.windows is None:
             return self.days
         return listed_days(self.days, self.windows.get(code, ALWAYS_LISTED))
-
-    def expected_by_code(self) -> dict[str, list[date]]:
-        return {code: self.expected_days(code) for code in self.codes}
 
     def missing_by_code(self) -> dict[str, list[date]]:
         return {code: self.collector.missing_days(code, self.expected_days(code)) for code in self.codes}
 
-    def record_failure(self, code: str, first: date, last: date, error: Exception) -> None:
-        self.failures.setdefault(code, FetchFailure.from_error(code, first, last, error))
+    def calls(self, work: Callable[[T], Call], items: Iterable[T]) -> Iterator[tuple[T, Call]]:
+        """`run_bounded` with each call's requests counted and told to the breaker; nothing more is
+        sent once it is open (leaving the loop cancels the work not started)."""
+        if self.breaker.open:
+            return
+        for item, call in run_bounded(work, items, self.workers):
+            self.requests += call.requests
+            self.breaker.record(call)
+            yield item, call
+            if self.breaker.open:
+                return
+
+    def hand_over(self, rows: list) -> None:
+        """Give an answer's rows to the collector, then empty the list, so that the finished call
+        holds no second copy of them while the collector has them."""
+        self.collector.add(rows)
+        rows.clear()
+
+    def fetch_market_days(self) -> None:
+        """One whole-market request per day; keeps this run's codes, records days that failed.
+
+        An empty whole-market answer for a day of the run is recorded as a failed
+        day too (`EmptyAnswer`: not published yet, or not a trading day); its
+        symbols are asked one by one like those of any failed day.
+        """
+
+        def fetch_day(day: date) -> Call:
+            def query(session) -> tuple[list, int]:
+                answer = session.query_daily_history_k_AStock(day.isoformat())
+                rows = daily_rows(answer, f"query_daily_history_k_AStock({day.isoformat()})")
+                kept = [row for row in rows if self.collector.wants(row) and row[DATE_AT] == day.isoformat()]
+                return kept, len(rows)
+
+            return call_with_retry(self.pool, query, self.retry)
+
+        for day, call in self.calls(fetch_day, self.days):
+            self.days_done += 1
+            if not call.ok:
+                self.market_failures.append(FetchFailure.from_error(WHOLE_MARKET, day, day, call.error))
+            elif call.result[1] == 0:
+                self.market_failures.append(FetchFailure(WHOLE_MARKET, day, day, EMPTY_ANSWER, _EMPTY_DAY))
+            else:
+                self.hand_over(call.result[0])
+            self.report_progress("market")
+        # An open breaker left days not started; the fallback sends nothing either.
+
+    def fetch_symbol_ranges(self, wanted: dict[str, list[date]], phase: str) -> None:
+        """One range request per symbol over its wanted days; a symbol's failure is its own."""
+        todo = {code: days for code, days in wanted.items() if days}
+        self.symbols_done += len(wanted) - len(todo)
+
+        def fetch_range(code: str) -> Call:
+            first, last = todo[code][0].isoformat(), todo[code][-1].isoformat()
+
+            def query(session):
+                answer = session.query_history_k_data_plus(
+                    code, DAILY_FIELDS_CSV, start_date=first, end_date=last, frequency="d", adjustflag="3"
+                )
+                rows = daily_rows(answer, f"query_history_k_data_plus({code}, {first}..{last})")
+                return [row for row in rows if row[CODE_AT] == code]
+
+            return call_with_retry(self.pool, query, self.retry)
+
+        left = set(todo)
+        for count, (code, call) in enumerate(self.calls(fetch_range, list(todo)), start=1):
+            left.discard(code)
+            self.symbols_done += 1
+            if call.ok:
+                self.hand_over(call.result)
+            else:
+                first, last = todo[code][0], todo[code][-1]
+                self.failures.setdefault(code, FetchFailure.from_error(code, first, last, call.error))
+            if count % self.progress_every == 0 or count == len(todo):
+                self.report_progress(phase)
+        for code in left:  # not sent: the breaker opened
+            self.symbols_done += 1
+            failure = FetchFailure(code, todo[code][0], todo[code][-1], NOT_TRIED, self.breaker.reason())
+            self.failures.setdefault(code, failure)
+        if left:
+            self.report_progress(phase)
 
     def check_completeness(self) -> None:
         """A listed symbol short of bars (and not already failed) becomes an "incomplete" failure."""
-        if not self.check_listing:
+        if self.windows is None:
             return
         for code, missing in self.missing_by_code().items():
             if missing and code not in self.failures:
@@ -184,102 +251,18 @@ class _FetchRun:
         )
 
 
-def _hand_over(run: _FetchRun, rows: list) -> None:
-    """Give an answer's rows to the collector, then empty the list, so that the finished call
-    holds no second copy of them while the collector has them."""
-    run.collector.add(rows)
-    rows.clear()
-
-
-def _fetch_market_days(run: _FetchRun, pool, workers: int, retry: RetryPolicy) -> None:
-    """One whole-market request per day; keeps this run's codes, records days that failed.
-
-    An empty whole-market answer for a day of the run is recorded as a failed
-    day too (`EmptyAnswer`: not published yet, or not a trading day); its
-    symbols are asked one by one like those of any failed day.
-    """
-
-    def fetch_day(day: date) -> Call:
-        def query(session) -> tuple[list, int]:
-            answer = session.query_daily_history_k_AStock(day.isoformat())
-            rows = daily_rows(answer, f"query_daily_history_k_AStock({day.isoformat()})")
-            kept = [row for row in rows if run.collector.wants(row) and row_date(row) == day.isoformat()]
-            return kept, len(rows)
-
-        return call_with_retry(pool, query, retry)
-
-    for day, call in run_bounded(fetch_day, run.days, workers):
-        run.requests += call.requests
-        run.days_done += 1
-        run.breaker.record(call)
-        if not call.ok:
-            run.market_failures.append(FetchFailure.from_error(WHOLE_MARKET, day, day, call.error))
-        elif call.result[1] == 0:
-            run.market_failures.append(FetchFailure(WHOLE_MARKET, day, day, EMPTY_ANSWER, _EMPTY_DAY))
-        else:
-            _hand_over(run, call.result[0])
-        run.report_progress("market")
-        if run.breaker.open:
-            break  # leaving the loop cancels the days not started; the fallback will not run either
-
-
-def fallback_note(market_failures: list[FetchFailure], missing: Mapping[str, list[date]]) -> str:
-    """What a run does about whole-market days that failed or answered empty, for its log.
+def fallback_note(market_failures: list[FetchFailure], symbols: int) -> str:
+    """What a run does about whole-market days that failed or answered empty, `symbols` being the
+    symbols short of bars after them, for its log.
 
     Those days are never asked symbol by symbol, day by day: each symbol short of bars gets ONE
     range request over all its missing days, paced like every request of the run.
     """
     days = sorted(failure.start_date for failure in market_failures)
     kinds = sorted({failure.error_type for failure in market_failures})
-    symbols = sum(1 for wanted in missing.values() if wanted)
     span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{days[0]}"
     return (
         f"{len(days)} whole-market day(s) failed or answered empty ({', '.join(kinds)}; {span}): "
         f"planned as {symbols} per-symbol range requests, one per symbol over all its missing days, "
         "under the run's request cap (not one request per symbol and day)"
     )
-
-
-def _fetch_symbol_ranges(
-    run: _FetchRun, pool, workers: int, retry: RetryPolicy, wanted: dict[str, list[date]], phase: str
-) -> None:
-    """One range request per symbol over its wanted days; a symbol's failure is its own."""
-    todo = {code: days for code, days in wanted.items() if days}
-    run.symbols_done += len(wanted) - len(todo)
-    if phase == "fallback":
-        run.fallback_symbols = len(todo)
-
-    def fetch_range(code: str) -> Call:
-        first, last = todo[code][0].isoformat(), todo[code][-1].isoformat()
-
-        def query(session):
-            answer = session.query_history_k_data_plus(
-                code, DAILY_FIELDS_CSV, start_date=first, end_date=last, frequency="d", adjustflag="3"
-            )
-            rows = daily_rows(answer, f"query_history_k_data_plus({code}, {first}..{last})")
-            return [row for row in rows if row_code(row) == code]
-
-        return call_with_retry(pool, query, retry)
-
-    done: set[str] = set()
-    if not run.breaker.open:
-        for count, (code, call) in enumerate(run_bounded(fetch_range, list(todo), workers), start=1):
-            done.add(code)
-            run.requests += call.requests
-            run.symbols_done += 1
-            run.breaker.record(call)
-            if call.ok:
-                _hand_over(run, call.result)
-            else:
-                run.record_failure(code, todo[code][0], todo[code][-1], call.error)
-            if count % run.progress_every == 0 or count == len(todo):
-                run.report_progress(phase)
-            if run.breaker.open:
-                break  # leaving the loop cancels the symbols not started
-    for code in todo.keys() - done:
-        run.symbols_done += 1
-        run.failures.setdefault(
-            code, FetchFailure(code, todo[code][0], todo[code][-1], NOT_TRIED, run.breaker.reason())
-        )
-    if todo.keys() - done:
-        run.report_progress(phase)

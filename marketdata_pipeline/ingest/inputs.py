@@ -31,9 +31,12 @@ def required_date(value: date | str, name: str) -> date:
     return day
 
 
-def iso_day(value: date | str, name: str) -> str:
-    """`value` as "YYYY-MM-DD", as the wire wants it."""
-    return required_date(value, name).isoformat()
+def check_range(start: date | str, end: date | str) -> tuple[date, date]:
+    """`start` and `end` as dates, refused unless start <= end."""
+    first, last = required_date(start, "start"), required_date(end, "end")
+    if first > last:
+        raise ValueError(f"start={first} is after end={last}: pass start <= end")
+    return first, last
 
 
 def check_codes(codes: Iterable[str]) -> list[str]:
@@ -71,13 +74,11 @@ def check_days(trading_days: Sequence[date]) -> list[date]:
     return days
 
 
-def check_progress_every(progress_every: int) -> int:
-    """`progress_every` if it is a positive int."""
-    if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
-        raise ValueError(
-            f"progress_every={progress_every!r} must be a positive int (symbols per progress call)"
-        )
-    return progress_every
+def positive_int(value: int, name: str, meaning: str) -> int:
+    """`value` if it is a positive int (a bool is not), else ValueError saying what `name` means."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive int ({meaning})")
+    return value
 
 
 def worker_count(pool, max_workers: int | None) -> int:
@@ -88,6 +89,4 @@ def worker_count(pool, max_workers: int | None) -> int:
         )
     if max_workers is None:
         return pool.max_size
-    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-        raise ValueError(f"max_workers={max_workers!r} must be a positive int (or None for pool.max_size)")
-    return min(max_workers, pool.max_size)
+    return min(positive_int(max_workers, "max_workers", "or None for pool.max_size"), pool.max_size)

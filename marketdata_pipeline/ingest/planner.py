@@ -34,10 +34,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from baostock.common import contants as cons
+
 Strategy = Literal["market", "symbol"]
 STRATEGIES: tuple[str, ...] = ("auto", "market", "symbol")
-
-PAGE_ROWS = 2_000  # rows per page the client asks for; the server pages at this size
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,12 @@ class CostModel:
     """One row produced, compressed, sent, decoded and kept or dropped (serial across workers)."""
     market_rows: int = 5_100
     """Rows in one whole-market answer (5,097 A-shares on 2024-01-02)."""
-    page_rows: int = PAGE_ROWS
+    page_rows: int = cons.BAOSTOCK_PER_PAGE_COUNT
+    """Rows per page the client asks for (2,000); the server pages at this size."""
 
     def __post_init__(self) -> None:
-        if self.request_s < 0 or self.row_s < 0:
-            raise ValueError(
-                f"CostModel weights must be >= 0, got request_s={self.request_s}, row_s={self.row_s}"
-            )
-        if self.market_rows < 1 or self.page_rows < 1:
-            raise ValueError(
-                f"CostModel market_rows and page_rows must be >= 1, got {self.market_rows}, {self.page_rows}"
-            )
+        if min(self.request_s, self.row_s) < 0 or min(self.market_rows, self.page_rows) < 1:
+            raise ValueError(f"CostModel weights must be >= 0 and market_rows, page_rows >= 1, got {self}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,6 @@ class FetchPlan:
     strategy: Strategy
     estimated_requests: int
     reason: str
-    estimated_seconds: float = 0.0
 
 
 def estimate(strategy: Strategy, n_symbols: int, n_days: int, workers: int, model: CostModel) -> Estimate:
@@ -113,12 +107,12 @@ def plan_fetch(
     says so in the reason.
     """
     _check_plan_inputs(n_symbols, n_days, max_workers, strategy)
+    if n_symbols == 0 or n_days == 0:
+        nothing = f"nothing to fetch ({n_days} days x {n_symbols} symbols)"
+        return FetchPlan("symbol" if strategy == "symbol" else "market", 0, nothing)
     model = model or CostModel()
     market = estimate("market", n_symbols, n_days, max_workers, model)
     symbol = estimate("symbol", n_symbols, n_days, max_workers, model)
-    if n_symbols == 0 or n_days == 0:
-        chosen = symbol if strategy == "symbol" else market
-        return FetchPlan(chosen.strategy, 0, f"nothing to fetch ({n_days} days x {n_symbols} symbols)")
     if strategy != "auto":
         chosen, other = (market, symbol) if strategy == "market" else (symbol, market)
         why = f"forced by caller; {chosen.describe()} (auto would compare with {other.describe()})"
@@ -126,7 +120,7 @@ def plan_fetch(
         chosen, other = (market, symbol) if market.seconds <= symbol.seconds else (symbol, market)
         why = f"{chosen.describe()} beats {other.describe()}"
     reason = f"{n_days} days x {n_symbols} symbols on {max_workers} workers: {why}"
-    return FetchPlan(chosen.strategy, chosen.requests, reason, chosen.seconds)
+    return FetchPlan(chosen.strategy, chosen.requests, reason)
 
 
 def _check_plan_inputs(n_symbols: int, n_days: int, max_workers: int, strategy: str) -> None:

@@ -35,14 +35,13 @@ class FetchFailure:
         message kept after it; notes (earlier attempts) are appended.
         """
         root = _baostock_cause(error)
-        message = root.message if isinstance(root, BaoStockError) else str(root)
+        known = isinstance(root, BaoStockError)
+        message = root.message if known else str(root)
         if root is not error:
             message += f" ({type(error).__name__}: {error})"
-        notes = getattr(error, "__notes__", ())
-        if notes:
-            message += " [" + "; ".join(notes) + "]"
-        error_code = root.code if isinstance(root, BaoStockError) else ""
-        return cls(code, start_date, end_date, type(root).__name__, message, error_code)
+        if getattr(error, "__notes__", None):
+            message += " [" + "; ".join(error.__notes__) + "]"
+        return cls(code, start_date, end_date, type(root).__name__, message, root.code if known else "")
 
 
 def _baostock_cause(error: BaseException) -> BaseException:

@@ -12,7 +12,7 @@ from marketdata_pipeline.ingest.calls import (
     call_with_retry,
     result_or_raise,
 )
-from marketdata_pipeline.ingest.inputs import iso_day
+from marketdata_pipeline.ingest.inputs import check_range
 from marketdata_pipeline.ingest.result_fields import pick_fields
 from marketdata_pipeline.market_calendar import xshg_trading_days
 
@@ -26,9 +26,7 @@ def fetch_trade_calendar(
 
     Whole or nothing: a failure after retries raises.
     """
-    start_iso, end_iso = iso_day(start, "start"), iso_day(end, "end")
-    if start_iso > end_iso:
-        raise ValueError(f"start={start_iso} is after end={end_iso}: pass start <= end")
+    start_iso, end_iso = (day.isoformat() for day in check_range(start, end))
 
     def query(session) -> list[tuple[str, ...]]:
         answer = session.query_trade_dates(start_iso, end_iso)
@@ -48,10 +46,7 @@ def calendar_mismatches(calendar: pd.DataFrame) -> list[str]:
     """Days on which BaoStock's trading-day flag disagrees with the XSHG calendar."""
     if calendar.empty:
         return []
-    first, last = (
-        date.fromisoformat(calendar["calendar_date"].min()),
-        date.fromisoformat(calendar["calendar_date"].max()),
-    )
-    xshg = {day.isoformat() for day in xshg_trading_days(first, last)}
+    first, last = calendar["calendar_date"].min(), calendar["calendar_date"].max()
+    xshg = {day.isoformat() for day in xshg_trading_days(date.fromisoformat(first), date.fromisoformat(last))}
     flagged = calendar.assign(xshg=calendar["calendar_date"].isin(xshg))
     return flagged.loc[(flagged["is_trading_day"] == "1") != flagged["xshg"], "calendar_date"].tolist()

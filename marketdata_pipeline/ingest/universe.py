@@ -18,16 +18,14 @@ from marketdata_pipeline.ingest.calls import (
     result_or_raise,
     run_bounded,
 )
-from marketdata_pipeline.ingest.completeness import ListingWindow
-from marketdata_pipeline.ingest.inputs import as_date, required_date, worker_count
+from marketdata_pipeline.ingest.completeness import ListingWindow, normalize_listed
+from marketdata_pipeline.ingest.inputs import required_date, worker_count
 from marketdata_pipeline.ingest.result_fields import pick_columns, pick_fields
 
 ALL_STOCK_FIELDS = ("code", "tradeStatus", "code_name")
 STOCK_BASIC_FIELDS = ("code", "code_name", "ipoDate", "outDate", "type", "status")
-STOCK_BASIC_COLUMNS = (*STOCK_BASIC_FIELDS, "batch")
 UNIVERSE_COLUMNS = ("code", "code_name", "tradeStatus", "ipoDate", "outDate", "type", "status", "batch")
 DAY_COLUMN = "trade_date"
-_FACTS = ("ipoDate", "outDate", "type", "status", "batch")
 _LISTED = pa.schema([(name, pa.string()) for name in (DAY_COLUMN, *ALL_STOCK_FIELDS)])
 
 STOCK_TYPE, INDEX_TYPE = "1", "2"
@@ -60,15 +58,10 @@ def fetch_universe(session_or_pool, day: date | str, *, retry: RetryPolicy | Non
     nothing. Takes a pool (retries transport errors) or one logged-in session.
     """
     day = required_date(day, "day")
-
-    def query(session) -> pd.DataFrame:
-        basics = _basics_frame(_stock_basic_rows(session))
-        return _universe_rows([_all_stock_table(session, day)], basics)
-
-    if hasattr(session_or_pool, "query_all_stock"):
-        rows = query(session_or_pool)
-    else:
-        rows = result_or_raise(call_with_retry(session_or_pool, query, retry or REFERENCE_DATA_RETRY))
+    if not hasattr(session_or_pool, "query_all_stock"):
+        return fetch_universes(session_or_pool, [day], retry=retry)[day]
+    basics = _basics_frame(_stock_basic_rows(session_or_pool))
+    rows = _universe_rows({day: _all_stock_table(session_or_pool, day)}, basics)
     return UniverseChunk([day], rows).of_day(day)
 
 
@@ -112,19 +105,18 @@ def fetch_universe_chunks(
         basics = side.submit(fetch_stock_basic, pool, retry=retry)  # .result(): the frame, or its error
         chunk: dict[date, pa.Table] = {}
         # A chunk's days ahead: while the caller stores one chunk, the next one's requests go on.
-        for day, call in run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days):
+        answers = run_bounded(fetch_day, days, worker_count(pool, max_workers), ahead=chunk_days)
+        for count, (day, call) in enumerate(answers, start=1):
             chunk[day] = result_or_raise(call)
-            if len(chunk) == chunk_days:
-                yield _chunk(chunk, basics.result())
+            if len(chunk) == chunk_days or count == len(days):
+                yield UniverseChunk(sorted(chunk), _universe_rows(chunk, basics.result()))
                 chunk = {}
-        if chunk:
-            yield _chunk(chunk, basics.result())
 
 
 def fetch_stock_basic(pool, *, retry: RetryPolicy | None = None) -> pd.DataFrame:
     """Every security BaoStock knows, listed or delisted (`query_stock_basic()`), with its batch.
 
-    Columns STOCK_BASIC_COLUMNS, strings, sorted by code.
+    Columns STOCK_BASIC_FIELDS then batch, strings, sorted by code.
     """
     basic = result_or_raise(call_with_retry(pool, _stock_basic_rows, retry or REFERENCE_DATA_RETRY))
     return _basics_frame(basic)
@@ -138,10 +130,8 @@ def a_share_codes(universe: pd.DataFrame, *, include_indices: bool = False) -> l
 
 def listing_windows(universe: pd.DataFrame) -> dict[str, ListingWindow]:
     """code -> (ipo_date, out_date) from a universe frame, for `fetch_daily_bars(listed=...)`."""
-    return {
-        code: (as_date(ipo, f"{code} ipoDate"), as_date(out, f"{code} outDate"))
-        for code, ipo, out in universe[["code", "ipoDate", "outDate"]].itertuples(index=False)
-    }
+    windows = universe[["code", "ipoDate", "outDate"]].itertuples(index=False)
+    return normalize_listed({code: (ipo, out) for code, ipo, out in windows})
 
 
 def _all_stock_table(session, day: date) -> pa.Table:
@@ -159,18 +149,14 @@ def _stock_basic_rows(session) -> Rows:
 def _basics_frame(basic: Rows) -> pd.DataFrame:
     """Stock basic rows with each code's batch, by code (a code answered twice: its last row)."""
     with_batch = [(*row, batch_of(row[0])) for row in basic]
-    rows = pd.DataFrame(with_batch, columns=list(STOCK_BASIC_COLUMNS), dtype="str")
+    rows = pd.DataFrame(with_batch, columns=[*STOCK_BASIC_FIELDS, "batch"], dtype="str")
     return rows.drop_duplicates("code", keep="last").sort_values("code", ignore_index=True)
 
 
-def _chunk(tables: dict[date, pa.Table], basics: pd.DataFrame) -> UniverseChunk:
-    days = sorted(tables)
-    return UniverseChunk(days, _universe_rows([tables[day] for day in days], basics))
-
-
-def _universe_rows(tables: list[pa.Table], basics: pd.DataFrame) -> pd.DataFrame:
-    listed = pa.concat_tables(tables).to_pandas()
-    facts = basics[["code", *_FACTS]]  # the day's own name comes from query_all_stock
+def _universe_rows(tables: dict[date, pa.Table], basics: pd.DataFrame) -> pd.DataFrame:
+    """The days' answers (by day) joined with the basics, in day then code order."""
+    listed = pa.concat_tables([tables[day] for day in sorted(tables)]).to_pandas()
+    facts = basics.drop(columns="code_name")  # the day's own name comes from query_all_stock
     rows = listed.merge(facts, on="code", how="left", sort=False)  # keeps the day-then-code order
     unknown = rows["batch"].isna()  # a code without a basic row: still listed, still batched
     rows.loc[unknown, "batch"] = rows.loc[unknown, "code"].map(batch_of)
