@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 import duckdb
 
+from marketdata_pipeline.storage.columns import DAILY_BARS
+
 REVISIONS_TABLE = """
     CREATE TABLE IF NOT EXISTS bar_revisions (
         code VARCHAR NOT NULL,
@@ -19,10 +21,9 @@ REVISIONS_TABLE = """
     )
 """
 
-REVISED_COLUMNS: tuple[str, ...] = (
-    "open", "high", "low", "close", "preclose", "volume", "amount", "turn", "trade_status",
-    "pct_chg", "pe_ttm", "ps_ttm", "pcf_ncf_ttm", "pb_mrq", "is_st",
-)  # fmt: skip
+REVISED_COLUMNS: tuple[str, ...] = tuple(
+    f.target for f in DAILY_BARS.stored if f.source not in DAILY_BARS.key
+)
 """The values of a bar that can be revised (all but its key and bookkeeping), compared as DOUBLE."""
 
 
