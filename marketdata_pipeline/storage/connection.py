@@ -87,10 +87,8 @@ def open_warehouse(
         if local and path.exists():
             raise WarehouseDamagedError(path, str(error)) from error
         raise
-    try:
+    with con:  # closes it
         yield con
-    finally:
-        con.close()
 
 
 def _check_path(path: Path, read_only: bool) -> None:

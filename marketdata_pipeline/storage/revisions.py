@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from itertools import takewhile
 
 import duckdb
 
@@ -77,10 +78,6 @@ def with_trailing_days(
                 [batch, candidates],
             ).fetchall()
         }
-        trailing: list[date] = []
-        for day in reversed(candidates):
-            if day not in stored:
-                break
-            trailing.append(day)
+        trailing = takewhile(stored.__contains__, reversed(candidates))
         extended[batch] = sorted({*days, *trailing})
     return extended
