@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -22,21 +22,19 @@ import pandas as pd
 
 from marketdata_pipeline.baostock import validation
 from marketdata_pipeline.baostock.errors import BadParameterError
-from marketdata_pipeline.storage import open_warehouse
+from marketdata_pipeline.ingest.inputs import required_date
+from marketdata_pipeline.storage import DAILY_BARS_COLUMNS, open_warehouse
+from marketdata_pipeline.storage.columns import DAILY_BARS, STOCK_UNIVERSE_BY_DAY
 
 ADJUSTMENTS = (None, "qfq", "hfq")
 OUTPUTS = ("pandas", "arrow", "polars")
-BAR_COLUMNS = (
-    "trade_date", "code", "open", "high", "low", "close", "preclose", "volume", "amount", "turn",
-    "trade_status", "pct_chg", "pe_ttm", "ps_ttm", "pcf_ncf_ttm", "pb_mrq", "is_st", "batch", "ingested_at",
-)  # fmt: skip
+BAR_COLUMNS = tuple(name for name, _, _ in DAILY_BARS_COLUMNS)
 # Nullable pandas types, so a column's dtype never depends on whether the slice holds a NULL.
+_NULLABLE_TYPES = {"BIGINT": "Int64", "SMALLINT": "Int16", "BOOLEAN": "boolean"}
 _NULLABLE = {
-    "volume": "Int64",
-    "trade_status": "Int16",
-    "is_st": "boolean",
-    "type": "Int16",
-    "status": "Int16",
+    f.target: _NULLABLE_TYPES[f.kind.sql_type]
+    for f in (*DAILY_BARS.stored, *STOCK_UNIVERSE_BY_DAY.stored)
+    if f.kind.sql_type in _NULLABLE_TYPES
 }
 # What a reading connection may not do; locked, so no statement can turn it back on.
 READ_ONLY_CONFIG = {
@@ -64,16 +62,14 @@ def normalize_code(code: str) -> str:
         raise ValueError(error.message) from None
 
 
-def parse_day(value: date | str, name: str) -> date:
-    """A `date`, `datetime`, `pd.Timestamp` or ISO string as a date; ValueError naming `name` otherwise."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a date: give a datetime.date or 'YYYY-MM-DD'") from None
+def _day_range(start: date | str | None, end: date | str | None) -> tuple[date, date]:
+    """`start`..`end` as dates (a `date`, `datetime`, `pd.Timestamp` or ISO string; None: open-ended),
+    refused with ValueError naming the bad one, or both when reversed."""
+    first = date.min if start is None else required_date(start, "start")
+    last = date.max if end is None else required_date(end, "end")
+    if first > last:
+        raise ValueError(f"start={first} is after end={last}: swap them")
+    return first, last
 
 
 @contextmanager
@@ -130,10 +126,7 @@ class Warehouse:
         )
         if not wanted:
             raise ValueError("codes is empty: give one code or a list of codes")
-        first = parse_day(start, "start") if start is not None else date.min
-        last = parse_day(end, "end") if end is not None else date.max
-        if first > last:
-            raise ValueError(f"start={first} is after end={last}: swap them")
+        first, last = _day_range(start, end)
         if adjust not in ADJUSTMENTS:
             raise ValueError(f"adjust={adjust!r} is not one of None, 'qfq', 'hfq'")
         if as_ not in OUTPUTS:
@@ -158,7 +151,7 @@ class Warehouse:
 
     def universe(self, day: date | str) -> pd.DataFrame:
         """Every security listed on `day` (code, name, trade status, type, status, IPO/delisting, batch)."""
-        when = parse_day(day, "day")
+        when = required_date(day, "day")
         with reading_connection(self.path, lock_timeout=self.lock_timeout) as con:
             frame = con.execute(
                 "SELECT * FROM stock_universe WHERE trade_date = ? ORDER BY code", [when]
@@ -175,9 +168,7 @@ class Warehouse:
 
     def calendar(self, start: date | str, end: date | str) -> pd.DatetimeIndex:
         """The trading days from `start` to `end`, both included (BaoStock's calendar, as stored)."""
-        first, last = parse_day(start, "start"), parse_day(end, "end")
-        if first > last:
-            raise ValueError(f"start={first} is after end={last}: swap them")
+        first, last = _day_range(start, end)
         with reading_connection(self.path, lock_timeout=self.lock_timeout) as con:
             (known,) = con.execute("SELECT count(*) FROM trade_calendar").fetchone()
             if not known:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from marketdata_pipeline.reader import WarehouseMissingError, reading_connection
+from marketdata_pipeline.reader import reading_connection
 from marketdata_pipeline.storage import WarehouseLockedError
 from marketdata_pipeline.storage.connection import WarehouseDamagedError, WarehousePathError
 
@@ -32,9 +32,8 @@ def run(args: argparse.Namespace) -> int:
         return _export(path, args)
     except duckdb.Error as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
-    except (WarehouseMissingError, WarehouseLockedError, WarehouseDamagedError, WarehousePathError) as error:
-        print(f"error: {error}", file=sys.stderr)
-    except (ValueError, OSError) as error:
+    # A missing warehouse (WarehouseMissingError) is an OSError.
+    except (WarehouseLockedError, WarehouseDamagedError, WarehousePathError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
     return 1
 

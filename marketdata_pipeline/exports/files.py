@@ -43,19 +43,14 @@ def replacing(path: Path) -> Iterator[Path]:
 
 
 def write_file(path: Path, data: bytes) -> dict:
-    """Replace `path` with `data` atomically; its manifest entry."""
+    """Replace `path` with `data` atomically; its manifest entry: its size and SHA-256 (hex)."""
     with replacing(path) as temporary:
         temporary.write_bytes(data)
-    return manifest_entry(data)
-
-
-def manifest_entry(data: bytes) -> dict:
-    """What the manifest records of a file: its size and SHA-256 (hex)."""
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def file_entry(path: Path) -> dict:
-    """The manifest entry of a file another writer made (DuckDB's COPY), read back in blocks."""
+    """The manifest entry of a file written in place (DuckDB's COPY, an append), read back in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):

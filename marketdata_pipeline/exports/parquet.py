@@ -35,8 +35,7 @@ def export_parquet(
 ) -> ExportSummary:
     """Bring the Parquet dataset under `directory` up to date with the warehouse at `db_path`."""
     directory = Path(directory)
-    previous = previous_export(directory, FORMAT)
-    previous = previous or {"partitions": {}, "files": {}, "data_version": 0}
+    previous = previous_export(directory, FORMAT) or {"partitions": {}, "files": {}, "data_version": 0}
     with open_warehouse(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         months = {
             f"{year:04d}-{month:02d}": {"rows": rows, "ingested": str(ingested)}

@@ -17,7 +17,6 @@ mid-append leaves values past the old calendar that the next export cuts off.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pandas as pd
 from marketdata_pipeline.batching import BATCHES
 from marketdata_pipeline.exports.files import (
     ExportSummary,
-    manifest_entry,
+    file_entry,
     previous_export,
     summary,
     write_file,
@@ -36,12 +35,25 @@ from marketdata_pipeline.exports.files import (
 from marketdata_pipeline.storage import open_warehouse
 
 FORMAT = "marketdata-qlib/1"
-FIELDS = ("open", "high", "low", "close", "volume", "amount", "factor", "change")
+_FACTOR = "adj.close / nullif(raw.close, 0)"
+# Each field as SQL over a bar (raw) and its adjusted prices (adj); NULL, so NaN, on a suspended day.
+_FIELDS = {
+    "open": "adj.open",
+    "high": "adj.high",
+    "low": "adj.low",
+    "close": "adj.close",
+    "volume": f"raw.volume::DOUBLE / ({_FACTOR})",  # qlib's adjusted volume: price x volume stays the value
+    "amount": "raw.amount",
+    "factor": _FACTOR,
+    "change": "raw.pct_chg / 100",
+}
+FIELDS = tuple(_FIELDS)
 ADJUSTMENTS = ("qfq", "hfq")
 _CODE_FACTORS = (
     "SELECT code, bit_xor(hash(f))::VARCHAR FROM adjust_factors AS f "
     "WHERE list_contains(?, code) GROUP BY code"
 )
+_FIRST_EXPORT = {"instruments": {}, "files": {}, "data_version": 0, "watermark": "", "last_day": None}
 
 
 def export_qlib(
@@ -62,43 +74,35 @@ def export_qlib(
     if not calendar:
         raise ValueError(f"the warehouse at {db_path} holds no daily_bars: materialize daily_bars first")
     index = {day: position for position, day in enumerate(calendar)}
-    full = (
-        previous is None
-        or previous["adjust"] != adjust
-        or previous["calendar_start"] != calendar[0].isoformat()
-        or date.fromisoformat(previous["last_day"]) not in index
-    )
-    previous = previous if not full else {"instruments": {}, "files": {}, "data_version": 0, "watermark": ""}
-    last_exported = index.get(date.fromisoformat(previous["last_day"])) if not full else None
+    layout = {"adjust": adjust, "calendar_start": calendar[0].isoformat()}
+    same_layout = previous is not None and all(previous[key] == value for key, value in layout.items())
+    last_exported = index.get(date.fromisoformat(previous["last_day"])) if same_layout else None
+    if last_exported is None:  # nothing exported yet, or in another layout: everything in full
+        previous = _FIRST_EXPORT
     instruments, files, written = dict(previous["instruments"]), dict(previous["files"]), 0
     for batch in BATCHES:
-        written += _export_batch(
-            db_path,
-            directory,
-            batch,
-            adjust,
-            index,
-            last_exported,
-            previous,
-            instruments,
-            files,
-            lock_timeout,
-        )
+        with open_warehouse(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+            bars, whole, factors = _batch_bars(con, batch, adjust, previous, instruments)
+        bars["position"] = bars["trade_date"].map(index)
+        for code, rows in bars.groupby("code", sort=False):
+            known = None if code in whole else instruments[code]
+            instruments[code] = _instrument(rows, known, factors[code])
+            after = None if known is None else last_exported
+            files |= _write_features(directory, code, rows, instruments[code]["start_index"], after)
+            written += len(FIELDS)
     # The calendar last: it publishes the appended values (see the module's docstring).
     for path, text in (
         ("instruments/all.txt", _instruments_text(instruments)),
-        ("calendars/day.txt", _days(calendar)),
+        ("calendars/day.txt", "".join(f"{day.isoformat()}\n" for day in calendar)),
     ):
         files[path] = write_file(directory / path, text.encode())
-    rows = sum(entry["rows"] for entry in instruments.values())
     manifest = {
         "format": FORMAT,
-        "adjust": adjust,
+        **layout,
         "data_version": previous["data_version"] + 1,
-        "calendar_start": calendar[0].isoformat(),
         "last_day": calendar[-1].isoformat(),
         "days": len(calendar),
-        "rows": rows,
+        "rows": sum(entry["rows"] for entry in instruments.values()),
         "watermark": watermark,
         "instruments": instruments,
         "files": files,
@@ -120,68 +124,11 @@ def _calendar(con) -> list[date]:
     return [day for (day,) in days]
 
 
-def _export_batch(
-    db_path, directory: Path, batch: str, adjust: str, index: dict[date, int], last_exported: int | None,
-    previous: dict, instruments: dict, files: dict, lock_timeout: float,
-) -> int:  # fmt: skip
-    """Write (in full) or append the codes of one batch; returns how many files it wrote or appended to."""
-    with open_warehouse(db_path, read_only=True, lock_timeout=lock_timeout) as con:
-        codes = [code for (code,) in con.execute(
-            "SELECT DISTINCT code FROM daily_bars WHERE batch = ? ORDER BY 1", [batch]
-        ).fetchall()]  # fmt: skip
-        factors = dict(con.execute(_CODE_FACTORS, [codes]).fetchall())
-        revised = _revised_codes(con, batch, previous, instruments)
-        # In full: new codes, codes with a revised exported bar, codes whose factors changed.
-        whole = [
-            code for code in codes
-            if code in revised or instruments.get(code, {}).get("factors") != factors.get(code, "0")
-        ]  # fmt: skip
-        appended = [code for code in codes if code not in set(whole)]
-        after = previous.get("last_day") or date.min.isoformat()
-        bars = pd.concat(
-            [_bars(con, adjust, whole, date.min), _bars(con, adjust, appended, date.fromisoformat(after))]
-        ).sort_values(["code", "trade_date"], kind="stable")
-    rewritten = set(whole)
-    columns = {
-        name: bars[name].to_numpy(dtype="float64", na_value=np.nan) for name in (*FIELDS, "trade_status")
-    }
-    positions = bars["trade_date"].map(index).to_numpy()
-    days, codes_column = bars["trade_date"].to_numpy(), bars["code"].to_numpy()
-    edges = [0, *(np.flatnonzero(codes_column[1:] != codes_column[:-1]) + 1), len(bars)]
-    for begin, end in zip(edges[:-1], edges[1:], strict=False):
-        if begin == end:
-            continue
-        code, rewrite = codes_column[begin], codes_column[begin] in rewritten
-        start = positions[begin] if rewrite else instruments[code]["start_index"]
-        first = start if rewrite else last_exported + 1
-        offsets = positions[begin:end] - first
-        rows = {name: column[begin:end] for name, column in columns.items()}
-        values = _values(rows, offsets, offsets[-1] + 1)
-        folder = directory / "features" / _feature_dir(code)
-        folder.mkdir(parents=True, exist_ok=True)
-        for field in FIELDS:
-            path = folder / f"{field}.day.bin"
-            if rewrite:
-                entry = write_file(path, np.hstack([[start], values[field]]).astype("<f4").tobytes())
-            else:
-                entry = _append(path, start, last_exported, values[field])
-            files[f"features/{folder.name}/{path.name}"] = entry
-        known = instruments.get(code, {})
-        instruments[code] = {
-            "start_index": int(start),
-            "first_day": days[begin].isoformat() if rewrite else known["first_day"],
-            "last_day": days[end - 1].isoformat(),
-            "rows": int(end - begin) + (0 if rewrite else known["rows"]),
-            "factors": factors.get(code, "0"),
-        }
-    return (len(edges) - 1) * len(FIELDS) if len(bars) else 0
-
-
 def _revised_codes(con, batch: str, previous: dict, instruments: dict) -> set[str]:
     """Codes of `batch` whose already exported days changed since the last export: a value BaoStock
     revised (bar_revisions), or a row that appeared or went. A re-fetch that changed nothing (the
     daily run's trailing window rewrites five days) is not a change, so those codes only append."""
-    watermark, last_day = previous["watermark"] or "epoch", previous.get("last_day") or date.max
+    watermark, last_day = previous["watermark"] or "epoch", previous["last_day"] or date.max
     revised = {code for (code,) in con.execute(
         "SELECT DISTINCT code FROM bar_revisions "
         "WHERE batch = ? AND seen_at > ?::TIMESTAMP AND trade_date <= ?",
@@ -195,35 +142,65 @@ def _revised_codes(con, batch: str, previous: dict, instruments: dict) -> set[st
     return revised | recounted
 
 
-def _bars(con, adjust: str, codes: Iterable[str], after: date) -> pd.DataFrame:
-    """The codes' bars after `after`: adjusted prices, raw volume and amount, the factor, the change."""
-    frame = con.execute(
+def _batch_bars(
+    con, batch: str, adjust: str, previous: dict, instruments: dict
+) -> tuple[pd.DataFrame, set[str], dict[str, str]]:
+    """The batch's bars to export (by code, then day), the codes written in full, each code's factors.
+
+    In full: new codes, codes with a revised exported bar, codes whose factors changed; of the
+    others, the bars after the last exported day (appended).
+    """
+    codes = [code for (code,) in con.execute(
+        "SELECT DISTINCT code FROM daily_bars WHERE batch = ? ORDER BY 1", [batch]
+    ).fetchall()]  # fmt: skip
+    found = dict(con.execute(_CODE_FACTORS, [codes]).fetchall())
+    factors = {code: found.get(code, "0") for code in codes}
+    revised = _revised_codes(con, batch, previous, instruments)
+    whole = {
+        code for code in codes if code in revised or instruments.get(code, {}).get("factors") != factors[code]
+    }
+    fields = ", ".join(
+        f"CASE WHEN raw.trade_status = 1 THEN {sql} END AS {name}" for name, sql in _FIELDS.items()
+    )
+    bars = con.execute(
         f"""
-        SELECT raw.code, raw.trade_date, adj.open, adj.high, adj.low, adj.close, raw.volume::DOUBLE AS volume,
-               raw.amount, adj.close / nullif(raw.close, 0) AS factor, raw.pct_chg / 100 AS change,
-               raw.trade_status
+        SELECT raw.code, raw.trade_date, {fields}
         FROM daily_bars AS raw JOIN daily_bars_{adjust} AS adj USING (code, trade_date)
-        WHERE list_contains(?, raw.code) AND raw.trade_date > ?
+        WHERE list_contains($codes, raw.code) AND (list_contains($whole, raw.code) OR raw.trade_date > $after)
         ORDER BY raw.code, raw.trade_date
         """,
-        [list(codes), after],
+        {"codes": codes, "whole": sorted(whole), "after": previous["last_day"] or date.min},
     ).df()
-    frame["trade_date"] = frame["trade_date"].dt.date
-    return frame
+    bars["trade_date"] = bars["trade_date"].dt.date
+    return bars, whole, factors
 
 
-def _values(rows: dict[str, np.ndarray], offsets: np.ndarray, length: int) -> dict[str, np.ndarray]:
-    """One NaN-padded float array per field, a value at each row's calendar offset; suspended days NaN."""
-    trading = rows["trade_status"] == 1
-    arrays = {}
+def _instrument(bars: pd.DataFrame, known: dict | None, factors: str) -> dict:
+    """The manifest's record of a code once its `bars` are written: in full, or appended to `known`."""
+    days = bars["trade_date"]
+    if known is None:
+        known = {"start_index": int(bars["position"].iat[0]), "first_day": days.iat[0].isoformat(), "rows": 0}
+    rows = known["rows"] + len(bars)
+    return {**known, "last_day": days.iat[-1].isoformat(), "rows": rows, "factors": factors}
+
+
+def _write_features(directory: Path, code: str, bars: pd.DataFrame, start: int, after: int | None) -> dict:
+    """Write one code's field files in full from calendar index `start`, or append its bars after
+    calendar index `after`; their manifest entries."""
+    offsets = bars["position"].to_numpy() - (start if after is None else after + 1)
+    folder = directory / "features" / code.replace(".", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = {}
     for field in FIELDS:
-        column = rows[field]
-        if field == "volume":
-            column = column / rows["factor"]  # qlib's adjusted volume: price x volume stays the traded value
-        array = np.full(length, np.nan)
-        array[offsets[trading]] = column[trading]
-        arrays[field] = array
-    return arrays
+        values = np.full(offsets[-1] + 1, np.nan)
+        values[offsets] = bars[field].to_numpy(dtype="float64", na_value=np.nan)
+        path = folder / f"{field}.day.bin"
+        if after is None:
+            entry = write_file(path, np.hstack([[start], values]).astype("<f4").tobytes())
+        else:
+            entry = _append(path, start, after, values)
+        entries[f"features/{folder.name}/{path.name}"] = entry
+    return entries
 
 
 def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> dict:
@@ -236,13 +213,7 @@ def _append(path: Path, start: int, last_exported: int, values: np.ndarray) -> d
         padding = np.full(exported - min(stored, exported), np.nan)
         stream.seek(0, 2)
         stream.write(np.hstack([padding, values]).astype("<f4").tobytes())
-        stream.seek(0)
-        data = stream.read()
-    return manifest_entry(data)
-
-
-def _feature_dir(code: str) -> str:
-    return code.replace(".", "")
+    return file_entry(path)
 
 
 def _instruments_text(instruments: dict) -> str:
@@ -250,7 +221,3 @@ def _instruments_text(instruments: dict) -> str:
         f"{code.replace('.', '').upper()}\t{entry['first_day']}\t{entry['last_day']}\n"
         for code, entry in sorted(instruments.items())
     )
-
-
-def _days(calendar: list[date]) -> str:
-    return "".join(f"{day.isoformat()}\n" for day in calendar)

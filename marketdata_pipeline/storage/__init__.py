@@ -1,11 +1,6 @@
 """The DuckDB warehouse: schema, staging, atomic partition writes, revisions, checks, views."""
 
-from marketdata_pipeline.storage.checks import (
-    A_SHARES,
-    CheckResult,
-    run_adjust_factors_checks,
-    run_daily_bars_checks,
-)
+from marketdata_pipeline.storage.checks import CheckResult, run_adjust_factors_checks, run_daily_bars_checks
 from marketdata_pipeline.storage.connection import WarehouseLockedError, open_warehouse, write_transaction
 from marketdata_pipeline.storage.incoming import MalformedRowsError
 from marketdata_pipeline.storage.revisions import with_trailing_days
@@ -24,7 +19,6 @@ from marketdata_pipeline.storage.writes import (
 )
 
 __all__ = [
-    "A_SHARES",
     "DAILY_BARS_COLUMNS",
     "BarStage",
     "CheckResult",

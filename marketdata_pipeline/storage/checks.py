@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import duckdb
 
 from marketdata_pipeline.boards import BOARDS, IPO_FIRST_DAY_BAND, Board, PriceLimit
+from marketdata_pipeline.storage.connection import bound, utc_now
 
 EXAMPLES = 5
 FINDINGS_LIMIT = 10_000
@@ -348,19 +349,10 @@ _FOUND = "check_offending_rows"
 
 
 def run_check(
-    con: duckdb.DuckDBPyConnection,
-    check: Check,
-    *,
-    batch: str,
-    start: date,
-    end: date,
-    run_id: str | None = None,
-    **params: object,
+    con: duckdb.DuckDBPyConnection, check: Check, *, batch: str, **arguments: object
 ) -> CheckResult:
-    """Run `check` on one batch's slice (see `run_check_on_batches`)."""
-    return run_check_on_batches(con, check, batches=[batch], start=start, end=end, run_id=run_id, **params)[
-        batch
-    ]
+    """Run `check` on one batch's slice: `arguments` as for `run_check_on_batches` (start, end, ...)."""
+    return run_check_on_batches(con, check, batches=[batch], **arguments)[batch]
 
 
 def run_check_on_batches(
@@ -378,11 +370,11 @@ def run_check_on_batches(
     values = {"batches": sorted(batches), "start": start, "end": end, **params}
     checked = dict(
         con.execute(
-            f"SELECT batch, count(*) FROM ({check.checked}) GROUP BY batch", _used(check.checked, values)
+            f"SELECT batch, count(*) FROM ({check.checked}) GROUP BY batch", bound(check.checked, values)
         ).fetchall()
     )
     # The offending rows once, in a temp table: counted, sampled and recorded without re-running the SQL.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {check.offending}", _used(check.offending, values))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {check.offending}", bound(check.offending, values))
     try:
         found = dict(con.execute(f"SELECT batch, count(*) FROM {_FOUND} GROUP BY batch").fetchall())
         return {
@@ -406,7 +398,7 @@ def _batch_result(
             SELECT $name, $batch, trade_date, code, CAST(to_json(found) AS VARCHAR), $run_id, $now
             FROM ({rows} LIMIT {FINDINGS_LIMIT}) AS found
             """,
-            {"name": check.name, "batch": batch, "run_id": run_id, "now": _now()},
+            {"name": check.name, "batch": batch, "run_id": run_id, "now": utc_now()},
         )
     return CheckResult(check.name, found == 0, {"rows_checked": checked, "findings": found}, examples)
 
@@ -430,14 +422,11 @@ def run_daily_bars_checks(
         "since": since,
         "sessions": list(sessions),
     }
-    results: dict[str, list[CheckResult]] = {batch: [] for batch in batches}
-    for check in DAILY_BARS_CHECKS:
-        by_batch = run_check_on_batches(
-            con, check, batches=batches, start=start, end=end, run_id=run_id, **extra
-        )
-        for batch, result in by_batch.items():
-            results[batch].append(result)
-    return results
+    by_check = [
+        run_check_on_batches(con, check, batches=batches, start=start, end=end, run_id=run_id, **extra)
+        for check in DAILY_BARS_CHECKS
+    ]
+    return {batch: [results[batch] for results in by_check] for batch in batches}
 
 
 def run_adjust_factors_checks(
@@ -459,16 +448,7 @@ def run_adjust_factors_checks(
     ]
 
 
-def _used(sql: str, values: Mapping[str, object]) -> dict[str, object]:
-    """The named parameters `sql` refers to (DuckDB refuses extra ones)."""
-    return {name: value for name, value in values.items() if f"${name}" in sql}
-
-
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> tuple[dict, ...]:
     result = con.execute(sql, dict(params))
     names = [column[0] for column in result.description]
     return tuple(dict(zip(names, row, strict=True)) for row in result.fetchall())
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

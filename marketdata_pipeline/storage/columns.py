@@ -16,8 +16,9 @@ from marketdata_pipeline.storage.incoming import Field, Kind, RowSpec
 _PRICE = "yuan, unadjusted (adjust with daily_bars_qfq/hfq); on a suspended day the last close"
 _RATIO = "from BaoStock; NULL on a suspended day"
 
-# The one definition of daily_bars' columns: the DDL (schema.py), the validation and typing of
-# incoming strings (incoming.py) and the data dictionary shown in Dagster all read it.
+# The one definition of each table's columns: the DDL (schema.py, the stage), the validation and
+# typing of incoming strings (incoming.py), the reader's dtypes and the data dictionary shown in
+# Dagster all read it.
 DAILY_BARS = RowSpec(
     name="daily bars",
     fields=(
@@ -79,9 +80,7 @@ DAILY_BARS = RowSpec(
             description="True when the code is under special treatment (ST or *ST) that day.",
         ),
     ),
-    code_column="code",
     date_column="date",
-    key=("code", "date"),
 )
 
 # daily_bars' columns beyond BaoStock's fields: (name, SQL type, description).
@@ -99,40 +98,27 @@ ADJUST_FACTORS = RowSpec(
         Field("backAdjustFactor", "back_adjust_factor", Kind.DOUBLE, required=True),
         Field("adjustFactor", "adjust_factor", Kind.DOUBLE),
     ),
-    code_column="code",
     date_column="dividOperateDate",
-    key=("code", "dividOperateDate"),
-)
-
-STOCK_UNIVERSE = RowSpec(
-    name="stock universe",
-    fields=(
-        Field("code", "code", Kind.CODE, required=True, description="BaoStock code: sh.600000, sz.000001."),
-        Field("tradeStatus", "trade_status", Kind.FLAG, required=True, description="1 trading, 0 suspended."),
-        Field("code_name", "code_name", Kind.TEXT, description="Security name that day."),
-        Field("ipoDate", "ipo_date", Kind.DATE, description="Listing date (query_stock_basic)."),
-        Field("outDate", "out_date", Kind.DATE, description="Delisting date; NULL while listed."),
-        Field(
-            "type", "type", Kind.SMALLINT, description="1 stock, 2 index, 3 other, 4 convertible bond, 5 ETF."
-        ),
-        Field("status", "status", Kind.SMALLINT, description="1 listed, 0 delisted (as of the fetch)."),
-    ),
-    code_column="code",
-    date_column=None,
-    key=("code",),
 )
 
 STOCK_UNIVERSE_DAY = "trade_date"
 """The column the writer adds to each day's universe rows to store many days at once."""
+# A day's universe rows plus their day, in the stock_universe table's order.
 STOCK_UNIVERSE_BY_DAY = RowSpec(
-    name=STOCK_UNIVERSE.name,
+    name="stock universe",
     fields=(
-        *STOCK_UNIVERSE.fields,
         Field(STOCK_UNIVERSE_DAY, "trade_date", Kind.DATE, required=True, description="Trading day."),
+        Field("code", "code", Kind.CODE, required=True, description="BaoStock code: sh.600000, sz.000001."),
+        Field("code_name", "code_name", Kind.TEXT, description="Security name that day."),
+        Field("tradeStatus", "trade_status", Kind.FLAG, required=True, description="1 trading, 0 suspended."),
+        Field(
+            "type", "type", Kind.SMALLINT, description="1 stock, 2 index, 3 other, 4 convertible bond, 5 ETF."
+        ),
+        Field("status", "status", Kind.SMALLINT, description="1 listed, 0 delisted (as of the fetch)."),
+        Field("ipoDate", "ipo_date", Kind.DATE, description="Listing date (query_stock_basic)."),
+        Field("outDate", "out_date", Kind.DATE, description="Delisting date; NULL while listed."),
     ),
-    code_column="code",
     date_column=STOCK_UNIVERSE_DAY,
-    key=("code", STOCK_UNIVERSE_DAY),
 )
 
 TRADE_CALENDAR = RowSpec(
@@ -141,7 +127,6 @@ TRADE_CALENDAR = RowSpec(
         Field("calendar_date", "calendar_date", Kind.DATE, required=True),
         Field("is_trading_day", "is_trading_day", Kind.BOOLEAN, required=True),
     ),
-    code_column=None,
     date_column="calendar_date",
-    key=("calendar_date",),
+    code_column=None,
 )

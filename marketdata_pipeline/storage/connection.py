@@ -1,4 +1,5 @@
-"""Opening the warehouse file (with backoff while another process holds its lock) and write transactions."""
+"""Opening the warehouse file (with backoff while another process holds its lock), write transactions
+and what every statement shares: its named parameters, the UTC timestamp it stores."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -85,10 +87,8 @@ def open_warehouse(
         if local and path.exists():
             raise WarehouseDamagedError(path, str(error)) from error
         raise
-    try:
+    with con:  # closes it
         yield con
-    finally:
-        con.close()
 
 
 def _check_path(path: Path, read_only: bool) -> None:
@@ -138,3 +138,13 @@ def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBP
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def bound(sql: str, values: Mapping[str, object]) -> dict[str, object]:
+    """The `values` that `sql` binds by name ($name): DuckDB refuses extra ones."""
+    return {name: value for name, value in values.items() if f"${name}" in sql}
+
+
+def utc_now() -> datetime:
+    """UTC wall-clock time without a zone, as TIMESTAMP columns store it."""
+    return datetime.now(UTC).replace(tzinfo=None)

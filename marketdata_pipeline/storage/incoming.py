@@ -102,13 +102,18 @@ class Field:
 
 @dataclass(frozen=True)
 class RowSpec:
-    """The exact columns one kind of BaoStock answer must have, and which of them name a row."""
+    """The exact columns one kind of BaoStock answer must have, which of them name a row, and the
+    table columns they become (its DDL and its typed SELECT)."""
 
     name: str
     fields: tuple[Field, ...]
-    code_column: str | None
     date_column: str | None
-    key: tuple[str, ...]
+    code_column: str | None = "code"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The columns that name a row and may not repeat in one write: its code and its date."""
+        return tuple(column for column in (self.code_column, self.date_column) if column is not None)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -124,6 +129,16 @@ class RowSpec:
         stored = [f.typed() for f in self.stored]
         return f"SELECT {', '.join([*stored, *extra])} FROM {view}"
 
+    def create_table(self, table: str, *extra: str, keyed: bool) -> str:
+        """CREATE TABLE of the stored columns, then `extra` column definitions; `keyed`: the key as
+        PRIMARY KEY."""
+        columns = [*(f"{f.target} {f.sql_type}" for f in self.stored), *extra]
+        if keyed:
+            columns.append(
+                f"PRIMARY KEY ({', '.join(f.target for f in self.fields if f.source in self.key)})"
+            )
+        return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
+
 
 class MalformedRowsError(ValueError):
     """Incoming rows that cannot be stored as they are; nothing was written."""
@@ -133,9 +148,12 @@ ROW = "_incoming_row"
 
 
 @contextmanager
-def registered(con: duckdb.DuckDBPyConnection, spec: RowSpec, frame: pd.DataFrame) -> Iterator[str]:
-    """Register `frame`'s accepted columns plus a row number (column ROW) as a view; yield its name."""
-    with registered_frame(con, _normalized(spec, frame)) as view:
+def validated(con: duckdb.DuckDBPyConnection, spec: RowSpec, rows: pd.DataFrame | pa.Table) -> Iterator[str]:
+    """Register `rows`' accepted columns plus a row number (column ROW) as a view; yield its name once
+    every value is acceptable and no key repeats (else MalformedRowsError naming the first bad row)."""
+    with registered_frame(con, _normalized(spec, rows)) as view:
+        check_values(con, spec, view)
+        check_unique(con, spec, view)
         yield view
 
 
@@ -204,10 +222,8 @@ def check_values(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str) -> No
     firsts = ", ".join(f"min({ROW}) FILTER (WHERE bad_{i})" for i in range(len(spec.fields)))
     counts = ", ".join(f"count_if(bad_{i})" for i in range(len(spec.fields)))
     (found,) = con.execute(f"SELECT {firsts}, {counts} FROM (SELECT {ROW}, {flags} FROM {view})").fetchall()
-    n = len(spec.fields)
-    first_rows, bad_counts = found[:n], found[n:]
-    found_per_field = zip(first_rows, spec.fields, bad_counts, strict=True)
-    bad = [(row, f, count) for row, f, count in found_per_field if row is not None]
+    per_field = zip(found[: len(spec.fields)], spec.fields, found[len(spec.fields) :], strict=True)
+    bad = [(row, f, count) for row, f, count in per_field if row is not None]
     if not bad:
         return
     row, field, _ = min(bad, key=lambda item: item[0])

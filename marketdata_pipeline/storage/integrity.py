@@ -24,10 +24,8 @@ from marketdata_pipeline.storage.connection import (
     open_warehouse,
     write_transaction,
 )
-from marketdata_pipeline.storage.schema import ensure_schema
+from marketdata_pipeline.storage.schema import TABLES, ensure_schema
 
-SOURCES = ("baostock", "simulator")
-PROJECT_TABLES = ("daily_bars", "stock_universe", "trade_calendar", "adjust_factors", "ingest_failures")
 _SOURCE_TABLE = """
 CREATE TABLE IF NOT EXISTS warehouse_source (
     source VARCHAR NOT NULL,
@@ -62,14 +60,13 @@ class WarehouseCheck:
 
 
 def check_warehouse(path: str | Path, source: str, *, lock_timeout: float = 30.0) -> WarehouseCheck:
-    """Verify the warehouse at `path` before a run of `source` uses it, then make it ready to write.
+    """Verify the warehouse at `path` before a run of `source` (baostock or simulator, as the
+    resource's setting allows) uses it, then make it ready to write.
 
     Raises WarehouseDamagedError (the file does not read back, or is another program's DuckDB
     file), WarehouseSourceError (it holds the other source's data) or WarehousePathError (its
     folder cannot be written); in each case the file is not written.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     started = time.monotonic()
     local = is_local_file(path)
     existed = not local or Path(path).exists()
@@ -99,7 +96,7 @@ def _read_back(path: str | Path, lock_timeout: float, *, scan: bool) -> tuple[in
         con.execute("SET enable_progress_bar = false")  # a long scan would draw one into the run's stdout
         try:
             tables = [name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-            if tables and not set(tables) & set(PROJECT_TABLES):
+            if tables and not set(tables) & set(TABLES):
                 raise WarehouseDamagedError(
                     Path(path), f"it is a DuckDB file of another program (tables {sorted(tables)[:5]})"
                 )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from itertools import takewhile
 
 import duckdb
+
+from marketdata_pipeline.storage.columns import DAILY_BARS
 
 REVISIONS_TABLE = """
     CREATE TABLE IF NOT EXISTS bar_revisions (
@@ -19,10 +22,9 @@ REVISIONS_TABLE = """
     )
 """
 
-REVISED_COLUMNS: tuple[str, ...] = (
-    "open", "high", "low", "close", "preclose", "volume", "amount", "turn", "trade_status",
-    "pct_chg", "pe_ttm", "ps_ttm", "pcf_ncf_ttm", "pb_mrq", "is_st",
-)  # fmt: skip
+REVISED_COLUMNS: tuple[str, ...] = tuple(
+    f.target for f in DAILY_BARS.stored if f.source not in DAILY_BARS.key
+)
 """The values of a bar that can be revised (all but its key and bookkeeping), compared as DOUBLE."""
 
 
@@ -76,10 +78,6 @@ def with_trailing_days(
                 [batch, candidates],
             ).fetchall()
         }
-        trailing: list[date] = []
-        for day in reversed(candidates):
-            if day not in stored:
-                break
-            trailing.append(day)
+        trailing = takewhile(stored.__contains__, reversed(candidates))
         extended[batch] = sorted({*days, *trailing})
     return extended

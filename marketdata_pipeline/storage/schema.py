@@ -5,7 +5,13 @@ from __future__ import annotations
 import duckdb
 
 from marketdata_pipeline.storage.checks import FINDINGS_TABLE
-from marketdata_pipeline.storage.columns import DAILY_BARS, DAILY_BARS_WRITE_COLUMNS
+from marketdata_pipeline.storage.columns import (
+    ADJUST_FACTORS,
+    DAILY_BARS,
+    DAILY_BARS_WRITE_COLUMNS,
+    STOCK_UNIVERSE_BY_DAY,
+    TRADE_CALENDAR,
+)
 from marketdata_pipeline.storage.connection import write_transaction
 from marketdata_pipeline.storage.revisions import REVISIONS_TABLE
 
@@ -23,45 +29,19 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "preclose")
 # transaction deletes the slice, then inserts rows checked unique; universe_matches_bars reports a
 # key stored twice anyway.
 _UNKEYED: dict[str, str] = {
-    "daily_bars": f"""
-    CREATE TABLE IF NOT EXISTS daily_bars (
-        {", ".join(f"{name} {sql_type}" for name, sql_type, _ in DAILY_BARS_COLUMNS)}
-    )
-    """,
-    "stock_universe": """
-    CREATE TABLE IF NOT EXISTS stock_universe (
-        trade_date DATE NOT NULL,
-        code VARCHAR NOT NULL,
-        code_name VARCHAR,
-        trade_status SMALLINT NOT NULL,
-        type SMALLINT,
-        status SMALLINT,
-        ipo_date DATE,
-        out_date DATE,
-        batch VARCHAR NOT NULL
-    )
-    """,
+    "daily_bars": DAILY_BARS.create_table(
+        "daily_bars", *(f"{name} {sql_type}" for name, sql_type, _ in DAILY_BARS_WRITE_COLUMNS), keyed=False
+    ),
+    "stock_universe": STOCK_UNIVERSE_BY_DAY.create_table(
+        "stock_universe", "batch VARCHAR NOT NULL", keyed=False
+    ),
 }
 
-_TABLES: tuple[str, ...] = (
-    *_UNKEYED.values(),
-    """
-    CREATE TABLE IF NOT EXISTS adjust_factors (
-        code VARCHAR NOT NULL,
-        divid_operate_date DATE NOT NULL,
-        fore_adjust_factor DOUBLE,
-        back_adjust_factor DOUBLE NOT NULL,
-        adjust_factor DOUBLE,
-        PRIMARY KEY (code, divid_operate_date)
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS trade_calendar (
-        calendar_date DATE PRIMARY KEY,
-        is_trading_day BOOLEAN NOT NULL
-    )
-    """,
-    """
+TABLES: dict[str, str] = {
+    **_UNKEYED,
+    "adjust_factors": ADJUST_FACTORS.create_table("adjust_factors", keyed=True),
+    "trade_calendar": TRADE_CALENDAR.create_table("trade_calendar", keyed=True),
+    "ingest_failures": """
     CREATE TABLE IF NOT EXISTS ingest_failures (
         run_id VARCHAR NOT NULL,
         batch VARCHAR,
@@ -73,7 +53,8 @@ _TABLES: tuple[str, ...] = (
         recorded_at TIMESTAMP NOT NULL
     )
     """,
-)
+}
+"""The project's tables by name (the trust tables aside): a file holding none of them is another program's."""
 
 
 def _adjusted(factor: str, unknown: str) -> str:
@@ -141,11 +122,11 @@ _VIEWS: tuple[str, ...] = (
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table (if missing) and (re)create the views; safe to call on every run."""
+    """Create every table (if missing), the trust tables' too, and (re)create the views; safe to call
+    on every run."""
     _drop_primary_keys(con)
-    for statement in (*_TABLES, *_VIEWS):
+    for statement in (*TABLES.values(), *_VIEWS, FINDINGS_TABLE, REVISIONS_TABLE):
         con.execute(statement)
-    ensure_trust_tables(con)
 
 
 def _drop_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
@@ -161,9 +142,3 @@ def _drop_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(_UNKEYED[table])
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_keyed")
             con.execute(f"DROP TABLE {table}_keyed")
-
-
-def ensure_trust_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The tables of the reconciliation checks: their findings and the bars' revisions."""
-    for statement in (FINDINGS_TABLE, REVISIONS_TABLE):
-        con.execute(statement)

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from marketdata_pipeline.storage.columns import DAILY_BARS
-from marketdata_pipeline.storage.incoming import MalformedRowsError, check_unique, check_values, registered
+from marketdata_pipeline.storage.incoming import MalformedRowsError, validated
 
 STAGED_TABLE = "bars"
 # The stage is scratch space: a small DuckDB memory limit keeps its buffers from growing with the run.
@@ -37,8 +37,7 @@ class BarStage:
         self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
             str(self.path), config={"memory_limit": _STAGE_MEMORY}
         )
-        columns = ", ".join(f"{f.target} {f.sql_type}" for f in DAILY_BARS.stored)
-        self._con.execute(f"CREATE TABLE {STAGED_TABLE} ({columns})")
+        self._con.execute(DAILY_BARS.create_table(STAGED_TABLE, keyed=False))
 
     def add(self, bars: pd.DataFrame | pa.Table) -> int:
         """Validate `bars` (wire strings, see `columns.DAILY_BARS`) and append them typed; return how many.
@@ -47,9 +46,7 @@ class BarStage:
         """
         if self._con is None:
             raise RuntimeError("the stage is sealed: add every chunk before writing from it")
-        with registered(self._con, DAILY_BARS, bars) as view:
-            check_values(self._con, DAILY_BARS, view)
-            check_unique(self._con, DAILY_BARS, view)
+        with validated(self._con, DAILY_BARS, bars) as view:
             self._con.execute(f"INSERT INTO {STAGED_TABLE} BY NAME {DAILY_BARS.select_typed(view)}")
         self.rows += len(bars)
         return len(bars)

@@ -9,7 +9,7 @@ Re-running with the same rows gives the same table. Call `ensure_schema(con)` on
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
@@ -22,16 +22,14 @@ from marketdata_pipeline.storage.columns import (
     STOCK_UNIVERSE_DAY,
     TRADE_CALENDAR,
 )
-from marketdata_pipeline.storage.connection import write_transaction
+from marketdata_pipeline.storage.connection import bound, utc_now, write_transaction
 from marketdata_pipeline.storage.incoming import (
     ROW,
     MalformedRowsError,
     RowSpec,
-    check_unique,
-    check_values,
     describe_row,
-    registered,
     registered_frame,
+    validated,
 )
 from marketdata_pipeline.storage.revisions import record_revisions
 
@@ -47,14 +45,13 @@ def replace_daily_bars(
 ) -> int:
     """Replace the daily bars of `batch` dated `start`..`end` with `bars`; return the rows inserted.
 
-    `bars` holds BaoStock's daily fields as strings (see `answers.DAILY_BARS`). With `codes`, only
+    `bars` holds BaoStock's daily fields as strings (see `columns.DAILY_BARS`). With `codes`, only
     those codes' rows in the slice are replaced (others, e.g. symbols whose fetch failed, are kept)
     and every row must be of one of them. Every row must fall in the slice.
     """
     _check_range(start, end)
     wanted = _checked_codes(codes, batch)
-    with registered(con, DAILY_BARS, bars) as view:
-        _check_rows(con, DAILY_BARS, view)
+    with validated(con, DAILY_BARS, bars) as view:
         _check_dates_within(con, DAILY_BARS, view, start, end)
         _check_codes_belong(con, view, batch, wanted)
         return _replace_bars_slice(con, DAILY_BARS.select_typed(view), batch, start, end, wanted)
@@ -93,16 +90,12 @@ def _replace_bars_slice(
     if wanted is not None:
         where += " AND list_contains($codes, code)"
         params["codes"] = sorted(wanted)
-    uses = {name: value for name, value in params.items() if f"${name}" in typed}
-    now = _now()
+    now = utc_now()
+    insert = f"INSERT INTO daily_bars BY NAME SELECT *, $batch AS batch, $now AS ingested_at FROM ({typed})"
     with write_transaction(con):
         record_revisions(con, typed, params, replaced=where, seen_at=now)
         con.execute(f"DELETE FROM daily_bars WHERE {where}", params)
-        insert = (
-            "INSERT INTO daily_bars BY NAME "
-            f"SELECT *, $batch AS batch, $now AS ingested_at FROM ({typed})"
-        )
-        return _inserted(con.execute(insert, {**uses, "batch": batch, "now": now}))
+        return _inserted(con.execute(insert, bound(insert, {**params, "now": now})))
 
 
 def rows_per_day(con: duckdb.DuckDBPyConnection, *, batch: str, start: date, end: date) -> dict[date, int]:
@@ -123,8 +116,7 @@ def replace_adjust_factors(
     A code of `codes` without rows in `factors` is left with none (it has had no ex-date).
     """
     wanted = _checked_codes(codes, batch=None)
-    with registered(con, ADJUST_FACTORS, factors) as view:
-        _check_rows(con, ADJUST_FACTORS, view)
+    with validated(con, ADJUST_FACTORS, factors) as view:
         _check_codes_belong(con, view, batch=None, wanted=wanted)
         with write_transaction(con):
             con.execute("DELETE FROM adjust_factors WHERE list_contains(?, code)", [sorted(wanted)])
@@ -135,7 +127,8 @@ def replace_adjust_factors(
 def replace_stock_universe(con: duckdb.DuckDBPyConnection, universe: pd.DataFrame, trade_date: date) -> int:
     """Replace the universe of `trade_date` with `universe`; each code's batch is stored beside it.
 
-    `universe` is query_all_stock's rows joined with query_stock_basic's (see `columns.STOCK_UNIVERSE`).
+    `universe` is query_all_stock's rows joined with query_stock_basic's (see
+    `columns.STOCK_UNIVERSE_BY_DAY`, less its day).
     """
     rows = universe.assign(**{STOCK_UNIVERSE_DAY: trade_date.isoformat()})
     return replace_stock_universes(con, rows, [trade_date])[trade_date]
@@ -154,8 +147,7 @@ def replace_stock_universes(
         _check_range(day, day)
     if not days:
         return {}
-    with registered(con, STOCK_UNIVERSE_BY_DAY, rows) as view:
-        _check_rows(con, STOCK_UNIVERSE_BY_DAY, view)
+    with validated(con, STOCK_UNIVERSE_BY_DAY, rows) as view:
         _check_dates_within(con, STOCK_UNIVERSE_BY_DAY, view, days[0], days[-1], among=days)
         codes = _distinct_codes(con, view)
         batches = pd.DataFrame({"code": codes, "batch": [batch_of(code) for code in codes]}, dtype="str")
@@ -181,8 +173,7 @@ def replace_trade_calendar(
     The rows must list every calendar date of the range exactly once: a gap would be ambiguous.
     """
     _check_range(start, end)
-    with registered(con, TRADE_CALENDAR, calendar) as view:
-        _check_rows(con, TRADE_CALENDAR, view)
+    with validated(con, TRADE_CALENDAR, calendar) as view:
         _check_dates_within(con, TRADE_CALENDAR, view, start, end)
         _check_every_date_listed(con, view, start, end)
         with write_transaction(con):
@@ -195,7 +186,7 @@ def record_failures(
     con: duckdb.DuckDBPyConnection, failures: Iterable[object], *, run_id: str, batch: str | None
 ) -> int:
     """Append failures (objects with code, start_date, end_date, error_type, message); return how many."""
-    recorded_at = _now()
+    recorded_at = utc_now()
     rows = [[run_id, batch, *_failure_values(i, failure), recorded_at] for i, failure in enumerate(failures)]
     if not rows:
         return 0
@@ -227,11 +218,6 @@ def _as_date(index: int, name: str, value: object) -> date | None:
         except ValueError:
             pass
     raise ValueError(f"failure #{index}: {name} must be a date, an ISO date string or None, got {value!r}")
-
-
-def _check_rows(con: duckdb.DuckDBPyConnection, spec: RowSpec, view: str) -> None:
-    check_values(con, spec, view)
-    check_unique(con, spec, view)
 
 
 def _check_range(start: date, end: date) -> None:
@@ -290,20 +276,18 @@ def _check_codes_belong(
     con: duckdb.DuckDBPyConnection, view: str, batch: str | None, wanted: frozenset[str] | None
 ) -> None:
     codes = _distinct_codes(con, view)
-    if batch is not None:
-        strays = [code for code in codes if batch_of(code) != batch]
-        if strays:
-            raise MalformedRowsError(
-                f"rows of codes {strays[:5]} belong to batch {batch_of(strays[0])}, not {batch}; "
-                "nothing was written - pass each batch its own codes"
-            )
-    if wanted is not None:
-        strays = [code for code in codes if code not in wanted]
-        if strays:
-            raise MalformedRowsError(
-                f"rows of codes {strays[:5]} are not among the codes being replaced; "
-                "nothing was written - add them to `codes` or drop their rows"
-            )
+    strays = [code for code in codes if batch is not None and batch_of(code) != batch]
+    if strays:
+        raise MalformedRowsError(
+            f"rows of codes {strays[:5]} belong to batch {batch_of(strays[0])}, not {batch}; "
+            "nothing was written - pass each batch its own codes"
+        )
+    strays = [code for code in codes if wanted is not None and code not in wanted]
+    if strays:
+        raise MalformedRowsError(
+            f"rows of codes {strays[:5]} are not among the codes being replaced; "
+            "nothing was written - add them to `codes` or drop their rows"
+        )
 
 
 def _check_every_date_listed(con: duckdb.DuckDBPyConnection, view: str, start: date, end: date) -> None:
@@ -323,8 +307,3 @@ def _check_every_date_listed(con: duckdb.DuckDBPyConnection, view: str, start: d
 def _inserted(result: duckdb.DuckDBPyConnection) -> int:
     ((count,),) = result.fetchall()
     return int(count)
-
-
-def _now() -> datetime:
-    """UTC wall-clock time without a zone, as TIMESTAMP columns store it."""
-    return datetime.now(UTC).replace(tzinfo=None)
