@@ -16,59 +16,42 @@ def _percentile_ms(samples: list[float], fraction: float) -> float:
     return round(ordered[index] * 1000.0, 3)
 
 
-class PoolMetrics:
-    """What happened in a pool since it opened (counters only grow)."""
+class PoolMetrics(Counter[str]):
+    """What happened in a pool since it opened (counters only grow).
 
-    __slots__ = (
-        "acquires",
-        "reused",
-        "waited",
-        "timeouts",
-        "created",
-        "create_failures",
-        "renewals",
-        "leaks",
-        "capacity_limits",
-        "discarded",
-        "evictions",
-        "_waits",
-    )
+    The flat counters are the Counter itself (psycopg_pool's stats dict; one
+    never counted reads 0): created, create_failures, acquires, reused, waited,
+    timeouts, leaks, renewals, capacity_limits. Close reasons go to `discarded`,
+    or to `evictions` by kind.
+    """
 
     def __init__(self) -> None:
-        self.acquires = 0
-        self.reused = 0
-        self.waited = 0
-        self.timeouts = 0
-        self.created = 0
-        self.create_failures = 0
-        self.renewals = 0
-        self.leaks = 0
-        self.capacity_limits = 0
+        super().__init__()
         self.discarded: Counter[str] = Counter()
         self.evictions: Counter[str] = Counter({"ttl": 0, "idle": 0})
         self._waits: deque[float] = deque(maxlen=WAIT_SAMPLES)
 
     def record_acquire(self, wait_s: float, reused: bool, waited: bool) -> None:
-        self.acquires += 1
-        self.reused += reused
-        self.waited += waited
+        self["acquires"] += 1
+        self["reused"] += reused
+        self["waited"] += waited
         self._waits.append(wait_s)
 
     def snapshot(self) -> dict:
         waits = list(self._waits)
         return {
-            "created": self.created,
-            "create_failures": self.create_failures,
-            "reused": self.reused,
-            "hit_rate": round(self.reused / self.acquires, 6) if self.acquires else 0.0,
-            "acquires": self.acquires,
-            "waited": self.waited,
+            "created": self["created"],
+            "create_failures": self["create_failures"],
+            "reused": self["reused"],
+            "hit_rate": round(self["reused"] / self["acquires"], 6) if self["acquires"] else 0.0,
+            "acquires": self["acquires"],
+            "waited": self["waited"],
             "acquire_wait_p50_ms": _percentile_ms(waits, 0.50),
             "acquire_wait_p95_ms": _percentile_ms(waits, 0.95),
-            "timeouts": self.timeouts,
+            "timeouts": self["timeouts"],
             "discarded_by_reason": dict(self.discarded),
             "evictions": dict(self.evictions),
-            "leaks": self.leaks,
-            "renewals": self.renewals,
-            "capacity_limits": self.capacity_limits,
+            "leaks": self["leaks"],
+            "renewals": self["renewals"],
+            "capacity_limits": self["capacity_limits"],
         }
