@@ -26,7 +26,7 @@ class PoolClosed(PoolError):
 class SettingError(ValueError):
     """A pool setting is invalid: `setting` names it, `problem` says what is wrong and the fix.
 
-    Typed, so a wrapper whose callers know the setting by another name (BaoStockPool's
+    Typed, so a subclass whose callers know the setting by another name (BaoStockPool's
     `session_ttl` is the pool's `max_lifetime`) re-raises it with `renamed()`.
     """
 
