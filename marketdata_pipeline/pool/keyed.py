@@ -7,27 +7,13 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from marketdata_pipeline.pool.errors import PoolClosed
+from marketdata_pipeline.pool.metrics import COUNTERS
 from marketdata_pipeline.pool.pool import Lease, SessionPool
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
 
-
-_SUMMED = (
-    "size",
-    "idle",
-    "in_use",
-    "waiting",
-    "growing",
-    "max_size",
-    "created",
-    "create_failures",
-    "reused",
-    "acquires",
-    "waited",
-    "timeouts",
-    "leaks",
-)
+_SUMMED = ("size", "idle", "in_use", "waiting", "growing", "max_size", *COUNTERS)
 
 
 class KeyedPool(Generic[K, S]):

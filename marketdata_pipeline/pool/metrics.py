@@ -16,13 +16,25 @@ def _percentile_ms(samples: list[float], fraction: float) -> float:
     return round(ordered[index] * 1000.0, 3)
 
 
+COUNTERS = (
+    "created",
+    "create_failures",
+    "reused",
+    "acquires",
+    "waited",
+    "timeouts",
+    "leaks",
+    "renewals",
+    "capacity_limits",
+)
+"""The flat counters of `stats()`, also summed over the pools of a `KeyedPool`."""
+
+
 class PoolMetrics(Counter[str]):
     """What happened in a pool since it opened (counters only grow).
 
-    The flat counters are the Counter itself (psycopg_pool's stats dict; one
-    never counted reads 0): created, create_failures, acquires, reused, waited,
-    timeouts, leaks, renewals, capacity_limits. Close reasons go to `discarded`,
-    or to `evictions` by kind.
+    The `COUNTERS` are the Counter itself (psycopg_pool's stats dict; one never
+    counted reads 0). Close reasons go to `discarded`, or to `evictions` by kind.
     """
 
     def __init__(self) -> None:
@@ -40,18 +52,10 @@ class PoolMetrics(Counter[str]):
     def snapshot(self) -> dict:
         waits = list(self._waits)
         return {
-            "created": self["created"],
-            "create_failures": self["create_failures"],
-            "reused": self["reused"],
+            **{name: self[name] for name in COUNTERS},
             "hit_rate": round(self["reused"] / self["acquires"], 6) if self["acquires"] else 0.0,
-            "acquires": self["acquires"],
-            "waited": self["waited"],
             "acquire_wait_p50_ms": _percentile_ms(waits, 0.50),
             "acquire_wait_p95_ms": _percentile_ms(waits, 0.95),
-            "timeouts": self["timeouts"],
             "discarded_by_reason": dict(self.discarded),
             "evictions": dict(self.evictions),
-            "leaks": self["leaks"],
-            "renewals": self["renewals"],
-            "capacity_limits": self["capacity_limits"],
         }

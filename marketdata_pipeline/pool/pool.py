@@ -685,7 +685,7 @@ class SessionPool(Generic[S]):
         ({"ttl", "idle"}), leaks, renewals, capacity_limits.
         """
         with self._lock:
-            snapshot: dict[str, Any] = {
+            return {
                 "name": self.name,
                 "size": self._nconns - self._growing,
                 "idle": len(self._idle),
@@ -696,9 +696,8 @@ class SessionPool(Generic[S]):
                 "max_size": self.config.max_size,
                 "target_size": self._target,
                 "closed": self._closed,
+                **self._metrics.snapshot(),
             }
-            snapshot.update(self._metrics.snapshot())
-        return snapshot
 
     def __enter__(self) -> SessionPool[S]:
         return self
