@@ -245,7 +245,7 @@ class SessionPool(Generic[S]):
             return False
         if renewing:
             with self._lock:
-                self._metrics["renewals"] += 1
+                self._metrics.counts["renewals"] += 1
                 entry.expires_at = self._expiry(now)
         return True
 
@@ -285,7 +285,7 @@ class SessionPool(Generic[S]):
     def _abandon(self, waiter: Waiter, timed_out: bool) -> None:
         """Take a waiter that gave up out of the queue; give back a session handed to it just before."""
         with self._lock, suppress(ValueError):
-            self._metrics["timeouts"] += timed_out
+            self._metrics.counts["timeouts"] += timed_out
             self._waiting.remove(waiter)
         if waiter.entry is not None:
             self.release(waiter.entry.session)
@@ -501,7 +501,7 @@ class SessionPool(Generic[S]):
             self._sink.emit(events.SessionCreated(self.name, entry.id, now - started))
         with self._lock:
             self._growing -= 1
-            self._metrics["created"] += 1
+            self._metrics.counts["created"] += 1
             self._last_create_error = None
             dropped = [self._drop_locked(entry, reasons.POOL_CLOSED)] if self._closed else []
             if not dropped:
@@ -517,14 +517,14 @@ class SessionPool(Generic[S]):
         stranded: list[Waiter] = []
         now = _monotonic()
         with self._lock:
-            self._metrics["create_failures"] += 1
+            self._metrics.counts["create_failures"] += 1
             self._last_create_error = exc
             if self._is_capacity_error(exc):
                 # Settle at what exists, including creations in flight: each of those refused too
                 # lowers the target by its own slot, so the pool ends at what the server allows.
                 self._target = max(1, self._nconns - 1)
                 self._capacity_probe_at = now + self.config.capacity_retry
-                self._metrics["capacity_limits"] += 1
+                self._metrics.counts["capacity_limits"] += 1
                 to_emit.append(events.CapacityLimited(self.name, self._target, describe_error(exc)))
             needed = self._waiting or self._nconns <= self.config.min_size
             keep = not self._closed and needed and self._nconns <= self._target and now < task.give_up_at
@@ -581,7 +581,7 @@ class SessionPool(Generic[S]):
             held = now - entry.checked_out_at
             if not entry.leak_reported and held >= threshold:
                 entry.leak_reported = True
-                self._metrics["leaks"] += 1
+                self._metrics.counts["leaks"] += 1
                 leaked.append(events.SessionLeaked(self.name, entry.id, held, entry.borrower_stack()))
         return leaked
 
