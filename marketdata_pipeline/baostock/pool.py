@@ -164,7 +164,7 @@ class BaoStockPool(SessionPool[BaoStockSession]):
             )
         except SettingError as exc:
             # Name the setting as this class's caller passed it.
-            raise exc.renamed(_SETTING_NAMES.get(exc.setting, exc.setting)) from None
+            raise SettingError(_SETTING_NAMES.get(exc.setting, exc.setting), exc.problem) from None
 
     # -- public API -------------------------------------------------------
 
