@@ -43,11 +43,7 @@ class RequestRate:
     """At most `per_second` request frames in any sliding second, across threads (0 = no cap)."""
 
     def __init__(self, per_second: int):
-        if isinstance(per_second, bool) or not isinstance(per_second, int) or per_second < 0:
-            raise ValueError(
-                f"max_requests_per_second={per_second!r} must be an integer >= 0 (0 = no cap); "
-                "check BAOSTOCK_MAX_REQUESTS_PER_SECOND"
-            )
+        _check_count("MAX_REQUESTS_PER_SECOND", per_second, "no cap")
         self.per_second = per_second
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
@@ -185,11 +181,7 @@ class RequestBudget:
     """What one pool may send: `RequestRate` per request, and today's allowance from the ledger in chunks."""
 
     def __init__(self, per_second: int, per_day: int, ledger: EndpointLedger | None):
-        if isinstance(per_day, bool) or not isinstance(per_day, int) or per_day < 0:
-            raise ValueError(
-                f"max_requests_per_day={per_day!r} must be an integer >= 0 (0 = no budget); "
-                "check BAOSTOCK_MAX_REQUESTS_PER_DAY"
-            )
+        _check_count("MAX_REQUESTS_PER_DAY", per_day, "no budget")
         self.rate = RequestRate(per_second)
         self.per_day = per_day
         self.ledger = ledger if per_day else None
@@ -239,3 +231,10 @@ def _exhausted(spent: int, limit: int, needed: int) -> DailyBudgetExhausted:
         "nothing was sent",
         code="",
     )
+
+
+def _check_count(setting: str, value: int, zero_means: str) -> None:
+    """`setting`: the environment variable less its BAOSTOCK_ prefix (the argument's name, upper-cased)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problem = f"must be an integer >= 0 (0 = {zero_means}); check BAOSTOCK_{setting}"
+        raise ValueError(f"{setting.lower()}={value!r} {problem}")

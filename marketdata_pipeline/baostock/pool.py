@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +33,10 @@ from marketdata_pipeline.baostock.errors import (
     TransportError,
 )
 from marketdata_pipeline.baostock.session import BaoStockSession
-from marketdata_pipeline.pool import SessionPool
 from marketdata_pipeline.pool.errors import SettingError
 from marketdata_pipeline.pool.events import EventHook, EventSink
 from marketdata_pipeline.pool.failover import AllEndpointsDown, FailoverEndpoints
+from marketdata_pipeline.pool.pool import Lease, SessionPool
 
 DEFAULT_ENDPOINTS = (("public-api.baostock.com", 10030),)
 LOGOUT_TIMEOUT_S = 2.0
@@ -72,7 +71,7 @@ class HealthReport:
         return self.checked - self.healthy - self.replaced
 
 
-class BaoStockPool:
+class BaoStockPool(SessionPool[BaoStockSession]):
     """A pool of logged-in BaoStock sessions over an ordered list of endpoints.
 
     `with pool.session() as s: s.query_history_k_data_plus(...)` - a session
@@ -83,6 +82,13 @@ class BaoStockPool:
     preferred endpoint as soon as it is back. A login-limit or blacklist
     answer lowers the pool's target size instead of retrying in a loop.
     The password and API key never appear in repr, logs, events or errors.
+
+    The pool's own settings are `SessionPool`'s (`PoolConfig`: `min_size`,
+    `max_size` 4, `acquire_timeout` 30 s, `leak_threshold`, `capacity_retry`
+    60 s, ...), with these defaults of its own: a login renewed past
+    `session_ttl` (the pool's `max_lifetime`), idle sessions closed after
+    `max_idle`, `reconnect_backoff` from 0.2 s, and the socket checked on every
+    checkout.
     """
 
     def __init__(
@@ -92,16 +98,11 @@ class BaoStockPool:
         password: str = "123456",
         api_key: str | None = None,
         *,
-        min_size: int = 0,
-        max_size: int = 4,
-        acquire_timeout: float = 30.0,
         session_ttl: float | None = 1800.0,
         max_idle: float | None = 300.0,
+        reconnect_backoff: tuple[float, float] = (0.2, 10.0),
         request_timeout: float = 30.0,
         connect_timeout: float = 5.0,
-        leak_threshold: float | None = None,
-        reconnect_backoff: tuple[float, float] = (0.2, 10.0),
-        capacity_retry: float = 60.0,
         failback_probe_s: float = 2.0,
         page_timeout: float | None = None,
         max_requests_per_second: int = 0,
@@ -110,7 +111,9 @@ class BaoStockPool:
         blacklist_cooldown_s: float | None = None,
         on_event: EventHook | None = None,
         name: str = "baostock",
+        **limits: Any,
     ) -> None:
+        # Everything the factory reads is set before SessionPool starts its workers.
         self._endpoints = _checked_endpoints(endpoints)
         if max_requests_per_day and not state_dir:
             raise ValueError("max_requests_per_day needs state_dir, where the day's count is kept")
@@ -141,24 +144,29 @@ class BaoStockPool:
             pool_name=name,
             events=EventSink(on_event),
         )
-        self._pool = self._open_pool(
-            name,
-            on_event,
-            min_size=min_size,
-            max_size=max_size,
-            acquire_timeout=acquire_timeout,
-            max_lifetime=session_ttl,
-            max_idle=max_idle,
-            reconnect_backoff=reconnect_backoff,
-            capacity_retry=capacity_retry,
-            leak_threshold=leak_threshold,
-        )
+        try:
+            super().__init__(
+                self._open_session,
+                check=_check_socket,
+                close=self._logout_and_close,
+                renew=self._login_again,
+                # A transport error breaks the socket; "not logged in": the login expired server-side.
+                is_broken=lambda exc: isinstance(exc, TransportError | NotLoggedInError),
+                is_capacity_error=lambda exc: isinstance(exc, LoginLimitError),
+                is_fatal=self._stops_the_run,
+                on_event=on_event,
+                max_lifetime=session_ttl,
+                max_idle=max_idle,
+                reconnect_backoff=reconnect_backoff,
+                check_idle_after=0.0,
+                name=name,
+                **limits,
+            )
+        except SettingError as exc:
+            # Name the setting as this class's caller passed it.
+            raise SettingError(_SETTING_NAMES.get(exc.setting, exc.setting), exc.problem) from None
 
     # -- public API -------------------------------------------------------
-
-    @property
-    def max_size(self) -> int:
-        return self._pool.max_size
 
     @property
     def endpoint(self) -> str | None:
@@ -166,17 +174,10 @@ class BaoStockPool:
         current = self._failover.current
         return None if current is None else _label(current)
 
-    def session(self, timeout: float | None = None) -> AbstractContextManager[BaoStockSession]:
+    def session(self, timeout: float | None = None) -> Lease[BaoStockSession]:
         """`with pool.session() as s:` - a logged-in session for the block (see the class docstring)."""
-        self._failover.fail_back(self._pool)
-        return self._pool.session(timeout)
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Block until `min_size` sessions are logged in (PoolTimeout naming the last error otherwise)."""
-        self._pool.wait_ready(timeout)
-
-    def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
-        self._pool.resize(min_size, max_size)
+        self._failover.fail_back(self)
+        return super().session(timeout)
 
     def health_check(self, replace_timeout: float | None = None) -> HealthReport:
         """Ping every idle session, replace the dead ones, and report.
@@ -188,11 +189,11 @@ class BaoStockPool:
         Sessions in use are not touched (their next request tells).
         """
         budget = self._connect_timeout + self._request_timeout if replace_timeout is None else replace_timeout
-        if self._pool.refused is None:
-            result = self._pool.check_idle(self._ping, replace_timeout=budget)
+        if self.refused is None:
+            result = self.check_idle(self._ping, replace_timeout=budget)
         else:
             result = {"checked": 0, "healthy": 0, "replaced": 0, "errors": []}
-        refused = self._pool.refused
+        refused = self.refused
         errors = [self._redact(message) for message in result["errors"]]
         return HealthReport(
             result["checked"], result["healthy"], result["replaced"], errors, self.stats(),
@@ -200,13 +201,13 @@ class BaoStockPool:
         )  # fmt: skip
 
     def _ping(self, session: BaoStockSession) -> None:
-        if self._pool.refused is not None:
-            raise self._pool.refused  # the server said stop during this check: ask no more
+        if self.refused is not None:
+            raise self.refused  # the server said stop during this check: ask no more
         try:
             session.ping()
         except Exception as exc:
             if self._stops_the_run(exc):
-                self._pool.refuse(exc)  # before the dead session is replaced: no new login
+                self.refuse(exc)  # before the dead session is replaced: no new login
             raise
 
     def require_requests(self, needed: int) -> int | None:
@@ -218,12 +219,12 @@ class BaoStockPool:
     @property
     def stopped(self) -> StopError | None:
         """The stop answer that ended this pool's use of the server, if one came."""
-        refused = self._pool.refused
+        refused = self.refused
         return refused if isinstance(refused, StopError) else None
 
     def stats(self) -> dict[str, Any]:
         """The pool's stats plus logins, login_failures, failovers and the endpoint in use."""
-        stats = self._pool.stats()
+        stats = super().stats()
         with self._counts_lock:
             stats["logins"] = self._logins
             stats["login_failures"] = self._login_failures
@@ -236,48 +237,19 @@ class BaoStockPool:
 
     def close(self, timeout: float = 5.0) -> None:
         """Log out and close every session (see `SessionPool.close`, which also joins a failback probe)."""
-        self._pool.close(timeout)
+        super().close(timeout)
         for budget in self._budgets.values():
             budget.close()
 
-    def __enter__(self) -> BaoStockPool:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         targets = ", ".join(_label(e) for e in self._endpoints)
-        stats = self._pool.stats()
+        stats = super().stats()
         return (
             f"<BaoStockPool [{targets}] user={self._user!r} "
             f"size={stats['size']}/{stats['max_size']}{' closed' if stats['closed'] else ''}>"
         )
 
     # -- plumbing for SessionPool -----------------------------------------
-
-    def _open_pool(
-        self, name: str, on_event: EventHook | None, **limits: Any
-    ) -> SessionPool[BaoStockSession]:
-        """The generic pool, bound to BaoStock: how sessions open, are checked, renewed, judged, closed."""
-        try:
-            return SessionPool(
-                self._open_session,
-                check=_check_socket,
-                close=self._logout_and_close,
-                renew=self._login_again,
-                is_broken=_breaks_session,
-                is_capacity_error=_is_login_refused,
-                is_fatal=self._stops_the_run,
-                check_idle_after=0.0,
-                name=name,
-                on_event=on_event,
-                wrapper_modules=(__name__,),
-                **limits,
-            )
-        except SettingError as exc:
-            # Name the setting as this class's caller passed it.
-            raise exc.renamed(_SETTING_NAMES.get(exc.setting, exc.setting)) from None
 
     def _open_session(self) -> BaoStockSession:
         """Connect and log in on the first endpoint that is up.
@@ -324,16 +296,15 @@ class BaoStockPool:
         what it has (the capacity rule); with none, waiting would only mean
         more refused logins.
         """
-        pool = getattr(self, "_pool", None)  # None while the pool is still being built
         if isinstance(exc, LoginLimitError):
-            stats = pool.stats() if pool is not None else {"size": 0, "growing": 1}
+            stats = super().stats()
             return stats["size"] == 0 and stats["growing"] <= 1
         if not isinstance(exc, StopError):
             return False
         cooldown = exc.cooldown_s
         if isinstance(exc, BlacklistedError) and self._blacklist_cooldown_s is not None:
             cooldown = self._blacklist_cooldown_s
-        if cooldown and (pool is None or pool.refused is None):
+        if cooldown and self.refused is None:
             stops = [ledger.record_stop(exc, cooldown) for ledger in self._ledgers.values()]
             if stops:
                 # Say when, in the error every borrower gets: the run's failure names the time.
@@ -343,15 +314,15 @@ class BaoStockPool:
 
     def _logout_and_close(self, session: BaoStockSession) -> None:
         """Log out when the socket is sound and the server has not told us to stop, then close it."""
-        if self._pool.refused is not None:
+        if self.refused is not None:
             session.close()  # a logout is one more request to a server that said stop
             return
         _logout_and_close(session)
 
-    def _login_to(self, endpoint: tuple[str, int]) -> BaoStockSession:
+    def _login_to(self, endpoint: tuple[str, int], count: bool = True) -> BaoStockSession:
         session = self._new_session(endpoint)
         try:
-            self._counted_login(session)
+            self._login(session, count)
         except BaseException:
             session.close()
             raise
@@ -360,17 +331,18 @@ class BaoStockPool:
     def _login_again(self, session: BaoStockSession) -> None:
         """Past `session_ttl`: log out and in again on the same socket, instead of reconnecting."""
         session.logout(timeout=self._request_timeout)
-        self._counted_login(session)
+        self._login(session)
 
-    def _counted_login(self, session: BaoStockSession) -> None:
+    def _login(self, session: BaoStockSession, count: bool = True) -> None:
+        """Log in, counted in `logins` or `login_failures` unless `count` is False (a failback probe)."""
         try:
             session.login()
         except BaseException:
             with self._counts_lock:
-                self._login_failures += 1
+                self._login_failures += count
             raise
         with self._counts_lock:
-            self._logins += 1
+            self._logins += count
 
     # -- failback probe (run by pool/failover.py on the pool's workers) -----
 
@@ -384,13 +356,11 @@ class BaoStockPool:
         as it would from any other login. Not counted in `logins` (those are the
         pool's sessions).
         """
-        session = self._new_session(endpoint)
         try:
-            session.login()
-        except BaseException as exc:
-            session.close()
-            if isinstance(exc, StopError) and self._stops_the_run(exc):
-                self._pool.refuse(exc)
+            session = self._login_to(endpoint, count=False)
+        except StopError as exc:
+            if self._stops_the_run(exc):
+                self.refuse(exc)
             raise
         _logout_and_close(session)
 
@@ -428,22 +398,12 @@ class BaoStockPool:
 
 
 def _checked_endpoints(endpoints: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
-    checked = []
+    """The (host, port) pairs as tuples; an empty list is refused by `FailoverEndpoints`."""
     for endpoint in endpoints or ():
-        if (
-            not isinstance(endpoint, tuple | list)
-            or len(endpoint) != 2
-            or not isinstance(endpoint[0], str)
-            or not endpoint[0]
-            or isinstance(endpoint[1], bool)
-            or not isinstance(endpoint[1], int)
-            or not 0 < endpoint[1] < 65536
-        ):
+        host, port = endpoint if isinstance(endpoint, tuple | list) and len(endpoint) == 2 else ("", 0)
+        if not (isinstance(host, str) and host and type(port) is int and 0 < port < 65536):
             raise ValueError(f"endpoint {endpoint!r} must be a (host, port) pair like ('127.0.0.1', 10030)")
-        checked.append((endpoint[0], endpoint[1]))
-    if not checked:
-        raise ValueError("endpoints must list at least one (host, port) pair, e.g. [('127.0.0.1', 10030)]")
-    return tuple(checked)
+    return tuple((host, port) for host, port in endpoints or ())
 
 
 def _label(endpoint: tuple[str, int]) -> str:
@@ -457,15 +417,6 @@ def _not_reached(exc: BaseException) -> bool:
     return isinstance(exc, ConnectError) or (
         isinstance(exc, BaoStockTimeout) and exc.code == cons.BSERR_CONNECT_TIMEOUT
     )
-
-
-def _breaks_session(exc: BaseException) -> bool:
-    """A transport error leaves the socket unusable; "not logged in" means the login expired server-side."""
-    return isinstance(exc, TransportError | NotLoggedInError)
-
-
-def _is_login_refused(exc: BaseException) -> bool:
-    return isinstance(exc, LoginLimitError)
 
 
 def _check_socket(session: BaoStockSession) -> None:

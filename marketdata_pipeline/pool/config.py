@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from marketdata_pipeline.backoff import ExponentialBackoff
 from marketdata_pipeline.pool.errors import SettingError
@@ -46,7 +46,11 @@ class PoolConfig:
     name: str = "pool"
 
     def __post_init__(self) -> None:
-        self._check_sizes(self.min_size, self.max_size)
+        _check_count("min_size", self.min_size, 0)
+        _check_count("max_size", self.max_size, 1)
+        if self.min_size > self.max_size:
+            problem = f"({self.min_size}) must not exceed max_size ({self.max_size}); raise max_size"
+            raise SettingError("min_size", problem)
         _check_count("max_waiting", self.max_waiting, 0)
         _check_positive("acquire_timeout", self.acquire_timeout, allow_none=False, allow_zero=True)
         _check_positive("max_lifetime", self.max_lifetime, allow_none=True)
@@ -58,27 +62,13 @@ class PoolConfig:
         if not 0 <= self.lifetime_jitter < 1:
             problem = f"must be in [0, 1) (a fraction of max_lifetime), got {self.lifetime_jitter!r}"
             raise SettingError("lifetime_jitter", problem)
-        self._check_backoff(self.reconnect_backoff)
-        if not isinstance(self.name, str) or not self.name:
-            raise SettingError("name", f"must be a non-empty string, got {self.name!r}")
-
-    @staticmethod
-    def _check_sizes(min_size: int, max_size: int) -> None:
-        _check_count("min_size", min_size, 0)
-        _check_count("max_size", max_size, 1)
-        if min_size > max_size:
-            problem = f"({min_size}) must not exceed max_size ({max_size}); raise max_size"
-            raise SettingError("min_size", problem)
-
-    @staticmethod
-    def _check_backoff(backoff: tuple[float, float]) -> None:
-        if not isinstance(backoff, tuple | list) or len(backoff) != 2:
-            raise SettingError("reconnect_backoff", f"must be (initial_s, max_s), got {backoff!r}")
+        if not isinstance(self.reconnect_backoff, tuple | list) or len(self.reconnect_backoff) != 2:
+            raise SettingError(
+                "reconnect_backoff", f"must be (initial_s, max_s), got {self.reconnect_backoff!r}"
+            )
         try:
-            ExponentialBackoff(*backoff)  # the backoff's own checks: one place decides
+            ExponentialBackoff(*self.reconnect_backoff)  # the backoff's own checks: one place decides
         except ValueError as exc:
             raise SettingError("reconnect_backoff", f"is (initial_s, max_s): {exc}") from None
-
-    def resized(self, min_size: int, max_size: int) -> PoolConfig:
-        """A copy with new sizes (validated)."""
-        return replace(self, min_size=min_size, max_size=max_size)
+        if not isinstance(self.name, str) or not self.name:
+            raise SettingError("name", f"must be a non-empty string, got {self.name!r}")

@@ -61,10 +61,14 @@ Disposal = tuple[SessionEntry, str, BaseException | None]
 """A session leaving the pool: its entry, the close reason (see `reasons`), and the error that caused it."""
 
 
-def capture_borrower(skip_prefixes: tuple[str, ...]) -> traceback.StackSummary:
+_SKIPPED_MODULES = ("marketdata_pipeline.pool", "contextlib")
+"""Frames left off the top of a borrower's stack: the pool's own, and `with` machinery."""
+
+
+def capture_borrower() -> traceback.StackSummary:
     """The caller's stack without the pool's own frames; source lines are read only when formatted."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(skip_prefixes):
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(_SKIPPED_MODULES):
         frame = frame.f_back
     summary = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=32, lookup_lines=False)
     summary.reverse()

@@ -26,17 +26,14 @@ class PoolClosed(PoolError):
 class SettingError(ValueError):
     """A pool setting is invalid: `setting` names it, `problem` says what is wrong and the fix.
 
-    Typed, so a wrapper whose callers know the setting by another name (BaoStockPool's
-    `session_ttl` is the pool's `max_lifetime`) re-raises it with `renamed()`.
+    Typed, so a subclass whose callers know the setting by another name (BaoStockPool's
+    `session_ttl` is the pool's `max_lifetime`) re-raises it under that name, from `problem`.
     """
 
     def __init__(self, setting: str, problem: str) -> None:
         super().__init__(f"{setting} {problem}")
         self.setting = setting
         self.problem = problem
-
-    def renamed(self, setting: str) -> SettingError:
-        return SettingError(setting, self.problem)
 
 
 def describe_error(exc: BaseException | None) -> str:

@@ -28,9 +28,15 @@ class PoolEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionCreated(PoolEvent):
-    kind: ClassVar[str] = "created"
+class SessionEvent(PoolEvent):
+    """Base of the events about one session, named by the pool's id for it."""
+
     session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCreated(SessionEvent):
+    kind: ClassVar[str] = "created"
     elapsed_s: float
 
     def describe(self) -> str:
@@ -38,9 +44,8 @@ class SessionCreated(PoolEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionAcquired(PoolEvent):
+class SessionAcquired(SessionEvent):
     kind: ClassVar[str] = "acquired"
-    session_id: int
     wait_s: float
 
     def describe(self) -> str:
@@ -48,9 +53,8 @@ class SessionAcquired(PoolEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionReleased(PoolEvent):
+class SessionReleased(SessionEvent):
     kind: ClassVar[str] = "released"
-    session_id: int
     held_s: float
 
     def describe(self) -> str:
@@ -58,10 +62,9 @@ class SessionReleased(PoolEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionDiscarded(PoolEvent):
+class SessionDiscarded(SessionEvent):
     kind: ClassVar[str] = "discarded"
     level: ClassVar[int] = logging.INFO
-    session_id: int
     reason: str
     error: str | None = None
 
@@ -71,10 +74,9 @@ class SessionDiscarded(PoolEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionEvicted(PoolEvent):
+class SessionEvicted(SessionEvent):
     kind: ClassVar[str] = "evicted"
     level: ClassVar[int] = logging.INFO
-    session_id: int
     reason: str
 
     def describe(self) -> str:
@@ -82,12 +84,11 @@ class SessionEvicted(PoolEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionLeaked(PoolEvent):
+class SessionLeaked(SessionEvent):
     """A session held past `leak_threshold` (`returned=False`), or such a session coming back."""
 
     kind: ClassVar[str] = "leaked"
     level: ClassVar[int] = logging.WARNING
-    session_id: int
     held_s: float
     stack: str
     returned: bool = False

@@ -15,6 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from marketdata_pipeline.pool import reasons
@@ -30,13 +31,11 @@ class AllEndpointsDown(PoolError):
     """Every endpoint failed; the message lists each endpoint with its error."""
 
 
+@dataclass(slots=True)
 class _EndpointState:
-    __slots__ = ("label", "down_until", "last_error")
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.down_until: float | None = None
-        self.last_error: str | None = None
+    label: str
+    down_until: float | None = None
+    last_error: str | None = None
 
 
 class FailoverEndpoints(Generic[E, S]):
@@ -94,7 +93,7 @@ class FailoverEndpoints(Generic[E, S]):
             except Exception as exc:
                 if not self._is_failure(exc):
                     raise
-                self._mark_down(index, exc)
+                self._mark(index, exc)
                 failures.append(f"{self._states[index].label} ({describe_error(exc)})")
                 last = exc
                 continue
@@ -137,11 +136,9 @@ class FailoverEndpoints(Generic[E, S]):
         try:
             self._reachable(self.endpoints[index])
         except Exception as exc:
-            self._mark_down(index, exc)
+            self._mark(index, exc)
             return False
-        with self._lock:
-            self._states[index].down_until = None
-            self._states[index].last_error = None
+        self._mark(index, None)
         return True
 
     def _placed_after(self, session: S, index: int) -> bool:
@@ -156,17 +153,18 @@ class FailoverEndpoints(Generic[E, S]):
         # With every endpoint marked down, still try them all rather than fail without trying.
         return ready or list(range(len(self._states)))
 
-    def _mark_down(self, index: int, exc: BaseException) -> None:
+    def _mark(self, index: int, exc: BaseException | None) -> None:
+        """Mark an endpoint down for `retry_after` because of `exc`, or up again (None)."""
         with self._lock:
             state = self._states[index]
-            state.down_until = time.monotonic() + self._retry_after
-            state.last_error = describe_error(exc)
+            state.down_until = None if exc is None else time.monotonic() + self._retry_after
+            state.last_error = None if exc is None else describe_error(exc)
 
     def _mark_up(self, index: int) -> None:
+        """Mark an endpoint up as the one new sessions go to; a switch is counted and announced."""
+        self._mark(index, None)
         with self._lock:
             state = self._states[index]
-            state.down_until = None
-            state.last_error = None
             previous, self._current = self._current, index
             if previous is None or previous == index:
                 return

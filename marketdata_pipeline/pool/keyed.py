@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from contextlib import AbstractContextManager
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from marketdata_pipeline.pool.errors import PoolClosed
+from marketdata_pipeline.pool.metrics import COUNTERS
+from marketdata_pipeline.pool.pool import Lease, SessionPool
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
-S_co = TypeVar("S_co", covariant=True)
 
-
-class Lender(Protocol[S_co]):
-    """What KeyedPool needs of a pool: `SessionPool`, or a wrapper such as `BaoStockPool`."""
-
-    def session(self, timeout: float | None = None) -> AbstractContextManager[S_co]: ...
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def close(self, timeout: float = 5.0) -> None: ...
-
-
-_SUMMED = (
-    "size",
-    "idle",
-    "in_use",
-    "waiting",
-    "growing",
-    "max_size",
-    "created",
-    "create_failures",
-    "reused",
-    "acquires",
-    "waited",
-    "timeouts",
-    "leaks",
-)
+_SUMMED = ("size", "idle", "in_use", "waiting", "growing", "max_size", *COUNTERS)
 
 
 class KeyedPool(Generic[K, S]):
@@ -49,15 +24,15 @@ class KeyedPool(Generic[K, S]):
     `KeyedPool(lambda user: BaoStockPool(endpoints, user=user, password=..., max_size=2))`.
     """
 
-    def __init__(self, make_pool: Callable[[K], Lender[S]]) -> None:
+    def __init__(self, make_pool: Callable[[K], SessionPool[S]]) -> None:
         if not callable(make_pool):
             raise ValueError(f"make_pool must be a callable key -> SessionPool, got {make_pool!r}")
         self._make_pool = make_pool
-        self._pools: dict[K, Lender[S]] = {}
+        self._pools: dict[K, SessionPool[S]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def pool(self, key: K) -> Lender[S]:
+    def pool(self, key: K) -> SessionPool[S]:
         """The pool for `key`, made on first use (at most once per key, even under races)."""
         with self._lock:
             if self._closed:
@@ -68,7 +43,7 @@ class KeyedPool(Generic[K, S]):
                 pool = self._pools[key] = self._make_pool(key)
         return pool
 
-    def session(self, key: K, timeout: float | None = None) -> AbstractContextManager[S]:
+    def session(self, key: K, timeout: float | None = None) -> Lease[S]:
         """`with keyed.session(key) as s:` - a session from `key`'s pool."""
         return self.pool(key).session(timeout)
 

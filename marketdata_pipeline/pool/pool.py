@@ -20,6 +20,7 @@ Collaborators: `entry` (the per-session record), `waiter`, `config`,
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import random
@@ -27,29 +28,15 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 from marketdata_pipeline.backoff import ExponentialBackoff
-from marketdata_pipeline.pool import reasons
+from marketdata_pipeline.pool import events, reasons
 from marketdata_pipeline.pool.config import PoolConfig
 from marketdata_pipeline.pool.entry import Disposal, SessionEntry, capture_borrower
 from marketdata_pipeline.pool.errors import PoolClosed, PoolTimeout, TooManyWaiting, describe_error
-from marketdata_pipeline.pool.events import (
-    LOGGER,
-    Backoff,
-    CapacityLimited,
-    EventHook,
-    EventSink,
-    PoolEvent,
-    SessionAcquired,
-    SessionCreated,
-    SessionDiscarded,
-    SessionEvicted,
-    SessionLeaked,
-    SessionReleased,
-)
 from marketdata_pipeline.pool.metrics import PoolMetrics
 from marketdata_pipeline.pool.waiter import Waiter
 from marketdata_pipeline.pool.worker import MaintenanceTask, Workers
@@ -80,6 +67,8 @@ class SessionPool(Generic[S]):
       `session()`) means "stop using this server": the pool then `refuse()`s -
       no more creations, every waiter and later checkout gets that error.
 
+    The `settings` are `PoolConfig`'s fields (sizes, timeouts, `name`), validated there.
+
     Waiters are served first come, first served; `acquire_timeout` bounds the
     wait and `max_waiting` (0 = unlimited) the queue. Sessions held longer than
     `leak_threshold` are reported once with the borrower's stack.
@@ -95,49 +84,23 @@ class SessionPool(Generic[S]):
         is_broken: Callable[[BaseException], bool] | None = None,
         is_capacity_error: Callable[[BaseException], bool] | None = None,
         is_fatal: Callable[[BaseException], bool] | None = None,
-        min_size: int = 0,
-        max_size: int = 4,
-        acquire_timeout: float = 30.0,
-        max_waiting: int = 0,
-        max_lifetime: float | None = None,
-        lifetime_jitter: float = 0.1,
-        max_idle: float | None = None,
-        check_idle_after: float | None = None,
-        reconnect_backoff: tuple[float, float] = (0.1, 10.0),
-        reconnect_timeout: float = 300.0,
-        leak_threshold: float | None = None,
-        capacity_retry: float = 60.0,
-        name: str = "pool",
-        on_event: EventHook | None = None,
-        wrapper_modules: Iterable[str] = (),
+        on_event: events.EventHook | None = None,
+        **settings: Any,
     ) -> None:
-        self.config = PoolConfig(
-            min_size=min_size,
-            max_size=max_size,
-            acquire_timeout=acquire_timeout,
-            max_waiting=max_waiting,
-            max_lifetime=max_lifetime,
-            lifetime_jitter=lifetime_jitter,
-            max_idle=max_idle,
-            check_idle_after=check_idle_after,
-            reconnect_backoff=tuple(reconnect_backoff),
-            reconnect_timeout=reconnect_timeout,
-            leak_threshold=leak_threshold,
-            capacity_retry=capacity_retry,
-            name=name,
-        )
+        self.config = PoolConfig(**settings)
         if not callable(factory):
             raise ValueError(f"factory must be a callable returning a new session, got {factory!r}")
-        self.name = name
+        self.name = self.config.name
         self._factory = factory
         self._check = check
         self._close_session = close
         self._renew = renew
-        self._is_broken = is_broken
+        # An interruption (KeyboardInterrupt, GeneratorExit) mid-request always leaves the session in an
+        # unknown state; an Exception does unless `is_broken` says otherwise.
+        self._is_broken = is_broken or (lambda exc: True)
         self._is_capacity_error = is_capacity_error or (lambda exc: False)
         self._is_fatal = is_fatal or (lambda exc: False)
-        self._skip_prefixes = ("marketdata_pipeline.pool", "contextlib", *wrapper_modules)
-        self._events = EventSink(on_event)
+        self._sink = events.EventSink(on_event)
         self._metrics = PoolMetrics()
         self._ids = itertools.count(1)
         self._random = random.Random()
@@ -151,12 +114,12 @@ class SessionPool(Generic[S]):
         self._forced: dict[int, SessionEntry] = {}  # force-closed by close() while lent out
         self._nconns = 0  # sessions that exist plus those being created
         self._growing = 0
-        self._target = max_size
+        self._target = self.config.max_size
         self._capacity_probe_at: float | None = None
         self._last_create_error: BaseException | None = None
         self._refused: BaseException | None = None
         self._closed = False
-        self._workers = Workers(WORKERS, name)
+        self._workers = Workers(WORKERS, self.name)
         # A pool dropped without close() still stops its threads (the tasks hold it only weakly);
         # the workers stop only then or in close(), so while the pool is open they take every task.
         weakref.finalize(self, self._workers.stop, 0.0).atexit = False
@@ -178,7 +141,7 @@ class SessionPool(Generic[S]):
         """
         started = _monotonic()
         deadline = started + (self.config.acquire_timeout if timeout is None else timeout)
-        borrower = capture_borrower(self._skip_prefixes) if self.config.leak_threshold else None
+        borrower = capture_borrower() if self.config.leak_threshold else None
         waited = False
         while True:
             entry, recorded, waited_now = self._checkout(started, deadline, borrower)
@@ -191,8 +154,8 @@ class SessionPool(Generic[S]):
                     self._forced.pop(id(entry.session), None)
                     raise PoolClosed(f"pool {self.name!r} was closed while checking a session to lend")
                 self._record_acquire_locked(entry, started, waited, borrower)
-        if self._events.wants(logging.DEBUG):
-            self._events.emit(SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
+        if self._sink.wants(logging.DEBUG):
+            self._sink.emit(events.SessionAcquired(self.name, entry.id, entry.checked_out_at - started))
         return entry.session
 
     def release(self, session: S) -> None:
@@ -212,14 +175,21 @@ class SessionPool(Generic[S]):
                 return
             if reason is None:
                 entry.last_used = now
-                reason = self._retire_reason_locked(entry, now)
-            dropped = [] if reason is None else [self._drop_locked(entry, reason, error)]
+            dropped = self._put_back_locked(entry, reason, error, now)
             if dropped:
                 self._grow_locked()  # a waiter may need the slot it freed
-            else:
-                self._give_locked(entry)
         self._emit_returned(entry, now)
         self._dispose(dropped)
+
+    def _put_back_locked(
+        self, entry: SessionEntry, reason: str | None, error: BaseException | None, now: float
+    ) -> list[Disposal]:
+        """Lend a session that came back again, unless `reason` or the retire rule says it leaves."""
+        reason = reason or self._retire_reason_locked(entry, now)
+        if reason is None:
+            self._give_locked(entry)
+            return []
+        return [self._drop_locked(entry, reason, error)]
 
     def _checkout(self, started: float, deadline: float, borrower: Any) -> tuple[SessionEntry, bool, bool]:
         """An entry lent to this caller, whether its acquire is already recorded, and whether it waited.
@@ -265,23 +235,18 @@ class SessionPool(Generic[S]):
     def _ready_for_use(self, entry: SessionEntry) -> bool:
         """Renew or check a lent entry outside the lock; a failing one is discarded."""
         now = _monotonic()
-        if entry.expired(now) and self._renew is not None:
-            try:
-                self._renew(entry.session)
-            except Exception as exc:
-                self._drop_lent(entry, reasons.RENEW_FAILED, exc)
-                return False
-            with self._lock:
-                self._metrics.renewals += 1
-                entry.expires_at = self._expiry(now)
-            return True
         if not self._needs_io_check(entry, now):
             return True
+        renewing = entry.expired(now) and self._renew is not None
         try:
-            self._check(entry.session)
+            (self._renew if renewing else self._check)(entry.session)
         except Exception as exc:
-            self._drop_lent(entry, reasons.DEAD, exc)
+            self._drop_lent(entry, reasons.RENEW_FAILED if renewing else reasons.DEAD, exc)
             return False
+        if renewing:
+            with self._lock:
+                self._metrics.counts["renewals"] += 1
+                entry.expires_at = self._expiry(now)
         return True
 
     def _drop_lent(self, entry: SessionEntry, reason: str, error: BaseException) -> None:
@@ -306,27 +271,21 @@ class SessionPool(Generic[S]):
     def _wait_in_queue(self, waiter: Waiter, deadline: float) -> SessionEntry:
         try:
             entry = waiter.wait(deadline)
-        except PoolClosed:
-            raise
-        except PoolTimeout:
-            with self._lock:
-                self._metrics.timeouts += 1
-            raise
-        except BaseException:
-            self._abandon(waiter)
+        except BaseException as exc:
+            self._abandon(waiter, timed_out=isinstance(exc, PoolTimeout))
             raise
         if entry is None:
-            self._abandon(waiter)
+            self._abandon(waiter, timed_out=True)
             with self._lock:
-                self._metrics.timeouts += 1
                 message = self._exhaustion_message_locked(_monotonic() - waiter.started)
                 cause = self._last_create_error if self._nconns == self._growing else None
             raise PoolTimeout(message) from cause
         return entry
 
-    def _abandon(self, waiter: Waiter) -> None:
+    def _abandon(self, waiter: Waiter, timed_out: bool) -> None:
         """Take a waiter that gave up out of the queue; give back a session handed to it just before."""
         with self._lock, suppress(ValueError):
+            self._metrics.counts["timeouts"] += timed_out
             self._waiting.remove(waiter)
         if waiter.entry is not None:
             self.release(waiter.entry.session)
@@ -366,9 +325,11 @@ class SessionPool(Generic[S]):
     def _emit_returned(self, entry: SessionEntry, now: float) -> None:
         held = now - entry.checked_out_at
         if entry.leak_reported:
-            self._events.emit(SessionLeaked(self.name, entry.id, held, entry.borrower_stack(), returned=True))
-        if self._events.wants(logging.DEBUG):
-            self._events.emit(SessionReleased(self.name, entry.id, held))
+            self._sink.emit(
+                events.SessionLeaked(self.name, entry.id, held, entry.borrower_stack(), returned=True)
+            )
+        if self._sink.wants(logging.DEBUG):
+            self._sink.emit(events.SessionReleased(self.name, entry.id, held))
 
     # -- retirement: the age rule, eviction, checks, resizing --------------
 
@@ -439,16 +400,9 @@ class SessionPool(Generic[S]):
         now = _monotonic()
         with self._lock:
             for entry in entries:
-                if self._out.pop(id(entry.session), None) is None:
-                    continue  # force-closed by close() while the check ran
                 error = dead.get(entry.id)
-                reason = reasons.DEAD if error is not None else self._retire_reason_locked(entry, now)
-                if reason is None:
-                    self._give_locked(entry)
-                else:
-                    disposals.append(self._drop_locked(entry, reason, error))
-            if self._closed:
-                self._changed.notify_all()
+                if self._take_back_locked(entry.session) is not None:  # None: force-closed meanwhile
+                    disposals += self._put_back_locked(entry, reasons.DEAD if error else None, error, now)
             replacements = self._grow_locked(extra=len(dead))
         self._dispose(disposals)
         deadline = _monotonic() + replace_timeout
@@ -464,9 +418,10 @@ class SessionPool(Generic[S]):
     def resize(self, min_size: int | None = None, max_size: int | None = None) -> None:
         """Change the size limits; surplus idle sessions close now, surplus checked-out ones on return."""
         with self._lock:
-            self.config = self.config.resized(
-                self.config.min_size if min_size is None else min_size,
-                self.config.max_size if max_size is None else max_size,
+            self.config = dataclasses.replace(  # validated again
+                self.config,
+                min_size=self.config.min_size if min_size is None else min_size,
+                max_size=self.config.max_size if max_size is None else max_size,
             )
             self._target = self.config.max_size
             self._capacity_probe_at = None
@@ -480,7 +435,7 @@ class SessionPool(Generic[S]):
         """A background tick: evict aged idle sessions, report leaks, probe a lower target, keep min_size."""
         now = _monotonic()
         stale: list[Disposal] = []
-        leaked: list[PoolEvent] = []
+        leaked: list[events.PoolEvent] = []
         with self._lock:
             if self._closed:
                 return
@@ -497,7 +452,7 @@ class SessionPool(Generic[S]):
                 at_max = self._target == self.config.max_size
                 self._capacity_probe_at = None if at_max else now + self.config.capacity_retry
             self._grow_locked()
-        self._events.emit_all(leaked)
+        self._sink.emit_all(leaked)
         self._dispose(stale)
 
     # -- growth (runs on the workers) --------------------------------------
@@ -542,11 +497,11 @@ class SessionPool(Generic[S]):
         now = _monotonic()
         entry = SessionEntry(session, next(self._ids), now, self._expiry(now))
         # Announced before it is handed over, so "created" always precedes its "acquired".
-        if self._events.wants(logging.DEBUG):
-            self._events.emit(SessionCreated(self.name, entry.id, now - started))
+        if self._sink.wants(logging.DEBUG):
+            self._sink.emit(events.SessionCreated(self.name, entry.id, now - started))
         with self._lock:
             self._growing -= 1
-            self._metrics.created += 1
+            self._metrics.counts["created"] += 1
             self._last_create_error = None
             dropped = [self._drop_locked(entry, reasons.POOL_CLOSED)] if self._closed else []
             if not dropped:
@@ -558,29 +513,29 @@ class SessionPool(Generic[S]):
 
     def _after_create_failure(self, exc: Exception, task: AddSession) -> float | None:
         """Seconds to wait before the next attempt, or None when this slot is given up."""
-        events: list[PoolEvent] = []
+        to_emit: list[events.PoolEvent] = []
         stranded: list[Waiter] = []
         now = _monotonic()
         with self._lock:
-            self._metrics.create_failures += 1
+            self._metrics.counts["create_failures"] += 1
             self._last_create_error = exc
             if self._is_capacity_error(exc):
                 # Settle at what exists, including creations in flight: each of those refused too
                 # lowers the target by its own slot, so the pool ends at what the server allows.
                 self._target = max(1, self._nconns - 1)
                 self._capacity_probe_at = now + self.config.capacity_retry
-                self._metrics.capacity_limits += 1
-                events.append(CapacityLimited(self.name, self._target, describe_error(exc)))
+                self._metrics.counts["capacity_limits"] += 1
+                to_emit.append(events.CapacityLimited(self.name, self._target, describe_error(exc)))
             needed = self._waiting or self._nconns <= self.config.min_size
             keep = not self._closed and needed and self._nconns <= self._target and now < task.give_up_at
             if keep:
                 delay = min(self._backoff.delay(task.attempt), task.give_up_at - now)
-                events.append(Backoff(self.name, task.attempt, delay, describe_error(exc)))
+                to_emit.append(events.Backoff(self.name, task.attempt, delay, describe_error(exc)))
             else:
                 # Released under the same lock that lowered the target: in between, a return would
                 # see one session too many and close a healthy one.
                 stranded = self._give_up_slot_locked(fatal=now >= task.give_up_at)
-        self._events.emit_all(events)
+        self._sink.emit_all(to_emit)
         for waiter in stranded:
             error = PoolTimeout(
                 f"pool {self.name!r}: could not create a session for {self.config.reconnect_timeout:.1f} s "
@@ -619,16 +574,16 @@ class SessionPool(Generic[S]):
 
     # -- leaks and timeouts: who holds the sessions ------------------------
 
-    def _report_leaks_locked(self, now: float, threshold: float) -> list[PoolEvent]:
+    def _report_leaks_locked(self, now: float, threshold: float) -> list[events.PoolEvent]:
         """A SessionLeaked for each session held `threshold` seconds or more, once per checkout."""
-        events: list[PoolEvent] = []
+        leaked: list[events.PoolEvent] = []
         for entry in self._out.values():
             held = now - entry.checked_out_at
             if not entry.leak_reported and held >= threshold:
                 entry.leak_reported = True
-                self._metrics.leaks += 1
-                events.append(SessionLeaked(self.name, entry.id, held, entry.borrower_stack()))
-        return events
+                self._metrics.counts["leaks"] += 1
+                leaked.append(events.SessionLeaked(self.name, entry.id, held, entry.borrower_stack()))
+        return leaked
 
     def _exhaustion_message_locked(self, waited_s: float) -> str:
         """Why no session came: who holds them, and what the factory last said."""
@@ -705,7 +660,7 @@ class SessionPool(Generic[S]):
             still_out = self._report_leaks_locked(_monotonic(), 0.0)
         for waiter in waiters:
             waiter.fail(PoolClosed(f"pool {self.name!r} was closed while waiting for a session"))
-        self._events.emit_all(still_out)
+        self._sink.emit_all(still_out)
         self._dispose(idle)
         for task in self._workers.stop(max(0.0, deadline - _monotonic())):
             task.cancel()
@@ -730,7 +685,7 @@ class SessionPool(Generic[S]):
         ({"ttl", "idle"}), leaks, renewals, capacity_limits.
         """
         with self._lock:
-            snapshot: dict[str, Any] = {
+            return {
                 "name": self.name,
                 "size": self._nconns - self._growing,
                 "idle": len(self._idle),
@@ -741,9 +696,8 @@ class SessionPool(Generic[S]):
                 "max_size": self.config.max_size,
                 "target_size": self._target,
                 "closed": self._closed,
+                **self._metrics.snapshot(),
             }
-            snapshot.update(self._metrics.snapshot())
-        return snapshot
 
     def __enter__(self) -> SessionPool[S]:
         return self
@@ -785,12 +739,14 @@ class SessionPool(Generic[S]):
                     self._close_session(entry.session)
                 except Exception:
                     # Closing is best effort: the session is gone from the pool either way.
-                    LOGGER.warning("pool %r: closing session %d raised", self.name, entry.id, exc_info=True)
+                    events.LOGGER.warning(
+                        "pool %r: closing session %d raised", self.name, entry.id, exc_info=True
+                    )
             if reason in reasons.EVICTION_KINDS:
-                self._events.emit(SessionEvicted(self.name, entry.id, reason))
+                self._sink.emit(events.SessionEvicted(self.name, entry.id, reason))
             else:
                 detail = describe_error(error) if error is not None else None
-                self._events.emit(SessionDiscarded(self.name, entry.id, reason, detail))
+                self._sink.emit(events.SessionDiscarded(self.name, entry.id, reason, detail))
 
     def _raise_if_closed_locked(self) -> None:
         if self._closed:
@@ -821,16 +777,13 @@ class Housekeeping(MaintenanceTask):
 
     def __init__(self, pool: SessionPool) -> None:
         super().__init__(pool)
-        self.every = self._interval(pool.config)
-
-    @staticmethod
-    def _interval(config: PoolConfig) -> float:
-        """Often enough for the shortest age, leak and capacity timing; between 10 ms and 5 s."""
+        config = pool.config
+        # Often enough for the shortest age, leak and capacity timing; between 10 ms and 5 s.
         candidates = [1.0, config.capacity_retry / 2]
         for value, share in ((config.max_idle, 4), (config.max_lifetime, 8), (config.leak_threshold, 4)):
             if value is not None:
                 candidates.append(value / share)
-        return min(max(min(candidates), 0.01), 5.0)
+        self.every = min(max(min(candidates), 0.01), 5.0)
 
     def _run(self, pool: SessionPool) -> None:
         try:
@@ -854,17 +807,12 @@ class Lease(Generic[S]):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         pool = self._pool
-        if isinstance(exc, Exception) and pool._is_fatal(exc):
+        if exc is None:
+            pool.release(self._session)
+        elif isinstance(exc, Exception) and pool._is_fatal(exc):
             pool.refuse(exc)  # first, so the session below is closed without a goodbye
             pool.discard(self._session, reasons.REFUSED, exc)
-        elif exc is not None and _breaks(pool._is_broken, exc):
+        elif not isinstance(exc, Exception) or pool._is_broken(exc):
             pool.discard(self._session, reasons.BROKEN, exc)
         else:
             pool.release(self._session)
-
-
-def _breaks(is_broken: Callable[[BaseException], bool] | None, exc: BaseException) -> bool:
-    # An interruption (KeyboardInterrupt, GeneratorExit) mid-request leaves the session in an unknown state.
-    if not isinstance(exc, Exception) or is_broken is None:
-        return True
-    return bool(is_broken(exc))
