@@ -77,7 +77,6 @@ def _positive(raw: str) -> int:
 
 def _init() -> int:
     import os
-    from pathlib import Path
 
     from marketdata_pipeline.launch import prepare_dagster_home
 
@@ -91,6 +90,7 @@ def _port(raw: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{raw} is not a TCP port (1-65535)")
     return value
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -31,37 +30,33 @@ import dagster as dg
 from tqdm import tqdm
 
 from marketdata_pipeline.batching import BATCHES
+from marketdata_pipeline.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from marketdata_pipeline.defs.settings import load_settings
 from marketdata_pipeline.launch import PROJECT_DAGSTER_YAML, running_simulator, simulator_environment
 from marketdata_pipeline.market_calendar import latest_published_days
 
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 DAGSTER_LOG = Path("data/demo-dagster.log")
 EXPORTS = Path("data/demo-exports")
 # Dagster's console logger stays quiet: every event still reaches the instance and the log file.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-@dataclass(frozen=True)
-class DemoRun:
-    """One run of the demo: a job, and its partition range (first, last) given the trading days."""
-
-    job: str
-    assets: tuple[str, ...]
-    partitions: Callable[[list[date]], tuple[str, str] | None]
-
-
-# The demo's runs, in order; one line each (e.g. a universe-and-bars job is one more entry).
+# The demo's runs, in order, one line each (e.g. a universe-and-bars job is one more): the job, the
+# assets whose numbers its summary line adds up, and its partition range given the trading days.
 RUNS = (
-    DemoRun("trade_calendar_job", ("trade_calendar",), lambda days: None),
+    ("trade_calendar_job", ("trade_calendar",), lambda days: None),
     # One run for every batch and day: one pool, one whole-market request per day; it stores and
     # materializes the days' stock_universe too.
-    DemoRun(
-        "daily_bars_job", ("daily_bars",),
+    (
+        "daily_bars_job",
+        ("daily_bars",),
         lambda days: (f"{BATCHES[0]}|{days[0]}", f"{BATCHES[-1]}|{days[-1]}"),
-    ),  # fmt: skip
-    DemoRun("adjust_factors_job", ("adjust_factors",), lambda days: (BATCHES[0], BATCHES[-1])),
-    DemoRun("exports_job", ("parquet_export", "qlib_export"), lambda days: None),
+    ),
+    ("adjust_factors_job", ("adjust_factors",), lambda days: (BATCHES[0], BATCHES[-1])),
+    ("exports_job", ("parquet_export", "qlib_export"), lambda days: None),
 )
 
 
@@ -104,15 +99,16 @@ def run_demo(days: int = 5) -> int:
     return 0 if all(line.status == "SUCCESS" for line in lines) else 1
 
 
-def _run(definitions, instance, run: DemoRun, trading: list[date], stats_file: Path, log) -> RunLine:
-    span = run.partitions(trading)
-    tags = {RANGE_START: span[0], RANGE_END: span[1]} if span else {}
-    line = RunLine(run.job.removesuffix("_job"), f"{span[0]}..{span[1]}" if span else "-")
+def _run(definitions, instance, run: tuple, trading: list[date], stats_file: Path, log) -> RunLine:
+    job, assets, partitions = run
+    span = partitions(trading)
+    tags = {ASSET_PARTITION_RANGE_START_TAG: span[0], ASSET_PARTITION_RANGE_END_TAG: span[1]} if span else {}
+    line = RunLine(job.removesuffix("_job"), f"{span[0]}..{span[1]}" if span else "-")
     requests_before = _server_requests(stats_file, since=0.0)
     run_id = str(uuid.uuid4())
     started = time.perf_counter()
     with _progress(instance, run_id, line.job, log):
-        result = definitions.resolve_job_def(run.job).execute_in_process(
+        result = definitions.resolve_job_def(job).execute_in_process(
             instance=instance, tags=tags, run_id=run_id, run_config=QUIET, raise_on_error=False
         )
     line.seconds = time.perf_counter() - started
@@ -121,7 +117,7 @@ def _run(definitions, instance, run: DemoRun, trading: list[date], stats_file: P
     events = result.all_events
     # daily_bars records its run's numbers once, as an observation; the other assets on a materialization.
     observed = [e.asset_observation_data.asset_observation for e in events if e.is_asset_observation]
-    for asset in run.assets:
+    for asset in assets:
         summaries = [o for o in observed if o.asset_key.path == [asset]]
         for materialization in summaries or result.asset_materializations_for_node(asset)[:1]:
             metadata = {key: value.value for key, value in materialization.metadata.items()}
@@ -198,7 +194,7 @@ def _print_summary(lines: list[RunLine], trading: list[date], warehouse: Path) -
     print(f"warehouse: {warehouse.resolve()}; exports: {EXPORTS.resolve()}")
     print(f"Dagster's log of every run: {DAGSTER_LOG.resolve()}")
     print("read it:")
-    print(f'  .venv/bin/marketdata status --db {warehouse}')
+    print(f"  .venv/bin/marketdata status --db {warehouse}")
     print(
         f'  .venv/bin/marketdata query --db {warehouse} "SELECT trade_date, count(*) AS symbols, '
         'round(avg(pct_chg), 3) AS avg_pct_chg FROM daily_bars GROUP BY ALL ORDER BY 1"'

@@ -28,13 +28,15 @@ from baostock.common import contants as cons
 from marketdata_pipeline.baostock import BaoStockError, BaoStockSession
 from marketdata_pipeline.baostock.budget import EndpointLedger
 from marketdata_pipeline.baostock.pool import BaoStockPool
+from marketdata_pipeline.defs.market import partitions
 from marketdata_pipeline.defs.market.publication_probe import SESSION_WAIT_S, listed_securities
 from marketdata_pipeline.defs.sessions import cooldown
 from marketdata_pipeline.defs.sessions.resources import BaoStockPoolResource
 from marketdata_pipeline.defs.settings import load_settings
+from marketdata_pipeline.ingest import fetch_trade_calendar, trading_days
 from marketdata_pipeline.market_calendar import latest_published_day
 
-HISTORY_START = date(2015, 1, 1)
+HISTORY_START = date.fromisoformat(partitions.HISTORY_START)
 CONNECT_TIMEOUT_S = 5.0
 PER_PAGE = cons.BAOSTOCK_PER_PAGE_COUNT
 BYTES_PER_BAR = 60
@@ -74,9 +76,9 @@ def _examine(baostock: BaoStockPoolResource, out) -> int:
         return 1
     last = latest_published_day()
     checks.run("published", lambda: f"{last}: {listed_securities(pool, last):,} securities listed")
+    calendar = trading_days(fetch_trade_calendar(pool, HISTORY_START, date.today()))
     with pool.session(timeout=SESSION_WAIT_S) as session:
         checks.run("latency", lambda: _latency(session))
-        calendar = _trading_days(session, HISTORY_START, date.today())
         five_years_ago = next((d for d in calendar if d >= last.replace(year=last.year - 5)), None)
         market_now = checks.run("whole market, last published day", lambda: _whole_market(session, last))
         market_then = five_years_ago is not None and checks.run(
@@ -136,12 +138,6 @@ class _Checks:
 def _latency(session: BaoStockSession) -> str:
     rounds = [session.ping() * 1000 for _ in range(3)]
     return f"median round trip {statistics.median(rounds):.0f} ms over 3 pings (max {max(rounds):.0f} ms)"
-
-
-def _trading_days(session: BaoStockSession, start: date, end: date) -> list[date]:
-    answer = session.query_trade_dates(start.isoformat(), end.isoformat())
-    day, flag = answer.fields.index("calendar_date"), answer.fields.index("is_trading_day")
-    return [date.fromisoformat(row[day]) for row in answer.rows if row[flag] == "1"]
 
 
 def _whole_market(session: BaoStockSession, day: date) -> tuple[str, int]:

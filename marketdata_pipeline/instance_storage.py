@@ -180,8 +180,8 @@ class PooledSqliteStorage(DagsterSqliteStorage):
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value) -> PooledSqliteStorage:
-        os.makedirs(config_value["base_dir"], exist_ok=True)
-        return cls(config_value["base_dir"], inst_data=inst_data)
+        # Dagster's from_config_value builds a DagsterSqliteStorage, whatever the class it is called on.
+        return cls.from_local(inst_data=inst_data, **config_value)
 
 
 class PooledSqliteInstance(dg.DagsterInstance):

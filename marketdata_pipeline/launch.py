@@ -66,16 +66,6 @@ def prepare_dagster_home(home: Path) -> Path:
     return home
 
 
-def project_tool(name: str) -> str:
-    """The path of a console script of this project's environment (`.venv/bin/dagster`).
-
-    Never a bare name: on a fresh clone the venv is not on PATH (`make dev`
-    runs `.venv/bin/marketdata`), and a `dagster` found elsewhere on PATH
-    would run another environment's code.
-    """
-    return str(Path(sys.executable).with_name(name))
-
-
 def simulator_environment(host: str, port: int) -> dict[str, str]:
     """The variables that send runs to a simulator at host:port, whatever a `.env` says.
 
@@ -120,7 +110,9 @@ def run_dev(extra_args: list[str], port: int | None = None) -> int:
     """`make dev`: the Dagster UI on the project, against BaoStock or the bundled simulator."""
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(Path(".dagster_home").resolve())))
-    command = [project_tool("dagster"), "dev", "-w", "workspace.yaml", *extra_args]
+    # This environment's own `dagster`, never a bare name: on a fresh clone the venv is not on PATH
+    # (`make dev` runs `.venv/bin/marketdata`), and a `dagster` found elsewhere would run another's code.
+    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", *extra_args]
     if port is not None:
         command += ["--port", str(port)]
     if dev_source(env, Path(".env")) != "simulator":

@@ -32,30 +32,26 @@ class SettingError(ValueError):
     """An environment variable holds a value the project cannot use."""
 
 
-def _pool_size(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= SESSION_BUDGET:
-        raise ValueError(
-            f"must be at least 1 and at most {SESSION_BUDGET}, the session budget of all runs together; "
-            "a bigger pool gets an account blacklisted by the real server"
-        )
-    return value
+def _number(
+    kind: type, low: float, high: float = math.inf, *, above: bool = False, unit: str = "", why: str = ""
+):
+    """A parser of finite numbers from `low` (or `above` it) to `high`: inf or nan would overflow a
+    socket timeout. Its complaint names the bounds, the unit and `why`."""
+    lowest = f"{'greater than' if above else 'at least'} {low:g}"
+    bounds = f"{lowest} and at most {high:g}" if high < math.inf else lowest
 
-
-def _seconds(low: float, high: float, *, low_included: bool = False) -> Callable[[str], float]:
-    """A parser of finite seconds in `low`..`high` (inf or nan would overflow a socket timeout)."""
-
-    def parse(raw: str) -> float:
-        value = float(raw)
+    def parse(raw: str):
+        value = kind(raw)
         if not math.isfinite(value):
-            raise ValueError(f"must be a finite number of seconds, between {low:g} and {high:g}")
-        too_low = value < low if low_included else value <= low
-        if too_low or value > high:
-            bound = f"at least {low:g}" if low_included else f"greater than {low:g}"
-            raise ValueError(f"must be {bound} and at most {high:g} seconds")
+            raise ValueError(f"must be a finite number of {unit}, {bounds}")
+        if value < low or (above and value == low) or value > high:
+            raise ValueError(f"must be {bounds} {unit}".rstrip() + why)
         return value
 
     return parse
+
+
+_seconds = functools.partial(_number, float, above=True, unit="seconds")
 
 
 def _port(raw: str) -> int:
@@ -86,24 +82,19 @@ def _api_key(raw: str) -> str:
         ) from None
 
 
-def _non_negative_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError("must be 0 or more")
-    return value
-
-
 def _source(raw: str) -> str:
     if raw not in ("baostock", "simulator"):
         raise ValueError("must be 'baostock' or 'simulator'")
     return raw
 
 
-def _hours(raw: str) -> float:
-    value = float(raw)
-    if not math.isfinite(value) or not 0 < value <= 24 * 30:
-        raise ValueError("must be a number of hours greater than 0 and at most 720")
-    return value
+_POOL_SIZE = _number(
+    int,
+    1,
+    SESSION_BUDGET,
+    why=", the session budget of all runs together; a bigger pool gets an account "
+    "blacklisted by the real server",
+)
 
 
 @dataclass(frozen=True)
@@ -161,13 +152,13 @@ SETTINGS = {
             "BaoStock API key; one starting with bs- uses the vip host",
             secret=True,
         ),
-        Setting("BAOSTOCK_POOL_SIZE", 4, _pool_size, "sessions per run (max pool size)"),
+        Setting("BAOSTOCK_POOL_SIZE", 4, _POOL_SIZE, "sessions per run (max pool size)"),
         Setting("BAOSTOCK_POOL_TIMEOUT", 60.0, _seconds(0, 3600), "seconds to wait for a free session"),
         # Below a minute, re-logins multiply the requests (0.001 s tripled them).
         Setting(
             "BAOSTOCK_SESSION_TTL",
             1800.0,
-            _seconds(60, 86400, low_included=True),
+            _seconds(60, 86400, above=False),
             "seconds before a session logs in again",
         ),
         Setting("BAOSTOCK_CONNECT_TIMEOUT", 5.0, _seconds(0, 60), "seconds to open a connection"),
@@ -178,19 +169,19 @@ SETTINGS = {
         Setting(
             "BAOSTOCK_MAX_REQUESTS_PER_SECOND",
             10,
-            _non_negative_int,
+            _number(int, 0),
             "requests per second one run may send to one endpoint, all sessions together (0 = no cap)",
         ),
         Setting(
             "BAOSTOCK_MAX_REQUESTS_PER_DAY",
             40_000,
-            _non_negative_int,
+            _number(int, 0),
             "requests per Asia/Shanghai day to one endpoint, all runs together (0 = no budget)",
         ),
         Setting(
             "BAOSTOCK_BLACKLIST_COOLDOWN_H",
             24.0,
-            _hours,
+            _number(float, 0, 24 * 30, above=True, unit="hours"),
             "hours schedules and sensors pause after a blacklisted (10001011) answer",
         ),
         Setting(

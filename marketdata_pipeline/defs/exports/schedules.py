@@ -2,21 +2,17 @@
 
 import dagster as dg
 
-from marketdata_pipeline.defs.market.schedules import tick_day
-from marketdata_pipeline.market_calendar import FACTORS_PUBLISHED_AT, TIMEZONE
+from marketdata_pipeline.defs.market.schedules import evening_schedule
+from marketdata_pipeline.market_calendar import FACTORS_PUBLISHED_AT
 
 exports_job = dg.define_asset_job("exports_job", selection=dg.AssetSelection.groups("exports"))
 
 
-@dg.schedule(
-    cron_schedule="45 18 * * *",
-    execution_timezone=TIMEZONE,
-    job=exports_job,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="parquet_export and qlib_export after the day's bars and factors, on trading days.",
+@evening_schedule(
+    "45 18 * * *",
+    exports_job,
+    FACTORS_PUBLISHED_AT,
+    "parquet_export and qlib_export after the day's bars and factors, on trading days.",
 )
-def exports_schedule(context: dg.ScheduleEvaluationContext):
-    day, reason = tick_day(context, FACTORS_PUBLISHED_AT)
-    if reason:
-        return dg.SkipReason(reason)
+def exports_schedule(day, instance: dg.DagsterInstance):
     return dg.RunRequest(run_key=f"exports|{day}")

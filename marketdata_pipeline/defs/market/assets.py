@@ -18,7 +18,7 @@ from marketdata_pipeline.defs.market.metadata import (
     DAILY_BARS_SCHEMA,
     STOCK_UNIVERSE,
     STOCK_UNIVERSE_SCHEMA,
-    bar_materializations,
+    materializations,
     materialized,
     partition_rows,
     run_metadata,
@@ -53,6 +53,9 @@ from marketdata_pipeline.storage import (
 # (see dagster.yaml): slots x BAOSTOCK_POOL_SIZE bounds the logins of all runs.
 BAOSTOCK_SLOTS = "baostock"
 GROUP = "market"
+MARKET_TABLE = {"group_name": GROUP, "kinds": {"duckdb"}, "pool": BAOSTOCK_SLOTS}
+# A partitioned market table backfills its range in one run: one pool, one plan for all of it.
+HISTORY = {**MARKET_TABLE, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
 class DailyBarsConfig(dg.Config):
@@ -74,7 +77,7 @@ class DailyBarsConfig(dg.Config):
     """Data checks whose failure is an ERROR instead of a WARN (e.g. ["universe_matches_bars"])."""
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, pool=BAOSTOCK_SLOTS)
+@dg.asset(**MARKET_TABLE)
 def trade_calendar(
     context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -96,11 +99,8 @@ def trade_calendar(
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"duckdb"},
+    **HISTORY,
     partitions_def=date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=BAOSTOCK_SLOTS,
     output_required=False,
     metadata={"dagster/column_schema": STOCK_UNIVERSE_SCHEMA, "dagster/table_name": "stock_universe"},
 )
@@ -121,11 +121,8 @@ def stock_universe(
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"duckdb"},
+    **HISTORY,
     partitions_def=daily_bars_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=BAOSTOCK_SLOTS,
     output_required=False,
     check_specs=checks.DAILY_BARS_CHECKS,
     deps=[
@@ -163,18 +160,21 @@ def daily_bars(
     run = yield from materialized(
         ingest_run(pool, warehouse, settings, batch_days, run_id=run_id, log=context.log), partition_keys
     )
+    written = [outcome for outcome in run.batches if outcome.wrote]
     stopped = [outcome for outcome in run.batches if not outcome.wrote]
     # The run's own numbers once per run; each partition's materialization carries its own rows.
     yield dg.AssetObservation(asset_key="daily_bars", metadata=run_metadata(run, pool.stats()))
     if stopped:
         # Dagster's result would record every partition of the run: record only those written.
-        yield from bar_materializations([o for o in run.batches if o.wrote], partition_keys)
+        yield from materializations(DAILY_BARS, partition_rows(written, partition_keys))
     else:
         # The step's result: one materialization per partition, each with its own row count, and
         # the output that lets a downstream step selected in the same run (exports, checks) run.
         add_partitions_metadata(context, DAILY_BARS, partition_rows(run.batches, partition_keys))
         yield dg.MaterializeResult()
-        yield from checks.data_check_results(run.batches, run_id, config.error_checks)
+        yield from checks.merged_results(
+            [(o.batch, o.data_checks) for o in written], run_id, config.error_checks
+        )
     yield checks.failure_rate_result(run.batches, config.warn_failure_rate, config.error_failure_rate)
     yield checks.pool_health_result(pool)
     if stopped:
@@ -182,14 +182,7 @@ def daily_bars(
         raise dg.Failure(checks.stopped_message(stopped, config.error_failure_rate))
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"duckdb"},
-    partitions_def=batch_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=BAOSTOCK_SLOTS,
-    check_specs=checks.ADJUST_FACTORS_CHECK_SPECS,
-)
+@dg.asset(**HISTORY, partitions_def=batch_partitions, check_specs=checks.ADJUST_FACTORS_CHECK_SPECS)
 def adjust_factors(
     context: dg.AssetExecutionContext, baostock: BaoStockPoolResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

@@ -5,6 +5,7 @@ same run and the same pool as the rows it checks."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
@@ -86,13 +87,6 @@ def stopped_message(stopped: Sequence, error_above: float) -> str:
     )
 
 
-def data_check_results(
-    outcomes: Sequence, run_id: str, error_checks: Sequence[str] = ()
-) -> list[dg.AssetCheckResult]:
-    """The data checks of every written batch, merged per check (all batches must pass)."""
-    return merged_results([(o.batch, o.data_checks) for o in outcomes], run_id, error_checks)
-
-
 def merged_results(
     per_batch: Sequence[tuple[str, Sequence]], run_id: str, error_checks: Sequence[str] = ()
 ) -> list[dg.AssetCheckResult]:
@@ -105,13 +99,12 @@ def merged_results(
 
 
 def merged_result(
-    check_name: str, results: list, run_id: str, error_checks: Sequence[str] = ()
+    check_name: str, results: list, run_id: str, error_checks: Sequence[str]
 ) -> dg.AssetCheckResult:
     """One asset check result from per-batch CheckResults: WARN unless named in `error_checks`."""
-    numbers: dict[str, int] = {}
+    numbers: Counter[str] = Counter()  # update(), not +: a count of 0 stays in the metadata
     for _, result in results:
-        for key, value in result.numbers.items():
-            numbers[key] = numbers.get(key, 0) + value
+        numbers.update(result.numbers)
     examples = [dict(example, batch=batch) for batch, result in results for example in result.examples]
     passed = all(result.passed for _, result in results)
     metadata = {**numbers, "offending_rows": dg.MetadataValue.json([_plain(e) for e in examples[:20]])}
@@ -160,11 +153,7 @@ def pool_health_result(pool) -> dg.AssetCheckResult:
             "problems": "; ".join(problems) or "none",
             "checked": report.checked,
             "replaced": report.replaced,
-            "size": stats["size"],
-            "max_size": stats["max_size"],
-            "logins": stats["logins"],
-            "login_failures": stats["login_failures"],
-            "leaks": stats["leaks"],
+            **{name: stats[name] for name in ("size", "max_size", "logins", "login_failures", "leaks")},
             "hit_rate": float(stats["hit_rate"]),
             "acquire_wait_p95_ms": float(stats["acquire_wait_p95_ms"]),
             "discarded_by_reason": dg.MetadataValue.json(dict(stats["discarded_by_reason"])),

@@ -5,7 +5,7 @@ failures are recorded once per run."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterable, Mapping
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import dagster as dg
@@ -53,7 +53,7 @@ def materialized(
         while True:
             stored = next(run)
             if isinstance(stored, UniverseStored) and universe_rows is None:
-                yield from universe_materializations(stored)
+                yield from materializations(STOCK_UNIVERSE, universe_metadata(stored))
             elif isinstance(stored, UniverseStored):
                 universe_rows.update(universe_metadata(stored))
             else:
@@ -63,10 +63,15 @@ def materialized(
     except RunRefused as refused:
         raise dg.Failure(str(refused)) from None
     except Exception:
-        for key, metadata in (universe_rows or {}).items():
-            yield dg.AssetMaterialization(asset_key=STOCK_UNIVERSE, partition=key, metadata=metadata)
-        yield from bar_materializations(committed, partition_keys)
+        yield from materializations(STOCK_UNIVERSE, universe_rows or {})
+        yield from materializations(DAILY_BARS, partition_rows(committed, partition_keys))
         raise
+
+
+def materializations(asset: str, by_partition: Mapping[str, Mapping]) -> Iterator[dg.AssetMaterialization]:
+    """One materialization of `asset` per partition, with that partition's metadata."""
+    for key, metadata in by_partition.items():
+        yield dg.AssetMaterialization(asset_key=asset, partition=key, metadata=metadata)
 
 
 def partition_rows(outcomes: Iterable[BatchOutcome], partition_keys: Collection[str]) -> dict[str, dict]:
@@ -79,18 +84,6 @@ def partition_rows(outcomes: Iterable[BatchOutcome], partition_keys: Collection[
         for day, rows in outcome.rows_per_day.items()
         if (key := bars_partition_key(outcome.batch, day)) in wanted
     }
-
-
-def bar_materializations(outcomes: Iterable[BatchOutcome], partition_keys: Collection[str]):
-    """One `daily_bars` materialization per partition of `partition_keys` the batches wrote, with its rows."""
-    for key, metadata in partition_rows(outcomes, partition_keys).items():
-        yield dg.AssetMaterialization(asset_key=DAILY_BARS, partition=key, metadata=metadata)
-
-
-def universe_materializations(stored: UniverseStored):
-    """One `stock_universe` materialization per day stored, with its rows and A-shares."""
-    for key, metadata in universe_metadata(stored).items():
-        yield dg.AssetMaterialization(asset_key=STOCK_UNIVERSE, partition=key, metadata=metadata)
 
 
 def universe_metadata(stored: UniverseStored) -> dict[str, dict]:
@@ -134,9 +127,5 @@ def run_metadata(run: RunOutcome, pool_stats: Mapping) -> dict[str, object]:
         "duration_s": round(duration, 3),
         "rows_per_s": round(rows / duration, 1) if duration > 0 else 0.0,
         "requests_per_s": round(report.requests_per_s, 1),
-        "pool_stats": dg.MetadataValue.json(_jsonable(pool_stats)),
+        "pool_stats": dg.MetadataValue.json(dict(pool_stats)),
     }
-
-
-def _jsonable(stats: Mapping) -> dict:
-    return {key: (_jsonable(value) if isinstance(value, Mapping) else value) for key, value in stats.items()}

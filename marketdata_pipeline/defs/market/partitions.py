@@ -52,17 +52,9 @@ def bars_partition_key(batch: str, day: date) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"batch": batch, "date": day.isoformat()})
 
 
-def parse_partition_date(key: str) -> date:
-    """A date partition key as a date, with a clear error for anything else."""
-    try:
-        return datetime.strptime(key, DATE_FORMAT).date()
-    except ValueError:
-        raise ValueError(f"date partition key {key!r} is not YYYY-MM-DD") from None
-
-
 def date_keys_to_days(keys: Iterable[str]) -> list[date]:
-    """Date partition keys as sorted dates."""
-    return sorted({parse_partition_date(key) for key in keys})
+    """Date partition keys as sorted dates (Dagster refused any key not of the partitions at launch)."""
+    return sorted({date.fromisoformat(key) for key in keys})
 
 
 def batches_and_days(
@@ -72,7 +64,7 @@ def batches_and_days(
     days: dict[str, set[date]] = defaultdict(set)
     for key in keys:
         dimensions = daily_bars_partitions.get_partition_key_from_str(key).keys_by_dimension
-        days[dimensions["batch"]].add(parse_partition_date(dimensions["date"]))
+        days[dimensions["batch"]].add(date.fromisoformat(dimensions["date"]))
     if not days:
         raise dg.Failure(_empty_range_reason(key_range))
     return {batch: sorted(days[batch]) for batch in sorted(days)}

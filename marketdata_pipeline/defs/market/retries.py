@@ -80,25 +80,34 @@ def hold_reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
     return None
 
 
-def rerun_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    """A re-run of the successful run whose failure_rate check failed; a skip when it needs none."""
+@dg.run_status_sensor(
+    name="daily_bars_rerun_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_bars_job],
+    request_job=daily_bars_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=f"Re-runs a successful daily_bars run whose failure_rate check failed (WARN), at most "
+    f"{MAX_RETRIES} times; failed runs are retried by Dagster's run retries.",
+)
+def daily_bars_rerun_sensor(context: dg.RunStatusSensorContext):
+    """A re-run of the successful run whose failure_rate check failed; a skip when it needs none.
+
+    STOPPED by default: in `make dev` a person debugging a partition would not expect runs to
+    start by themselves; turn it on in production."""
     run = context.dagster_run
     partition = partition_of(run.tags)
     failed = failed_check_reason(context.instance, run.run_id)
     if partition is None or failed is None:
         return dg.SkipReason(f"daily_bars run {run.run_id} needs no re-run")
     raw = run.tags.get(RERUN_ATTEMPT_TAG, "0")
-    if not raw.isdigit():
+    attempt = int(raw) + 1 if raw.isdigit() else None
+    if attempt is None or attempt > MAX_RETRIES:
         message = (
             f"cannot re-run daily_bars {partition}: run {run.run_id} has tag "
             f"{RERUN_ATTEMPT_TAG}={raw!r}, not a number; re-run it by hand"
-        )
-        context.log.warning(message)
-        return dg.SkipReason(message)
-    attempt = int(raw) + 1
-    if attempt > MAX_RETRIES:
-        message = (
-            f"gave up on daily_bars {partition} after {MAX_RETRIES} re-runs: {failed} again "
+            if attempt is None
+            else f"gave up on daily_bars {partition} after {MAX_RETRIES} re-runs: {failed} again "
             f"(run {run.run_id}); fix the cause, then re-run it by hand"
         )
         context.log.warning(message)
@@ -112,19 +121,3 @@ def rerun_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.Skip
         partition_key=run.tags.get(PARTITION_NAME_TAG),
         tags={RERUN_ATTEMPT_TAG: str(attempt), RERUN_OF_TAG: first, **kept},
     )
-
-
-@dg.run_status_sensor(
-    name="daily_bars_rerun_sensor",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[daily_bars_job],
-    request_job=daily_bars_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description=f"Re-runs a successful daily_bars run whose failure_rate check failed (WARN), at most "
-    f"{MAX_RETRIES} times; failed runs are retried by Dagster's run retries.",
-)
-def daily_bars_rerun_sensor(context: dg.RunStatusSensorContext):
-    # STOPPED by default: in `make dev` a person debugging a partition would not expect runs to
-    # start by themselves; turn it on in production.
-    return rerun_request(context)

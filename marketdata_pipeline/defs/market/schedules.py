@@ -22,6 +22,7 @@ points at the real BaoStock server by default, and an operator turns them on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 
 import dagster as dg
@@ -34,6 +35,7 @@ from marketdata_pipeline.dagster_internals import (
 )
 from marketdata_pipeline.defs.market.jobs import adjust_factors_job, daily_bars_job
 from marketdata_pipeline.defs.market.partitions import DATE_FORMAT
+from marketdata_pipeline.defs.market.retries import IN_PROGRESS
 from marketdata_pipeline.defs.sessions import cooldown
 from marketdata_pipeline.market_calendar import (
     BARS_PUBLISHED_AT,
@@ -45,16 +47,9 @@ from marketdata_pipeline.market_calendar import (
     unpublished_reason,
 )
 
-STOPPED = dg.DefaultScheduleStatus.STOPPED
 # Runs that make a new run of the day redundant; a failed or canceled run does not
 # (Dagster's run retries or a person decide about those).
-TAKEN_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.SUCCESS,
-]
+TAKEN_STATUSES = [*IN_PROGRESS, dg.DagsterRunStatus.SUCCESS]
 DATE_DIMENSION_TAG = f"{PARTITION_NAME_TAG}/date"
 
 
@@ -87,44 +82,53 @@ def day_request(day: date, instance: dg.DagsterInstance) -> dg.RunRequest | None
     return dg.RunRequest(run_key=f"{day}|daily_bars", job_name=daily_bars_job.name, tags=day_range_tags(day))
 
 
-def tick_day(context: dg.ScheduleEvaluationContext, published_at: time) -> tuple[date, str | None]:
-    """The tick's Shanghai date, and why it must be skipped (closed, not published yet, or BaoStock
-    blacklisted us within the cool-down), if it must."""
-    scheduled = (context.scheduled_execution_time or shanghai_now()).astimezone(SHANGHAI)
-    day = scheduled.date()
-    now = min(scheduled, shanghai_now())
-    return day, (closed_reason(day) or unpublished_reason(day, now, published_at) or cooldown.paused_reason())
+def evening_schedule(cron: str, job, published_at: time, description: str):
+    """A STOPPED daily schedule on Shanghai time, named after the decorated function, which gives the
+    request of the tick's Shanghai date. A day closed, not published yet by the earlier of the tick
+    time and the wall clock, or within a blacklist's cool-down is skipped with the reason first."""
+
+    def build(request: Callable[[date, dg.DagsterInstance], dg.RunRequest | dg.SkipReason]):
+        @dg.schedule(
+            name=request.__name__,
+            cron_schedule=cron,
+            execution_timezone=TIMEZONE,
+            job=job,
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+            description=description,
+        )
+        def schedule(context: dg.ScheduleEvaluationContext):
+            scheduled = (context.scheduled_execution_time or shanghai_now()).astimezone(SHANGHAI)
+            day, now = scheduled.date(), min(scheduled, shanghai_now())
+            reason = (
+                closed_reason(day) or unpublished_reason(day, now, published_at) or cooldown.paused_reason()
+            )
+            return dg.SkipReason(reason) if reason else request(day, context.instance)
+
+        return schedule
+
+    return build
 
 
-@dg.schedule(
-    cron_schedule="45 17 * * *",
-    execution_timezone=TIMEZONE,
-    job=daily_bars_job,
-    default_status=STOPPED,
-    description="The day's daily_bars (and its universe), all batches in one run, after BaoStock "
-    "publishes (17:30).",
+@evening_schedule(
+    "45 17 * * *",
+    daily_bars_job,
+    BARS_PUBLISHED_AT,
+    "The day's daily_bars (and its universe), all batches in one run, after BaoStock publishes (17:30).",
 )
-def daily_bars_schedule(context: dg.ScheduleEvaluationContext):
-    day, reason = tick_day(context, BARS_PUBLISHED_AT)
-    if reason:
-        return dg.SkipReason(reason)
-    return day_request(day, context.instance) or dg.SkipReason(
+def daily_bars_schedule(day: date, instance: dg.DagsterInstance):
+    return day_request(day, instance) or dg.SkipReason(
         f"daily_bars {day} already has a queued, running or successful run"
     )
 
 
-@dg.schedule(
-    cron_schedule="30 18 * * *",
-    execution_timezone=TIMEZONE,
-    job=adjust_factors_job,
-    default_status=STOPPED,
-    description="adjust_factors of every batch in one run, after BaoStock publishes factors (18:00), "
+@evening_schedule(
+    "30 18 * * *",
+    adjust_factors_job,
+    FACTORS_PUBLISHED_AT,
+    "adjust_factors of every batch in one run, after BaoStock publishes factors (18:00), "
     "so the adjusted views are right after each ex-date.",
 )
-def adjust_factors_schedule(context: dg.ScheduleEvaluationContext):
-    day, reason = tick_day(context, FACTORS_PUBLISHED_AT)
-    if reason:
-        return dg.SkipReason(reason)
+def adjust_factors_schedule(day: date, instance: dg.DagsterInstance):
     # adjust_factors has a single-run backfill policy: one run over the whole batch range.
     return dg.RunRequest(
         run_key=f"{day}|{BATCHES[0]}..{BATCHES[-1]}",

@@ -36,13 +36,11 @@ def started_reason(day: date, cursor: str | None) -> str | None:
     return None
 
 
-def build_publication_sensor(
-    name: str = "daily_bars_publication_sensor", clock: Callable[[], datetime] = shanghai_now
-) -> dg.SensorDefinition:
+def build_publication_sensor(clock: Callable[[], datetime] = shanghai_now) -> dg.SensorDefinition:
     """The sensor, reading the time from `clock` (tests pass a fixed one)."""
 
     @dg.sensor(
-        name=name,
+        name="daily_bars_publication_sensor",
         job=daily_bars_job,
         minimum_interval_seconds=CHECK_EVERY_SECONDS,
         default_status=dg.DefaultSensorStatus.STOPPED,

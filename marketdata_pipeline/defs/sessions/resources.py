@@ -16,6 +16,10 @@ class Endpoint(dg.Config):
     port: int = Field(ge=1, le=65535)
 
 
+# The fields `from_settings` places itself; every other field is the setting of its name.
+PLACED = ("host", "port", "fallback_endpoints", "password", "api_key")
+
+
 class BaoStockPoolResource(dg.ConfigurableResource):
     """A pool of logged-in BaoStock sessions.
 
@@ -95,23 +99,14 @@ class BaoStockPoolResource(dg.ConfigurableResource):
         a `.env` naming the real server cannot win.
         """
         (host, port), *fallback = settings.endpoints
+        plain = {name: getattr(settings, name) for name in cls.model_fields if name not in PLACED}
         return cls(
+            **plain,
             host=host,
             port=port,
             fallback_endpoints=[Endpoint(host=h, port=p) for h, p in fallback],
-            user=settings.user,
             password=settings.secret("BAOSTOCK_PASSWORD"),
             api_key=settings.secret("BAOSTOCK_API_KEY"),
-            pool_size=settings.pool_size,
-            pool_timeout=settings.pool_timeout,
-            session_ttl=settings.session_ttl,
-            request_timeout=settings.request_timeout,
-            connect_timeout=settings.connect_timeout,
-            page_timeout=settings.page_timeout,
-            max_requests_per_second=settings.max_requests_per_second,
-            max_requests_per_day=settings.max_requests_per_day,
-            state_dir=settings.state_dir,
-            blacklist_cooldown_h=settings.blacklist_cooldown_h,
         )
 
     @property
