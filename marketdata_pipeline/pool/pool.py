@@ -227,8 +227,10 @@ class SessionPool(Generic[S]):
         return None
 
     def _needs_io_check(self, entry: SessionEntry, now: float) -> bool:
-        if entry.expired(now):
-            return True  # only reachable with a renew hook: the age rule drops it otherwise
+        if entry.expired(now) and self._renew is not None:
+            return True
+        # Without a renew hook an expired entry is the age rule's to drop, under the lock; a
+        # lifetime that ends between that decision and here does not make the session unusable.
         after = self.config.check_idle_after
         return self._check is not None and after is not None and now - entry.last_used >= after
 

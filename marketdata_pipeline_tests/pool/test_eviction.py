@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
-from marketdata_pipeline.pool import reasons
+from marketdata_pipeline.pool import SessionPool, reasons
 from marketdata_pipeline_tests.pool.fakes import renew, wait_until
 
 
@@ -156,3 +157,29 @@ def test_check_idle_during_close_leaves_nothing_open(make_pool, factory):
     assert report["checked"] == 2 and report["replaced"] == 0
     assert all(session.close_calls == 1 for session in factory.made)
     assert pool.stats()["size"] == 0 and pool.stats()["idle"] == 0
+
+
+def test_a_lifetime_ending_during_a_hand_off_neither_drops_the_session_nor_calls_a_missing_check(
+    make_pool, monkeypatch
+):
+    # A session handed to a waiter is checked outside the lock; its lifetime ends just before.
+    # With no check hook, that check used to call None and drop the session as dead.
+    pool = make_pool(max_size=1, max_lifetime=100.0, lifetime_jitter=0.0, check=None)
+    first = pool.acquire()
+    ready_for_use = SessionPool._ready_for_use
+
+    def lifetime_ends_now(self, entry):
+        entry.expires_at = time.monotonic() - 1.0
+        return ready_for_use(self, entry)
+
+    monkeypatch.setattr(SessionPool, "_ready_for_use", lifetime_ends_now)
+    releaser = threading.Timer(0.1, pool.release, [first])
+    releaser.start()
+    try:
+        second = pool.acquire(timeout=5.0)
+    finally:
+        releaser.join()
+    assert second is first
+    assert not first.closed
+    assert pool.stats()["discarded_by_reason"] == {}
+    pool.release(second)
