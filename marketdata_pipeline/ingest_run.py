@@ -9,8 +9,10 @@ passes its logger and run id and turns what this yields into materializations.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -126,44 +128,47 @@ def ingest_run(
     outcome. `log` is any logger (Dagster's `context.log` fits); `run_id` marks recorded failures
     and check findings. Raises RunRefused before any request for a day not published yet.
     """
-    batch_days = trailing_window(warehouse, batch_days, settings.revision_days)
-    days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
-    refuse_unpublished(days)
-    universe = yield from run_universe(pool, warehouse, days, list(batch_days), log)
-    by_batch = {
-        batch: a_share_codes(universe[universe["batch"] == batch], include_indices=settings.include_indices)
-        for batch in batch_days
-    }
-    codes = sorted(code for batch_codes in by_batch.values() for code in batch_codes)
-    log.info(
-        f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
-    )
-    with BarStage() as stage:
-        report = fetch_daily_bars(
-            pool,
-            codes,
-            days,
-            listed=listing_windows(universe),
-            strategy=settings.strategy,
-            on_progress=lambda progress: log.info(progress_line(progress)),
-            sink=stage.add,
+    with startup_heap_frozen():
+        batch_days = trailing_window(warehouse, batch_days, settings.revision_days)
+        days = sorted({day for batch_dates in batch_days.values() for day in batch_dates})
+        refuse_unpublished(days)
+        universe = yield from run_universe(pool, warehouse, days, list(batch_days), log)
+        by_batch = {
+            batch: a_share_codes(
+                universe[universe["batch"] == batch], include_indices=settings.include_indices
+            )
+            for batch in batch_days
+        }
+        codes = sorted(code for batch_codes in by_batch.values() for code in batch_codes)
+        log.info(
+            f"{', '.join(batch_days)}: {len(codes)} codes x {len(days)} trading days ({days[0]}..{days[-1]})"
         )
-        for note in report.notes:
-            log.warning(note)
-        outcomes = []
-        # One connection for the run's writes; each batch's slice is still its own transaction.
-        with warehouse.get_connection() as con, attached(con, stage) as staged:
-            since = datetime.now(UTC).replace(tzinfo=None)
-            for batch, codes_of_batch in by_batch.items():
-                own = set(codes_of_batch)
-                failures = [failure for failure in report.failures if failure.code in own]
-                unwritten = BatchOutcome(batch, batch_days[batch], codes_of_batch, failures, None, [], {})
-                outcome = write_batch(con, staged, unwritten, settings.error_failure_rate, run_id, log)
-                outcomes.append(outcome)
-                if outcome.wrote:
-                    yield outcome
-            outcomes = check_batches(con, settings, outcomes, since=since, run_id=run_id)
-    return RunOutcome(report, outcomes)
+        with BarStage() as stage:
+            report = fetch_daily_bars(
+                pool,
+                codes,
+                days,
+                listed=listing_windows(universe),
+                strategy=settings.strategy,
+                on_progress=lambda progress: log.info(progress_line(progress)),
+                sink=stage.add,
+            )
+            for note in report.notes:
+                log.warning(note)
+            outcomes = []
+            # One connection for the run's writes; each batch's slice is still its own transaction.
+            with warehouse.get_connection() as con, attached(con, stage) as staged:
+                since = datetime.now(UTC).replace(tzinfo=None)
+                for batch, codes_of_batch in by_batch.items():
+                    own = set(codes_of_batch)
+                    failures = [failure for failure in report.failures if failure.code in own]
+                    unwritten = BatchOutcome(batch, batch_days[batch], codes_of_batch, failures, None, [], {})
+                    outcome = write_batch(con, staged, unwritten, settings.error_failure_rate, run_id, log)
+                    outcomes.append(outcome)
+                    if outcome.wrote:
+                        yield outcome
+                outcomes = check_batches(con, settings, outcomes, since=since, run_id=run_id)
+        return RunOutcome(report, outcomes)
 
 
 def write_batch(
@@ -206,6 +211,22 @@ def check_batches(
     return [replace(outcome, data_checks=checked.get(outcome.batch, [])) for outcome in outcomes]
 
 
+@contextmanager
+def startup_heap_frozen() -> Iterator[None]:
+    """The objects alive when a run starts (Dagster, pandas, the definitions: ~250k) left out of the
+    garbage collector's scans until it ends (`gc.freeze`).
+
+    A run allocates a list per answered row, and each full collection rescanned that startup heap:
+    a year of universes took 8.5-8.9 s of our CPU, 5.3-6.2 s frozen. Refcounting still frees what
+    the run drops; unfreezing at the end hands the startup heap back to the collector.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def refuse_unpublished(days: Iterable[date]) -> None:
     """Refuse before any request a day whose bars are not published yet (never fetch the future)."""
     now = shanghai_now()
@@ -245,11 +266,12 @@ def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[Uni
     over a million rows, never held at once."""
     refuse_unpublished(days)
     rows = 0
-    for chunk in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
-        stored = store_universes(warehouse, chunk)
-        rows += sum(stored.rows.values())
-        yield stored
-        log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
+    with startup_heap_frozen():
+        for chunk in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
+            stored = store_universes(warehouse, chunk)
+            rows += sum(stored.rows.values())
+            yield stored
+            log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
 
 
 def store_universes(warehouse, chunk: UniverseChunk) -> UniverseStored:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import contextmanager
 from dataclasses import replace
@@ -183,3 +184,21 @@ def test_a_long_range_of_universes_is_fetched_and_stored_a_chunk_at_a_time(
     assert len(first.rows) == chunk and set(first.rows) < set(days)
     assert asked_by_then <= pages_per_day * (2 * chunk + pool.max_size) < pages_per_day * len(days)
     assert [len(stored.rows) for stored in rest] == [chunk] * 5 + [1]
+
+
+def test_a_run_keeps_its_startup_heap_out_of_the_collectors_scans_until_it_ends(shared_pool, tmp_path, log):
+    # A full collection rescanned every object alive at the start (Dagster, pandas, the definitions)
+    # while the run allocated a list per row: frozen during the run, handed back after, error or not.
+    logger, _ = log
+    assert gc.get_freeze_count() == 0
+    run = universe_run(shared_pool, Warehouse(tmp_path / "frozen.duckdb"), DAYS, log=logger)
+    first = next(run)
+    assert isinstance(first, UniverseStored)
+    assert gc.get_freeze_count() > 10_000  # inside the run: the test process's heap, frozen
+    drain(run)
+    assert gc.get_freeze_count() == 0
+    tomorrow = shanghai_now().date() + timedelta(days=1)
+    with pytest.raises(RunRefused):
+        refused = Warehouse(tmp_path / "refused.duckdb")
+        drain(ingest_run(RefusingPool(), refused, SETTINGS, {"b09": [tomorrow]}, run_id="r", log=logger))
+    assert gc.get_freeze_count() == 0
