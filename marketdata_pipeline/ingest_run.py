@@ -255,7 +255,7 @@ def run_universe(
         stored = stored_universe_days(con, days)
         if stored.issuperset(days):  # a backfill's later runs: one connection, not two
             return stored_universe(con, days, batches)
-    yield from universe_run(pool, warehouse, [day for day in days if day not in stored], log=log)
+    yield from store_fetched_universes(pool, warehouse, [day for day in days if day not in stored], log)
     with warehouse.get_connection() as con:
         return stored_universe(con, days, batches)
 
@@ -265,13 +265,19 @@ def universe_run(pool, warehouse, days: list[date], *, log: Log) -> Iterator[Uni
     otherwise) a chunk at a time, yielding each chunk as it commits: a year of the whole market is
     over a million rows, never held at once."""
     refuse_unpublished(days)
-    rows = 0
     with startup_heap_frozen():
-        for chunk in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
-            stored = store_universes(warehouse, chunk)
-            rows += sum(stored.rows.values())
-            yield stored
-            log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
+        yield from store_fetched_universes(pool, warehouse, days, log)
+
+
+def store_fetched_universes(pool, warehouse, days: list[date], log: Log) -> Iterator[UniverseStored]:
+    """The chunks of `universe_run`, without its checks and its frozen heap: `ingest_run` calls it
+    inside its own (`gc.freeze` does not nest: an inner unfreeze would end the run's)."""
+    rows = 0
+    for chunk in fetch_universe_chunks(pool, days, UNIVERSE_DAYS_PER_WRITE):
+        stored = store_universes(warehouse, chunk)
+        rows += sum(stored.rows.values())
+        yield stored
+        log.info(f"universe stored through {max(stored.rows)} ({rows} rows)")
 
 
 def store_universes(warehouse, chunk: UniverseChunk) -> UniverseStored:

@@ -197,6 +197,16 @@ def test_a_run_keeps_its_startup_heap_out_of_the_collectors_scans_until_it_ends(
     assert gc.get_freeze_count() > 10_000  # inside the run: the test process's heap, frozen
     drain(run)
     assert gc.get_freeze_count() == 0
+    # A bars run that fetches its universe first stays frozen through its bars (an inner
+    # unfreeze at the universe's end would hand the heap back before the fetch that needs it).
+    bars = ingest_run(
+        shared_pool, Warehouse(tmp_path / "bars.duckdb"), SETTINGS, {"b09": DAYS}, run_id="r", log=logger
+    )
+    assert isinstance(next(bars), UniverseStored)
+    assert isinstance(next(bars), BatchOutcome)
+    assert gc.get_freeze_count() > 10_000
+    drain(bars)
+    assert gc.get_freeze_count() == 0
     tomorrow = shanghai_now().date() + timedelta(days=1)
     with pytest.raises(RunRefused):
         refused = Warehouse(tmp_path / "refused.duckdb")
